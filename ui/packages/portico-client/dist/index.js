@@ -1,0 +1,308 @@
+// @portico/client: what a micro frontend imports to get access tokens from the Portico shell.
+//
+// Plain ES module, no runtime dependencies, no bundler needed. It talks to the shell through
+// `globalThis.__TAURI_INTERNALS__` (present in every Tauri webview) rather than @tauri-apps/api,
+// so remote MFEs can load it from the shell at `/_portico/client.js`.
+//
+// The page never says who it is: the shell identifies the calling webview itself and only hands
+// out tokens for the audiences this MFE is registered for.
+export const DEFAULT_MIN_TTL_MS = 60000;
+// Tauri's wire format for a `tauri::ipc::Channel` argument (see @tauri-apps/api core.js).
+const CHANNEL_PREFIX = "__CHANNEL__:";
+/** True for any typed error this client rejects with (shell errors and {@link IpcError}). */
+export function isAuthError(e) {
+    if (typeof e !== "object" || e === null)
+        return false;
+    const r = e;
+    return typeof r.kind === "string" && typeof r.message === "string" && typeof r.retryable === "boolean";
+}
+function ipcError(message) {
+    return { kind: "ipc", message, retryable: false };
+}
+// Shell errors cross IPC as tagged objects and are passed on untouched (extra fields included);
+// anything else (Tauri's ACL refusals are plain strings) becomes an IpcError.
+function toAuthError(e) {
+    if (isAuthError(e))
+        return e;
+    if (typeof e === "string")
+        return ipcError(e);
+    if (e instanceof Error)
+        return ipcError(e.message);
+    return ipcError("unexpected response from the Portico shell");
+}
+function isTokenGrant(v) {
+    if (typeof v !== "object" || v === null)
+        return false;
+    const r = v;
+    return (typeof r.accessToken === "string" &&
+        typeof r.expiresAt === "number" &&
+        typeof r.scope === "string" &&
+        typeof r.audience === "string");
+}
+function scopeSet(scope) {
+    return new Set(scope.split(/\s+/).filter((s) => s.length > 0));
+}
+function normalizeScopes(scopes) {
+    if (scopes === undefined)
+        return "";
+    const list = typeof scopes === "string" ? [...scopeSet(scopes)] : [...new Set(scopes)];
+    return list.filter((s) => s.length > 0).sort().join(" ");
+}
+/** Creates an independent client. MFEs normally use the module-level functions instead. */
+export function createPorticoClient(options = {}) {
+    const now = options.now ?? (() => Date.now());
+    const reportError = options.reportError ??
+        ((error) => {
+            // Reported as uncaught, like @tauri-apps/api's Channel does, without stalling delivery.
+            setTimeout(() => {
+                throw error;
+            });
+        });
+    const cache = new Map();
+    const inflight = new Map();
+    // Bumped when the session changes so answers to requests made before it are not cached.
+    let generation = 0;
+    let lastSubject;
+    const tokenListeners = new Set();
+    const sessionListeners = new Set();
+    const refreshFailedListeners = new Set();
+    let subscription = null;
+    let contextPromise = null;
+    function transport() {
+        if (options.internals)
+            return options.internals;
+        const t = globalThis.__TAURI_INTERNALS__;
+        if (t && typeof t.invoke === "function" && typeof t.transformCallback === "function") {
+            return t;
+        }
+        return null;
+    }
+    async function invoke(cmd, args) {
+        const t = transport();
+        if (!t)
+            throw ipcError("not running inside the Portico shell (no Tauri IPC in this page)");
+        try {
+            return await t.invoke(cmd, args);
+        }
+        catch (e) {
+            throw toAuthError(e);
+        }
+    }
+    function cacheKey(audience, scopes) {
+        return `${audience}\n${scopes}`;
+    }
+    // Never replace a token with one that dies sooner: a late IPC answer can race a pushed refresh.
+    function store(entry) {
+        const key = cacheKey(entry.audience, entry.scopes);
+        const existing = cache.get(key);
+        if (!existing || entry.grant.expiresAt >= existing.grant.expiresAt)
+            cache.set(key, entry);
+    }
+    function emit(listeners, ...args) {
+        for (const listener of [...listeners]) {
+            try {
+                listener(...args);
+            }
+            catch (error) {
+                // A throwing listener must not starve the others.
+                reportError(error);
+            }
+        }
+    }
+    function handlePush(message) {
+        switch (message.type) {
+            case "tokenChanged": {
+                const grant = message.grant;
+                if (!isTokenGrant(grant))
+                    return;
+                const granted = scopeSet(grant.scope);
+                let coveredDefault = false;
+                for (const entry of [...cache.values()]) {
+                    if (entry.audience !== grant.audience)
+                        continue;
+                    if (entry.scopes === "")
+                        coveredDefault = true;
+                    if ([...scopeSet(entry.scopes)].every((s) => granted.has(s)))
+                        store({ ...entry, grant });
+                }
+                // The shell only pushes this webview's own audiences, so it also serves a default request.
+                if (!coveredDefault)
+                    store({ audience: grant.audience, scopes: "", grant });
+                emit(tokenListeners, grant);
+                return;
+            }
+            case "sessionChanged": {
+                const session = message.session ?? null;
+                const subject = session ? session.subject : null;
+                if (session === null || subject !== lastSubject) {
+                    // Someone else (or no one) is signed in now: earlier tokens must not be served.
+                    cache.clear();
+                    generation += 1;
+                }
+                lastSubject = subject;
+                emit(sessionListeners, session);
+                return;
+            }
+            case "refreshFailed":
+                emit(refreshFailedListeners, message.audience, toAuthError(message.error));
+                return;
+            default:
+                return;
+        }
+    }
+    // One channel per client; replicates @tauri-apps/api's Channel: messages carry an index and
+    // are delivered in index order, `{ end: true, index }` closes the channel once all arrived.
+    function subscribe() {
+        if (subscription)
+            return subscription;
+        const t = transport();
+        if (!t) {
+            return Promise.reject(ipcError("not running inside the Portico shell (no Tauri IPC in this page)"));
+        }
+        let nextIndex = 0;
+        let endIndex;
+        const pending = new Map();
+        let closed = false;
+        const close = () => {
+            if (closed)
+                return;
+            closed = true;
+            t.unregisterCallback?.(id);
+            if (subscription === current)
+                subscription = null;
+        };
+        const id = t.transformCallback((raw) => {
+            if (closed || typeof raw !== "object" || raw === null)
+                return;
+            const frame = raw;
+            if (typeof frame.index !== "number")
+                return;
+            if ("end" in frame) {
+                if (frame.index === nextIndex)
+                    close();
+                else
+                    endIndex = frame.index;
+                return;
+            }
+            if (frame.index < nextIndex)
+                return; // duplicate
+            pending.set(frame.index, frame.message);
+            while (pending.has(nextIndex)) {
+                const message = pending.get(nextIndex);
+                pending.delete(nextIndex);
+                nextIndex += 1;
+                if (typeof message === "object" && message !== null)
+                    handlePush(message);
+            }
+            if (endIndex !== undefined && nextIndex >= endIndex)
+                close();
+        });
+        const current = invoke("mfe_subscribe", { channel: `${CHANNEL_PREFIX}${id}` }).then(() => undefined, (e) => {
+            close();
+            throw e;
+        });
+        subscription = current;
+        return current;
+    }
+    function subscribeQuietly() {
+        // Pushes are an optimisation for the cache and listeners; a failure here resurfaces on the
+        // next subscribe attempt, and getToken still works without it.
+        subscribe().catch(() => undefined);
+    }
+    function listen(set, callback) {
+        if (typeof callback !== "function")
+            throw new TypeError("callback must be a function");
+        set.add(callback);
+        subscribeQuietly();
+        return () => {
+            set.delete(callback);
+        };
+    }
+    async function fetchToken(audience, scopes) {
+        subscribeQuietly();
+        const startedIn = generation;
+        const args = { audience };
+        if (scopes !== "")
+            args.scopes = scopes;
+        const grant = await invoke("get_token", args);
+        if (!isTokenGrant(grant))
+            throw ipcError("the shell answered get_token with a malformed grant");
+        if (startedIn === generation)
+            store({ audience, scopes, grant });
+        return grant;
+    }
+    function getToken(audience, opts = {}) {
+        if (typeof audience !== "string" || audience.length === 0) {
+            return Promise.reject(new TypeError("audience must be a non-empty string"));
+        }
+        const scopes = normalizeScopes(opts.scopes);
+        const minTtlMs = Math.max(0, opts.minTtlMs ?? DEFAULT_MIN_TTL_MS);
+        const key = cacheKey(audience, scopes);
+        if (!opts.forceRefresh) {
+            const hit = cache.get(key);
+            if (hit && hit.grant.expiresAt - now() > minTtlMs)
+                return Promise.resolve(hit.grant);
+        }
+        const running = inflight.get(key);
+        if (running)
+            return running;
+        const request = fetchToken(audience, scopes).finally(() => {
+            if (inflight.get(key) === request)
+                inflight.delete(key);
+        });
+        inflight.set(key, request);
+        return request;
+    }
+    return {
+        getToken,
+        onTokenChanged: (callback) => listen(tokenListeners, callback),
+        onSessionChanged: (callback) => listen(sessionListeners, callback),
+        onRefreshFailed: (callback) => listen(refreshFailedListeners, callback),
+        async signIn() {
+            await invoke("mfe_sign_in");
+        },
+        context() {
+            if (!contextPromise) {
+                contextPromise = invoke("mfe_context").then((ctx) => ctx, (e) => {
+                    contextPromise = null;
+                    throw e;
+                });
+            }
+            return contextPromise;
+        },
+    };
+}
+let defaultClient = null;
+function client() {
+    if (!defaultClient)
+        defaultClient = createPorticoClient();
+    return defaultClient;
+}
+/**
+ * An access token for `audience`, from this page's cache while it has more than `minTtlMs` to
+ * live, otherwise from the shell (concurrent calls for the same audience share one request).
+ * Rejects with an {@link AuthError}.
+ */
+export function getToken(audience, options) {
+    return client().getToken(audience, options);
+}
+/** Called when the shell refreshed one of this MFE's tokens ahead of expiry. */
+export function onTokenChanged(callback) {
+    return client().onTokenChanged(callback);
+}
+/** Called when the user signs in or out (`null`). Cached tokens are dropped on sign-out. */
+export function onSessionChanged(callback) {
+    return client().onSessionChanged(callback);
+}
+/** Called when the shell failed to refresh one of this MFE's tokens in the background. */
+export function onRefreshFailed(callback) {
+    return client().onRefreshFailed(callback);
+}
+/** Asks the shell to start sign-in in the system browser; the shell shows the progress. */
+export function signIn() {
+    return client().signIn();
+}
+/** This MFE's registration: id, title, audiences and free-form settings. */
+export function context() {
+    return client().context();
+}
