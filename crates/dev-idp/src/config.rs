@@ -1,0 +1,340 @@
+//! Static configuration of the provider: clients, APIs (resource servers), demo users, TTLs.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::{Host, Url};
+
+/// Everything [`crate::DevIdp::start`] needs. `Default` is [`IdpConfig::portico_demo`].
+#[derive(Debug, Clone)]
+pub struct IdpConfig {
+    /// Where to listen. Default `127.0.0.1:0` (an ephemeral loopback port).
+    pub bind: SocketAddr,
+    /// Registered public clients.
+    pub clients: Vec<ClientConfig>,
+    /// Resource servers (APIs) tokens can be issued for.
+    pub apis: Vec<ApiConfig>,
+    /// Users that can be picked on the sign-in page.
+    pub users: Vec<DemoUser>,
+    /// Lifetime of access tokens. Default 600 s. Changeable at runtime via [`crate::Admin`].
+    pub access_token_ttl: Duration,
+    /// Lifetime of ID tokens. Default 600 s.
+    pub id_token_ttl: Duration,
+    /// Lifetime of authorization codes. Default 60 s.
+    pub code_ttl: Duration,
+    /// Refresh-token rotation. Default rotating without overlap.
+    pub rotation: RefreshRotation,
+    /// Serve the HTTP admin API under `/__admin` (loopback peers only). Default `false`.
+    pub admin_endpoint: bool,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        Self::portico_demo()
+    }
+}
+
+/// Refresh-token behaviour of the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum RefreshRotation {
+    /// A refresh token can be used any number of times; refresh responses carry no new refresh token.
+    NonRotating,
+    /// Every refresh returns a successor; the presented token becomes "used". A used token presented
+    /// again within `overlap` still works (fresh successor, same family); later it is reuse: the
+    /// whole family is revoked (Auth0's behaviour).
+    Rotating {
+        /// Grace period for a used refresh token (e.g. a response lost in transit).
+        #[serde(with = "duration_secs")]
+        overlap: Duration,
+    },
+}
+
+/// A registered public client (token endpoint auth method `none`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The `client_id`.
+    pub client_id: String,
+    /// Exact-match redirect URIs; `http://127.0.0.1/...` (or `[::1]`) entries match any port
+    /// (RFC 8252 §7.3).
+    pub redirect_uris: Vec<String>,
+    /// Auth0 Multi-Resource Refresh Token policy: audiences (and their scopes) a refresh token of
+    /// this client may be exchanged for with `audience=`.
+    pub mrrt: Vec<MrrtPolicy>,
+}
+
+/// One entry of a client's Multi-Resource Refresh Token policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MrrtPolicy {
+    /// API identifier (audience).
+    pub audience: String,
+    /// Scopes of that API the refresh token may obtain.
+    pub scopes: Vec<String>,
+}
+
+/// A resource server. Its identifier is the access token's `aud`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Audience / resource indicator, e.g. `https://api.portico.dev/billing`.
+    pub identifier: String,
+    /// Human-readable name, e.g. `Billing API`.
+    pub name: String,
+    /// Scopes this API defines.
+    pub scopes: Vec<String>,
+}
+
+/// A user that can sign in on the demo sign-in page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoUser {
+    /// What is submitted on the sign-in page, e.g. `alice`.
+    pub username: String,
+    /// Subject identifier, e.g. `auth0|alice`.
+    pub sub: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail address.
+    pub email: String,
+    /// Roles (namespaced claim `https://portico.dev/roles`).
+    pub roles: Vec<String>,
+    /// Permissions per audience; API scopes are granted only if the user holds them (RBAC).
+    pub permissions: HashMap<String, Vec<String>>,
+}
+
+/// Namespace of the custom claims, like the seed's post-login Action.
+pub const CLAIM_NAMESPACE: &str = "https://portico.dev/";
+/// Client id of the demo setup.
+pub const DEMO_CLIENT_ID: &str = "portico-desktop";
+/// Audience of the demo billing API.
+pub const BILLING_API: &str = "https://api.portico.dev/billing";
+/// Audience of the demo core API.
+pub const CORE_API: &str = "https://api.portico.dev/core";
+/// Audience of the demo analytics API.
+pub const ANALYTICS_API: &str = "https://api.portico.dev/analytics";
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl IdpConfig {
+    /// The Portico demo: client `portico-desktop` (redirects `dev.portico.app:/callback` and
+    /// `http://127.0.0.1/callback` on any port, MRRT for all three APIs), APIs billing / core /
+    /// analytics, users alice (admin, all permissions) and bob (viewer, `read:*` only).
+    pub fn portico_demo() -> Self {
+        let apis = vec![
+            ApiConfig {
+                identifier: BILLING_API.into(),
+                name: "Billing API".into(),
+                scopes: strings(&["read:invoices", "write:invoices"]),
+            },
+            ApiConfig {
+                identifier: CORE_API.into(),
+                name: "Core API".into(),
+                scopes: strings(&["read:dashboard"]),
+            },
+            ApiConfig {
+                identifier: ANALYTICS_API.into(),
+                name: "Analytics API".into(),
+                scopes: strings(&["read:reports", "export:reports"]),
+            },
+        ];
+        let all: HashMap<String, Vec<String>> = apis
+            .iter()
+            .map(|a| (a.identifier.clone(), a.scopes.clone()))
+            .collect();
+        let read_only: HashMap<String, Vec<String>> = apis
+            .iter()
+            .map(|a| {
+                let reads = a
+                    .scopes
+                    .iter()
+                    .filter(|s| s.starts_with("read:"))
+                    .cloned()
+                    .collect();
+                (a.identifier.clone(), reads)
+            })
+            .collect();
+        let client = ClientConfig {
+            client_id: DEMO_CLIENT_ID.into(),
+            redirect_uris: strings(&["dev.portico.app:/callback", "http://127.0.0.1/callback"]),
+            mrrt: apis
+                .iter()
+                .map(|a| MrrtPolicy {
+                    audience: a.identifier.clone(),
+                    scopes: a.scopes.clone(),
+                })
+                .collect(),
+        };
+        let users = vec![
+            DemoUser {
+                username: "alice".into(),
+                sub: "auth0|alice".into(),
+                name: "Alice Admin".into(),
+                email: "alice@portico.dev".into(),
+                roles: strings(&["admin"]),
+                permissions: all,
+            },
+            DemoUser {
+                username: "bob".into(),
+                sub: "auth0|bob".into(),
+                name: "Bob Viewer".into(),
+                email: "bob@portico.dev".into(),
+                roles: strings(&["viewer"]),
+                permissions: read_only,
+            },
+        ];
+        IdpConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            clients: vec![client],
+            apis,
+            users,
+            access_token_ttl: Duration::from_secs(600),
+            id_token_ttl: Duration::from_secs(600),
+            code_ttl: Duration::from_secs(60),
+            rotation: RefreshRotation::Rotating {
+                overlap: Duration::ZERO,
+            },
+            admin_endpoint: false,
+        }
+    }
+
+    pub(crate) fn client(&self, client_id: &str) -> Option<&ClientConfig> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    pub(crate) fn api(&self, identifier: &str) -> Option<&ApiConfig> {
+        self.apis.iter().find(|a| a.identifier == identifier)
+    }
+
+    pub(crate) fn user_by_name(&self, username: &str) -> Option<&DemoUser> {
+        self.users.iter().find(|u| u.username == username)
+    }
+
+    pub(crate) fn user_by_sub(&self, sub: &str) -> Option<&DemoUser> {
+        self.users.iter().find(|u| u.sub == sub)
+    }
+}
+
+impl ClientConfig {
+    /// Whether `candidate` is one of this client's redirect URIs (exact match, or a loopback
+    /// `http` entry with any port).
+    pub fn allows_redirect(&self, candidate: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|registered| redirect_matches(registered, candidate))
+    }
+
+    /// Whether `candidate` may be a post-logout target: same scheme and host (loopback: any port)
+    /// as one of the redirect URIs, standing in for Auth0's "Allowed Logout URLs".
+    pub(crate) fn allows_logout_target(&self, candidate: &str) -> bool {
+        let Ok(cand) = Url::parse(candidate) else {
+            return false;
+        };
+        self.redirect_uris.iter().any(|registered| {
+            let Ok(reg) = Url::parse(registered) else {
+                return false;
+            };
+            if reg.scheme() != cand.scheme() || reg.host() != cand.host() {
+                return false;
+            }
+            is_loopback_http(&reg) || reg.port() == cand.port()
+        })
+    }
+
+    pub(crate) fn mrrt_policy(&self, audience: &str) -> Option<&MrrtPolicy> {
+        self.mrrt.iter().find(|p| p.audience == audience)
+    }
+}
+
+fn is_loopback_http(url: &Url) -> bool {
+    url.scheme() == "http"
+        && match url.host() {
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        }
+}
+
+/// RFC 8252 §7.3: for loopback IP redirects the port is chosen at run time, so ignore it;
+/// everything else must match exactly (OAuth 2.1 / RFC 9700 §2.1).
+pub(crate) fn redirect_matches(registered: &str, candidate: &str) -> bool {
+    if registered == candidate {
+        return true;
+    }
+    let (Ok(reg), Ok(cand)) = (Url::parse(registered), Url::parse(candidate)) else {
+        return false;
+    };
+    if !is_loopback_http(&reg) || reg.port().is_some() {
+        return false;
+    }
+    // Compare what the registered entry says, with the candidate's port taken out.
+    let mut cand_no_port = cand.clone();
+    if cand_no_port.set_port(None).is_err() {
+        return false;
+    }
+    cand.fragment().is_none() && cand_no_port.as_str() == reg.as_str()
+}
+
+pub(crate) mod duration_secs {
+    //! Durations as (fractional) seconds in the admin JSON API.
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirect_matches_any_port_but_nothing_else() {
+        let reg = "http://127.0.0.1/callback";
+        assert!(redirect_matches(reg, "http://127.0.0.1:51234/callback"));
+        assert!(redirect_matches(reg, "http://127.0.0.1/callback"));
+        assert!(!redirect_matches(reg, "http://127.0.0.1:51234/other"));
+        assert!(!redirect_matches(reg, "http://localhost:51234/callback"));
+        assert!(!redirect_matches(reg, "https://127.0.0.1:51234/callback"));
+        assert!(!redirect_matches(reg, "http://127.0.0.1:51234/callback?x=1"));
+        assert!(!redirect_matches(reg, "http://127.0.0.1.evil.com/callback"));
+        assert!(!redirect_matches(reg, "not a url"));
+    }
+
+    #[test]
+    fn private_scheme_redirect_is_exact() {
+        let reg = "dev.portico.app:/callback";
+        assert!(redirect_matches(reg, "dev.portico.app:/callback"));
+        assert!(!redirect_matches(reg, "dev.portico.app:/callback/"));
+        assert!(!redirect_matches(reg, "dev.portico.app://callback"));
+        assert!(!redirect_matches(reg, "evil.app:/callback"));
+    }
+
+    #[test]
+    fn fixed_port_entries_are_exact() {
+        assert!(!redirect_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:8081/cb"));
+        assert!(redirect_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:8080/cb"));
+    }
+
+    #[test]
+    fn demo_config_is_consistent() {
+        let c = IdpConfig::portico_demo();
+        let client = c.client(DEMO_CLIENT_ID).expect("demo client");
+        assert_eq!(client.mrrt.len(), 3);
+        let bob = c.user_by_name("bob").expect("bob");
+        assert_eq!(bob.permissions[BILLING_API], vec!["read:invoices"]);
+        assert!(bob.permissions[ANALYTICS_API].iter().all(|p| p.starts_with("read:")));
+        let alice = c.user_by_sub("auth0|alice").expect("alice");
+        assert_eq!(alice.permissions[ANALYTICS_API].len(), 2);
+        assert!(client.allows_logout_target("http://127.0.0.1:4000/"));
+        assert!(client.allows_logout_target("dev.portico.app:/signed-out"));
+        assert!(!client.allows_logout_target("https://evil.example/"));
+    }
+}

@@ -1,0 +1,139 @@
+//! Request counters that tests and benchmarks read through [`crate::Admin::counters`].
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lock;
+
+/// Snapshot of the provider's counters. Requests are counted as received, before injected
+/// faults, so a retried request counts twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// `GET /.well-known/openid-configuration`.
+    pub discovery: u64,
+    /// `GET /.well-known/jwks.json`.
+    pub jwks: u64,
+    /// `GET /authorize`.
+    pub authorize: u64,
+    /// `POST /u/login`.
+    pub login: u64,
+    /// Token requests with `grant_type=authorization_code`.
+    pub token_authorization_code: u64,
+    /// Token requests with `grant_type=refresh_token`.
+    pub token_refresh: u64,
+    /// OAuth error responses of the token endpoint (including an injected `InvalidGrant`).
+    pub token_errors: u64,
+    /// `POST /oauth/revoke`.
+    pub revoke: u64,
+    /// `/v2/logout` and `/oidc/logout`.
+    pub logout: u64,
+    /// `/userinfo`.
+    pub userinfo: u64,
+    /// Refresh tokens presented again after rotation (outside the overlap period).
+    pub reuse_detections: u64,
+    /// Token families revoked (reuse, revocation, code replay, admin).
+    pub families_revoked: u64,
+    /// Families (refresh-token lineages) currently usable.
+    pub active_families: u64,
+    /// Refresh requests per audience/resource asked for (`""` when neither was given).
+    pub refresh_by_audience: BTreeMap<String, u64>,
+    /// Requests answered by an injected fault (latency-only faults not included).
+    pub faults_injected: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Counter {
+    Discovery,
+    Jwks,
+    Authorize,
+    Login,
+    TokenAuthorizationCode,
+    TokenRefresh,
+    TokenErrors,
+    Revoke,
+    Logout,
+    Userinfo,
+    ReuseDetections,
+    FamiliesRevoked,
+    FaultsInjected,
+}
+
+const N: usize = 13;
+
+#[derive(Debug, Default)]
+pub(crate) struct CounterSet {
+    values: [AtomicU64; N],
+    by_audience: Mutex<BTreeMap<String, u64>>,
+}
+
+impl CounterSet {
+    pub fn bump(&self, c: Counter) {
+        self.add(c, 1);
+    }
+
+    pub fn add(&self, c: Counter, n: u64) {
+        self.values[c as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn refresh_for(&self, audience: &str) {
+        *lock(&self.by_audience)
+            .entry(audience.to_owned())
+            .or_insert(0) += 1;
+    }
+
+    pub fn snapshot(&self, active_families: u64) -> Counters {
+        let v = |c: Counter| self.values[c as usize].load(Ordering::Relaxed);
+        Counters {
+            discovery: v(Counter::Discovery),
+            jwks: v(Counter::Jwks),
+            authorize: v(Counter::Authorize),
+            login: v(Counter::Login),
+            token_authorization_code: v(Counter::TokenAuthorizationCode),
+            token_refresh: v(Counter::TokenRefresh),
+            token_errors: v(Counter::TokenErrors),
+            revoke: v(Counter::Revoke),
+            logout: v(Counter::Logout),
+            userinfo: v(Counter::Userinfo),
+            reuse_detections: v(Counter::ReuseDetections),
+            families_revoked: v(Counter::FamiliesRevoked),
+            active_families,
+            refresh_by_audience: lock(&self.by_audience).clone(),
+            faults_injected: v(Counter::FaultsInjected),
+        }
+    }
+
+    pub fn reset(&self) {
+        for v in &self.values {
+            v.store(0, Ordering::Relaxed);
+        }
+        lock(&self.by_audience).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bump_snapshot_reset() {
+        let c = CounterSet::default();
+        c.bump(Counter::Jwks);
+        c.bump(Counter::Jwks);
+        c.bump(Counter::FaultsInjected);
+        c.refresh_for("https://a");
+        c.refresh_for("");
+        c.refresh_for("https://a");
+        let s = c.snapshot(4);
+        assert_eq!(s.jwks, 2);
+        assert_eq!(s.faults_injected, 1);
+        assert_eq!(s.discovery, 0);
+        assert_eq!(s.active_families, 4);
+        assert_eq!(s.refresh_by_audience["https://a"], 2);
+        assert_eq!(s.refresh_by_audience[""], 1);
+        c.reset();
+        assert_eq!(c.snapshot(0), Counters::default());
+    }
+}
