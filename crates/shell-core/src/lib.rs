@@ -1,0 +1,16 @@
+//! # portico-shell-core
+//!
+//! The Portico shell's logic that needs no webview: the micro frontend registry and its
+//! validation ([`config`]), who may ask for which audience ([`access`]), the one-shot loopback
+//! redirect listener ([`loopback`]), the loopback origins that serve bundled MFEs
+//! ([`mfe_host`]) and the embedded development provider ([`embedded`]). The Tauri crate
+//! (`src-tauri`) wires these to webviews and keeps itself thin.
+
+pub mod access;
+pub mod config;
+pub mod embedded;
+pub mod loopback;
+pub mod mfe_host;
+
+pub use access::{AccessDenied, AccessPolicy};
+pub use config::{ConfigError, MfeEntry, MfeSource, Origin, ShellConfig};

@@ -1,0 +1,160 @@
+//! Serves bundled micro frontends, each on a loopback origin of its own (its own port), so the
+//! browser's same-origin policy keeps them apart exactly as it would keep remote MFEs apart.
+//! Files come from an injected asset source (the app's embedded assets in the shell).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::oneshot;
+use url::Url;
+
+/// Looks up an embedded file by its path below `ui/web` (e.g. `mfes/billing/index.html`).
+pub type AssetSource = Arc<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
+
+/// The path under which every MFE origin serves the Portico client module.
+pub const CLIENT_PATH: &str = "/_portico/client.js";
+/// Where the client module is in the embedded assets.
+pub const CLIENT_ASSET: &str = "_portico/client.js";
+
+/// One MFE's origin, running until dropped.
+pub struct MfeHost {
+    origin: Url,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Clone)]
+struct Site {
+    folder: String,
+    assets: AssetSource,
+}
+
+impl MfeHost {
+    /// Serve `folder` (relative to `ui/web`) on `127.0.0.1:0`.
+    pub async fn start(folder: &str, assets: AssetSource) -> std::io::Result<MfeHost> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let port = listener.local_addr()?.port();
+        let origin = Url::parse(&format!("http://127.0.0.1:{port}/"))
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let site = Site {
+            folder: folder.trim_end_matches('/').to_string(),
+            assets,
+        };
+        let app = axum::Router::new().fallback(serve_file).with_state(site);
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(error) = serve.await {
+                tracing::warn!(%error, "micro frontend host failed");
+            }
+        });
+        Ok(MfeHost {
+            origin,
+            stop: Some(stop),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/`: the page to load and the origin to pin the webview to.
+    pub fn url(&self) -> &Url {
+        &self.origin
+    }
+}
+
+impl Drop for MfeHost {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn serve_file(State(site): State<Site>, OriginalUri(uri): OriginalUri) -> Response {
+    let path = uri.path();
+    let asset = if path == CLIENT_PATH {
+        CLIENT_ASSET.to_string()
+    } else {
+        let rel = path.trim_start_matches('/');
+        let rel = if rel.is_empty() || rel.ends_with('/') {
+            format!("{rel}index.html")
+        } else {
+            rel.to_string()
+        };
+        // Percent-encoded or dotted segments never name an embedded file; refuse them outright.
+        if rel.split('/').any(|s| s.is_empty() || s == ".." || s == "." || s.contains('%')) {
+            return (StatusCode::BAD_REQUEST, "bad path").into_response();
+        }
+        format!("{}/{rel}", site.folder)
+    };
+    match (site.assets)(&asset) {
+        Some(bytes) => {
+            let mut resp = bytes.into_response();
+            let headers = resp.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_for(&asset)));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+            headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+            resp
+        }
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+fn mime_for(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assets() -> AssetSource {
+        Arc::new(|p: &str| match p {
+            "mfes/billing/index.html" => Some(b"<h1>billing</h1>".to_vec()),
+            "mfes/billing/main.js" => Some(b"export {}".to_vec()),
+            "_portico/client.js" => Some(b"export const getToken = 1".to_vec()),
+            _ => None,
+        })
+    }
+
+    #[tokio::test]
+    async fn serves_its_folder_and_the_client_on_its_own_origin() {
+        let a = MfeHost::start("mfes/billing", assets()).await.unwrap();
+        let b = MfeHost::start("mfes/billing", assets()).await.unwrap();
+        assert_ne!(a.url().port(), b.url().port(), "each host is its own origin");
+        let index = reqwest::get(a.url().clone()).await.unwrap();
+        assert_eq!(index.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(index.text().await.unwrap(), "<h1>billing</h1>");
+        let js = reqwest::get(a.url().join("main.js").unwrap()).await.unwrap();
+        assert_eq!(js.headers()["content-type"], "text/javascript; charset=utf-8");
+        let client = reqwest::get(a.url().join(CLIENT_PATH).unwrap()).await.unwrap();
+        assert_eq!(client.text().await.unwrap(), "export const getToken = 1");
+    }
+
+    #[tokio::test]
+    async fn refuses_traversal_and_unknown_files() {
+        let a = MfeHost::start("mfes/billing", assets()).await.unwrap();
+        let c = reqwest::Client::new();
+        let missing = c.get(a.url().join("nope.js").unwrap()).send().await.unwrap();
+        assert_eq!(missing.status(), 404);
+        let enc = c
+            .get(format!("{}%2e%2e/secret", a.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(enc.status(), 400);
+    }
+}
