@@ -2,11 +2,12 @@
 // A scripted stand-in for the Portico shell on the other side of Tauri IPC, so the chrome and the
 // sample MFEs can be opened in a plain browser (see ui/dev/README.md). preview-server.py injects
 // this script into an HTML page when the URL has `?scenario=...`:
-//   scenario = signed-in | signed-out | pending | completing | refresh-error
+//   scenario = signed-in | signed-out | pending | completing | refresh-error | token-error
 //   drawer   = tokens | account      (chrome: open the drawer after load)
 //   warning  = 1                     (chrome: push a warning notice)
 //   error    = 1                     (chrome: push a shell error)
 //   ttl      = seconds               (lifetime of fake access tokens, default 900)
+//   click    = data-testid           (click that element after load, e.g. try-foreign)
 (function () {
   "use strict";
   const q = new URLSearchParams(location.search);
@@ -133,6 +134,7 @@
         throw { kind: "forbidden_audience", message: `${mfe.title} is not registered for ${audience}`, retryable: false, audience };
       }
       if (!world.session) throw { kind: "login_required", message: "Sign in to continue", retryable: false };
+      if (scenario === "token-error") throw { kind: "storage_unavailable", message: "The system keyring is locked; unlock it and try again.", retryable: true };
       return { accessToken: fakeJwt(audience, mfe.scope), expiresAt: Date.now() + ttlMs, scope: mfe.scope, tokenType: "Bearer", audience };
     },
   };
@@ -164,4 +166,10 @@
     },
   };
   window.__PORTICO_PREVIEW__ = { world, push };
+})();
+// Preview conveniences: `click=<data-testid>` clicks that element once the page has settled.
+(function () {
+  const q = new URLSearchParams(location.search);
+  const target = q.get("click");
+  if (target) setTimeout(() => document.querySelector(`[data-testid="${target}"]`)?.click(), Number(q.get("clickAfter") || 600));
 })();
