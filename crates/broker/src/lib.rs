@@ -1,1 +1,69 @@
+//! # portico-broker
+//!
+//! The Portico token broker: one OpenID Connect login (authorization code + PKCE through the system
+//! browser), then access tokens for many API audiences — Auth0 Multi-Resource Refresh Tokens or
+//! RFC 8707 resource indicators — cached per audience, fetched single-flight, refreshed proactively,
+//! and safe with refresh-token rotation (all grants of one lineage are serialized, and a rotated
+//! refresh token is persisted before the new access token is returned).
+//!
+//! No Tauri types: the shell wraps [`Broker`] in a few command handlers.
+//!
+//! ```no_run
+//! use portico_broker::*;
+//! use std::sync::Arc;
+//! # async fn demo() -> Result<(), AuthError> {
+//! let core = Audience::parse("https://api.portico.dev/core")?;
+//! let config = ProviderConfig {
+//!     issuer: "http://127.0.0.1:8400/".parse().unwrap(),
+//!     client_id: "portico-desktop".into(),
+//!     redirect: RedirectUri::Loopback { path: "/callback".into() },
+//!     dialect: Dialect::Rfc8707,
+//!     audiences: vec![core.clone()],
+//!     default_audience: None,
+//!     scopes: ScopeSet::parse("profile email")?,
+//!     extra_authorize_params: vec![],
+//!     post_logout_redirect: None,
+//! };
+//! let broker = Broker::new(config, BrokerOptions::default(), Arc::new(MemoryStore::new()), Arc::new(SystemClock))?;
+//! let login = broker.begin_login(Some("http://127.0.0.1:53123/callback".parse().unwrap())).await?;
+//! // ... the browser comes back to http://127.0.0.1:53123/callback?code=...&state=...&iss=...
+//! # let callback = String::new();
+//! let who = broker.complete_login(&callback).await?;
+//! let grant = broker.get_token(&core, &ScopeSet::parse("read:dashboard")?).await?;
+//! # let _ = (login, who, grant);
+//! # Ok(()) }
+//! ```
+//!
+//! Errors are one enum, [`AuthError`], serialized as `{"kind", "message", "retryable", ...}`.
+//! TypeScript declarations of the IPC types: [`typescript_declarations`].
 
+mod broker;
+mod cache;
+mod clock;
+mod config;
+pub mod dialect;
+mod discovery;
+mod error;
+mod http;
+mod id_token;
+mod ipc;
+mod jwks;
+mod keyring_store;
+mod pkce;
+mod secret;
+mod store;
+mod transaction;
+
+pub use broker::{Broker, LoginRequest};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet, MAX_AUDIENCE_LEN,
+};
+pub use dialect::Dialect;
+pub use error::{AuthError, CallbackDefect, IdTokenDefect, StoreError};
+pub use ipc::{
+    typescript_declarations, AudienceStatus, BrokerEvent, SessionInfo, TokenGrant, TS_OUTPUT,
+};
+pub use keyring_store::KeyringStore;
+pub use secret::{AccessToken, AuthCode, IdToken, PkceVerifier, RefreshToken};
+pub use store::{MemoryStore, SessionStore, StoredSession, MAX_SESSION_BYTES};

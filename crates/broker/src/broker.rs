@@ -1,0 +1,1019 @@
+//! The broker: login, session, per-audience tokens with single-flight and rotation-safe refresh.
+
+use crate::cache::{CacheEntry, TokenCache};
+use crate::clock::{unix_ms, Clock};
+use crate::config::{is_loopback, Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet};
+use crate::discovery::{self, ProviderMetadata};
+use crate::error::{AuthError, IdTokenDefect, StoreError};
+use crate::http::{Http, RetryPolicy};
+use crate::id_token::{self, IdClaims};
+use crate::ipc::{AudienceStatus, BrokerEvent, SessionInfo, TokenGrant};
+use crate::jwks::JwksCache;
+use crate::secret::{AccessToken, AuthCode, IdToken, RefreshToken};
+use crate::store::{SessionStore, StoredSession};
+use crate::transaction::{CallbackOutcome, LoginTransaction};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, RwLock};
+use url::Url;
+
+/// Scopes that describe the login, not an API; never what a proactive refresh asks for.
+const OIDC_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "address",
+    "phone",
+];
+/// Lifetime assumed when a token response has neither `expires_in` nor a JWT `exp`.
+const FALLBACK_TTL: Duration = Duration::from_secs(300);
+
+const ROTATION_UNKNOWN: u8 = 0;
+const ROTATION_ON: u8 = 1;
+const ROTATION_OFF: u8 = 2;
+
+/// A started login: open `authorize_url` in the system browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRequest {
+    pub authorize_url: Url,
+    /// After this the callback is refused with [`AuthError::LoginExpired`].
+    pub expires_at: SystemTime,
+}
+
+struct Session {
+    info: SessionInfo,
+    refresh_token: Option<RefreshToken>,
+    id_token: Option<IdToken>,
+    /// Bumped on every sign-in/sign-out so late results of an old session are dropped.
+    generation: u64,
+}
+
+struct Pending {
+    tx: Option<LoginTransaction>,
+    /// State of the last cancelled or superseded login: its callback is `LoginCancelled`, not a forgery.
+    cancelled_state: Option<String>,
+}
+
+struct Inner {
+    config: ProviderConfig,
+    options: BrokerOptions,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    http: Http,
+    metadata: tokio::sync::Mutex<Option<Arc<ProviderMetadata>>>,
+    jwks: JwksCache,
+    pending: Mutex<Pending>,
+    session: Mutex<Option<Session>>,
+    cache: Mutex<TokenCache>,
+    flights: Mutex<HashMap<Audience, Arc<tokio::sync::Mutex<()>>>>,
+    /// The refresh-token lineage. Rotating providers: every grant holds it exclusively.
+    /// Non-rotating providers: refreshes share it. Sign-in/out always hold it exclusively.
+    lineage: RwLock<u64>,
+    rotation: AtomicU8,
+    events: broadcast::Sender<BrokerEvent>,
+}
+
+/// The token broker. Cheap to clone; all clones share one session.
+///
+/// ```no_run
+/// use portico_broker::*;
+/// use std::sync::Arc;
+/// # async fn demo() -> Result<(), AuthError> {
+/// let billing = Audience::parse("https://api.portico.dev/billing")?;
+/// let config = ProviderConfig {
+///     issuer: "https://tenant.eu.auth0.com/".parse().unwrap(),
+///     client_id: "portico-desktop".into(),
+///     redirect: RedirectUri::PrivateScheme("dev.portico.app:/callback".parse().unwrap()),
+///     dialect: Dialect::Auth0,
+///     audiences: vec![billing.clone()],
+///     default_audience: Some(billing.clone()),
+///     scopes: ScopeSet::parse("profile email")?,
+///     extra_authorize_params: vec![],
+///     post_logout_redirect: None,
+/// };
+/// let store = Arc::new(KeyringStore::new("dev.portico.app", "session"));
+/// let broker = Broker::new(config, BrokerOptions::default(), store, Arc::new(SystemClock))?;
+/// if broker.silent_login().await.is_err() {
+///     let login = broker.begin_login(None).await?;
+///     // open login.authorize_url in the system browser; the deep link brings the callback:
+///     # let callback_url = String::new();
+///     broker.complete_login(&callback_url).await?;
+/// }
+/// let _refresher = broker.start_proactive_refresh();
+/// let grant = broker.get_token(&billing, &ScopeSet::parse("read:invoices")?).await?;
+/// println!("token for {} until {}", grant.audience, grant.expires_at);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("issuer", &self.inner.config.issuer.as_str())
+            .field("client_id", &self.inner.config.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: Option<String>,
+    expires_in: Option<Value>,
+    scope: Option<String>,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these short locks leaves consistent data; keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn api_scopes(s: &ScopeSet) -> ScopeSet {
+    let mut out = ScopeSet::empty();
+    for x in s.iter().filter(|x| !OIDC_SCOPES.contains(x)) {
+        out.insert(x);
+    }
+    out
+}
+
+impl Broker {
+    /// Validates the configuration and builds a broker. No network traffic until first use.
+    pub fn new(
+        config: ProviderConfig,
+        options: BrokerOptions,
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Broker, AuthError> {
+        config.validate()?;
+        if options.http_timeout.is_zero() || options.max_retries > 10 {
+            return Err(AuthError::config(
+                "http_timeout must be > 0 and max_retries <= 10",
+            ));
+        }
+        let http = Http::new(
+            options.http_timeout,
+            RetryPolicy {
+                max_retries: options.max_retries,
+                base_delay: options.retry_base_delay,
+                max_retry_after: options.max_retry_after,
+            },
+        )?;
+        let (events, _) = broadcast::channel(64);
+        Ok(Broker {
+            inner: Arc::new(Inner {
+                jwks: JwksCache::new(options.jwks_refetch_min_interval),
+                config,
+                options,
+                store,
+                clock,
+                http,
+                metadata: tokio::sync::Mutex::new(None),
+                pending: Mutex::new(Pending {
+                    tx: None,
+                    cancelled_state: None,
+                }),
+                session: Mutex::new(None),
+                cache: Mutex::new(TokenCache::default()),
+                flights: Mutex::new(HashMap::new()),
+                lineage: RwLock::new(0),
+                rotation: AtomicU8::new(ROTATION_UNKNOWN),
+                events,
+            }),
+        })
+    }
+
+    /// Starts a login: a fresh PKCE/state/nonce transaction replacing any pending one.
+    ///
+    /// With a loopback redirect, pass the `http://127.0.0.1:{port}{path}` the shell listens on.
+    pub async fn begin_login(
+        &self,
+        redirect_uri_override: Option<Url>,
+    ) -> Result<LoginRequest, AuthError> {
+        let inner = &self.inner;
+        let redirect = match (&inner.config.redirect, redirect_uri_override) {
+            (RedirectUri::PrivateScheme(u), None) => u.clone(),
+            (RedirectUri::PrivateScheme(u), Some(o)) if &o == u => o,
+            (RedirectUri::PrivateScheme(_), Some(_)) => {
+                return Err(AuthError::config(
+                    "redirect override differs from the configured redirect URI",
+                ))
+            }
+            (RedirectUri::Loopback { .. }, None) => {
+                return Err(AuthError::config(
+                    "a loopback redirect needs the listening port",
+                ))
+            }
+            (RedirectUri::Loopback { path }, Some(o)) => {
+                let ip_literal = matches!(
+                    o.host(),
+                    Some(url::Host::Ipv4(_)) | Some(url::Host::Ipv6(_))
+                );
+                if o.scheme() != "http"
+                    || !ip_literal
+                    || !is_loopback(&o)
+                    || o.port().is_none()
+                    || o.path() != path
+                    || o.query().is_some()
+                    || o.fragment().is_some()
+                {
+                    return Err(AuthError::config(
+                        "loopback redirect must be http://127.0.0.1:{port} (or [::1]) with the configured path",
+                    ));
+                }
+                o
+            }
+        };
+        let metadata = inner.metadata().await?;
+        let tx = LoginTransaction::new(redirect, inner.clock.now(), inner.options.transaction_ttl);
+        let request = LoginRequest {
+            authorize_url: tx.authorize_url(&metadata.authorization_endpoint, &inner.config),
+            expires_at: tx.expires_at,
+        };
+        let mut p = lock(&inner.pending);
+        if let Some(old) = p.tx.replace(tx) {
+            p.cancelled_state = Some(old.state);
+        }
+        Ok(request)
+    }
+
+    /// Drops the pending login; its callback will be refused with [`AuthError::LoginCancelled`].
+    pub fn cancel_login(&self) {
+        let mut p = lock(&self.inner.pending);
+        if let Some(old) = p.tx.take() {
+            p.cancelled_state = Some(old.state);
+        }
+    }
+
+    /// Whether a login is pending and not expired.
+    pub fn pending_login(&self) -> bool {
+        let now = self.inner.clock.now();
+        lock(&self.inner.pending)
+            .tx
+            .as_ref()
+            .is_some_and(|t| now < t.expires_at)
+    }
+
+    /// Completes the pending login with the callback URL (deep link or loopback request URL).
+    ///
+    /// Forged, replayed or malformed callbacks are refused and leave the pending login in place.
+    /// If the session cannot be persisted the sign-in still holds for this run and
+    /// [`AuthError::StorageUnavailable`] is returned; [`Broker::session`] then shows the user.
+    pub async fn complete_login(&self, callback_url: &str) -> Result<SessionInfo, AuthError> {
+        let inner = &self.inner;
+        let metadata = inner.metadata().await?;
+        let (tx, outcome) = {
+            let mut p = lock(&inner.pending);
+            let cancelled = |p: &Pending| {
+                let st = state_param(callback_url);
+                st.is_some() && st == p.cancelled_state
+            };
+            let Some(tx) = p.tx.as_ref() else {
+                return Err(if cancelled(&p) {
+                    AuthError::LoginCancelled
+                } else {
+                    AuthError::NoPendingLogin
+                });
+            };
+            if inner.clock.now() >= tx.expires_at {
+                p.tx = None;
+                return Err(AuthError::LoginExpired);
+            }
+            match tx.check_callback(
+                callback_url,
+                &metadata.issuer,
+                metadata.iss_parameter_supported,
+            ) {
+                Err(AuthError::StateMismatch) if cancelled(&p) => {
+                    return Err(AuthError::LoginCancelled)
+                }
+                Err(e) => {
+                    tracing::warn!(kind = e.kind(), "refused a callback; pending login kept");
+                    return Err(e);
+                }
+                Ok(outcome) => match p.tx.take() {
+                    Some(tx) => (tx, outcome),
+                    None => return Err(AuthError::NoPendingLogin),
+                },
+            }
+        };
+        match outcome {
+            CallbackOutcome::Error { error, description } => {
+                Err(AuthError::AccessDenied { error, description })
+            }
+            CallbackOutcome::Code(code) => inner.exchange_code(&metadata, tx, code).await,
+        }
+    }
+
+    /// Restores the session from the store and proves it with one refresh, without a browser.
+    ///
+    /// `LoginRequired` if nothing is stored or the provider rejects the refresh token (the store is
+    /// then cleared). On network errors the restored session is kept so a later call can retry.
+    pub async fn silent_login(&self) -> Result<SessionInfo, AuthError> {
+        let inner = &self.inner;
+        let stored = match inner.store_op(|s| s.load()).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err(AuthError::login_required("no stored session")),
+            Err(StoreError::Corrupt(_)) => {
+                tracing::warn!("stored session is corrupt; clearing it");
+                let _ = inner.store_op(|s| s.clear()).await;
+                return Err(AuthError::login_required(
+                    "the stored session was unreadable",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let metadata = inner.metadata().await?;
+        if stored.issuer != metadata.issuer || stored.client_id != inner.config.client_id {
+            return Err(AuthError::login_required(
+                "the stored session belongs to another provider or client",
+            ));
+        }
+        let info = SessionInfo {
+            subject: stored.subject.clone(),
+            name: stored.name.clone(),
+            email: stored.email.clone(),
+            issuer: stored.issuer.clone(),
+        };
+        {
+            let mut gen = inner.lineage.write().await;
+            *gen += 1;
+            lock(&inner.cache).clear();
+            *lock(&inner.session) = Some(Session {
+                info: info.clone(),
+                refresh_token: Some(stored.refresh_token),
+                id_token: stored.id_token_hint,
+                generation: *gen,
+            });
+        }
+        let probe = inner
+            .config
+            .default_audience
+            .clone()
+            .or_else(|| inner.config.audiences.first().cloned());
+        let result = match &probe {
+            Some(aud) => inner
+                .obtain(aud, &ScopeSet::empty(), inner.options.min_ttl)
+                .await
+                .map(|_| ()),
+            None => inner
+                .refresh(&metadata, None, &ScopeSet::empty())
+                .await
+                .map(|_| ()),
+        };
+        match result {
+            // The refresh token works even if the provider did not grant that audience.
+            Ok(())
+            | Err(AuthError::AudienceNotGranted { .. })
+            | Err(AuthError::ScopeNotGranted { .. }) => {
+                inner.emit(BrokerEvent::SessionChanged(Some(info.clone())));
+                Ok(info)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Who is signed in, if anyone.
+    pub fn session(&self) -> Option<SessionInfo> {
+        lock(&self.inner.session).as_ref().map(|s| s.info.clone())
+    }
+
+    /// An access token for `audience` with at least `scopes`.
+    ///
+    /// Served from memory when a cached token covers the scopes and has more than `min_ttl` left;
+    /// otherwise obtained with one refresh-token grant shared by all concurrent callers.
+    pub async fn get_token(
+        &self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+    ) -> Result<TokenGrant, AuthError> {
+        let inner = &self.inner;
+        if !inner.config.knows(audience) {
+            return Err(AuthError::ForbiddenAudience {
+                audience: audience.to_string(),
+            });
+        }
+        if lock(&inner.session).is_none() {
+            return Err(AuthError::login_required("not signed in"));
+        }
+        if let Some(g) =
+            lock(&inner.cache).lookup(audience, scopes, inner.clock.now(), inner.options.min_ttl)
+        {
+            return Ok(g);
+        }
+        inner.obtain(audience, scopes, inner.options.min_ttl).await
+    }
+
+    /// Signs out: revokes the refresh token at the provider (RFC 7009) when it has a revocation
+    /// endpoint, clears store and cache, and returns the end-session URL to open in the browser.
+    pub async fn logout(&self) -> Result<Option<Url>, AuthError> {
+        let inner = &self.inner;
+        let metadata = inner.metadata().await.ok();
+        let (rt, hint) = {
+            let mut gen = inner.lineage.write().await;
+            *gen += 1;
+            lock(&inner.cache).clear();
+            lock(&inner.pending).tx = None;
+            let session = lock(&inner.session).take();
+            match session {
+                Some(s) => (s.refresh_token, s.id_token),
+                // Not restored this run: the stored token still deserves revocation.
+                None => match inner.store_op(|s| s.load()).await {
+                    Ok(Some(s)) => (Some(s.refresh_token), s.id_token_hint),
+                    _ => (None, None),
+                },
+            }
+        };
+        if let (Some(rt), Some(endpoint)) = (
+            &rt,
+            metadata
+                .as_ref()
+                .and_then(|m| m.revocation_endpoint.clone()),
+        ) {
+            let form = [
+                ("token", rt.expose_secret()),
+                ("token_type_hint", "refresh_token"),
+                ("client_id", inner.config.client_id.as_str()),
+            ];
+            if let Err(e) = inner
+                .http
+                .post_form_status(&endpoint, &form, "revocation")
+                .await
+            {
+                // Local sign-out proceeds regardless; the token dies with the store entry.
+                tracing::warn!(kind = e.kind(), "refresh token revocation failed");
+            }
+        }
+        let cleared = inner.store_op(|s| s.clear()).await;
+        inner.emit(BrokerEvent::SessionChanged(None));
+        cleared?;
+        let end_session = metadata
+            .as_ref()
+            .and_then(|m| m.end_session_endpoint.as_ref());
+        Ok(inner.config.dialect.end_session_url(
+            &inner.config,
+            end_session,
+            hint.as_ref().map(|h| h.expose_secret()),
+        ))
+    }
+
+    /// Broker events: new tokens, session changes, proactive refresh failures.
+    pub fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Token state per configured audience, without tokens.
+    pub fn status(&self) -> Vec<AudienceStatus> {
+        lock(&self.inner.cache).status(&self.inner.config.audiences)
+    }
+
+    /// Starts the task that refreshes in-use tokens `refresh_skew` before expiry and announces them.
+    /// It ends when the last clone of the broker is dropped (or when aborted).
+    pub fn start_proactive_refresh(&self) -> tokio::task::JoinHandle<()> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let interval = self.inner.options.proactive_check_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(inner) = weak.upgrade() else { break };
+                inner.proactive_pass().await;
+            }
+        })
+    }
+}
+
+/// The `state` of a callback URL, for recognising a cancelled login. No validation here.
+fn state_param(callback: &str) -> Option<String> {
+    Url::parse(callback)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl Inner {
+    fn emit(&self, e: BrokerEvent) {
+        // No subscribers is fine.
+        let _ = self.events.send(e);
+    }
+
+    async fn metadata(&self) -> Result<Arc<ProviderMetadata>, AuthError> {
+        // Held across the fetch: concurrent first users share one discovery request.
+        let mut g = self.metadata.lock().await;
+        if let Some(m) = g.as_ref() {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(discovery::fetch(&self.http, &self.config).await?);
+        *g = Some(m.clone());
+        Ok(m)
+    }
+
+    async fn store_op<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn SessionStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|_| StoreError::Unavailable("the store task panicked".into()))?
+    }
+
+    async fn validate_id_token(
+        &self,
+        metadata: &ProviderMetadata,
+        token: &str,
+        nonce: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<IdClaims, AuthError> {
+        let header = id_token::check_header(token)?;
+        let key = self
+            .jwks
+            .key_for(&header.kid, &self.http, &metadata.jwks_uri, &*self.clock)
+            .await?;
+        id_token::verify(
+            token,
+            &key,
+            &id_token::Expected {
+                issuer: &metadata.issuer,
+                client_id: &self.config.client_id,
+                nonce,
+                subject,
+                now: self.clock.now(),
+                leeway: self.options.leeway,
+            },
+        )
+    }
+
+    async fn exchange_code(
+        &self,
+        metadata: &ProviderMetadata,
+        tx: LoginTransaction,
+        code: AuthCode,
+    ) -> Result<SessionInfo, AuthError> {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.expose_secret()),
+            ("redirect_uri", tx.redirect_uri.as_str()),
+            ("client_id", self.config.client_id.as_str()),
+            ("code_verifier", tx.verifier.expose_secret()),
+        ];
+        let resp: TokenResponse = self
+            .http
+            .post_form_json(&metadata.token_endpoint, &form, "token")
+            .await?;
+        let raw_id = resp
+            .id_token
+            .clone()
+            .ok_or(AuthError::id_token(IdTokenDefect::Malformed))?;
+        let claims = self
+            .validate_id_token(metadata, &raw_id, Some(&tx.nonce), None)
+            .await?;
+        let info = SessionInfo {
+            subject: claims.sub,
+            name: claims.name,
+            email: claims.email,
+            issuer: metadata.issuer.clone(),
+        };
+        let refresh_token = resp
+            .refresh_token
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(RefreshToken::new);
+        if refresh_token.is_none() {
+            tracing::warn!(
+                "the provider issued no refresh token; other audiences will need a new sign-in"
+            );
+        }
+        let stored = refresh_token.clone().map(|rt| StoredSession {
+            refresh_token: rt,
+            issuer: info.issuer.clone(),
+            client_id: self.config.client_id.clone(),
+            subject: info.subject.clone(),
+            name: info.name.clone(),
+            email: info.email.clone(),
+            id_token_hint: Some(IdToken::new(raw_id.clone())),
+        });
+        let persisted = {
+            let mut gen = self.lineage.write().await;
+            *gen += 1;
+            lock(&self.cache).clear();
+            *lock(&self.session) = Some(Session {
+                info: info.clone(),
+                refresh_token,
+                id_token: Some(IdToken::new(raw_id)),
+                generation: *gen,
+            });
+            // Persist before reporting success; a stale session of an earlier sign-in must not survive.
+            match stored {
+                Some(s) => self.store_op(move |st| st.save(&s)).await,
+                None => self.store_op(|st| st.clear()).await,
+            }
+        };
+        self.cache_login_token(&resp);
+        self.emit(BrokerEvent::SessionChanged(Some(info.clone())));
+        tracing::info!("signed in");
+        match persisted {
+            Ok(()) => Ok(info),
+            Err(e) => {
+                tracing::warn!("session could not be persisted; it lasts for this run only");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The login's access token is cached when it is for exactly one configured audience.
+    fn cache_login_token(&self, resp: &TokenResponse) {
+        let Some(claims) = id_token::unverified_claims(&resp.access_token) else {
+            return;
+        };
+        let auds = id_token::audiences(&claims);
+        let mut configured = self
+            .config
+            .audiences
+            .iter()
+            .filter(|a| auds.iter().any(|x| x == a.as_str()));
+        let (Some(aud), None) = (configured.next(), configured.next()) else {
+            return;
+        };
+        let now = self.clock.now();
+        let granted = granted_scopes(resp.scope.as_deref(), &claims, &ScopeSet::empty());
+        let expires_at = now + lifetime(resp.expires_in.as_ref(), Some(&claims), now);
+        let entry = CacheEntry {
+            grant: TokenGrant {
+                access_token: AccessToken::new(resp.access_token.clone()),
+                expires_at: unix_ms(expires_at),
+                scope: granted.to_string(),
+                token_type: resp.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+                audience: aud.to_string(),
+            },
+            requested: api_scopes(&granted),
+            granted,
+            obtained_at: now,
+            expires_at,
+            last_used: now,
+        };
+        lock(&self.cache).insert(aud, entry);
+    }
+
+    /// Single-flight per audience: one caller refreshes, the others wait and read the cache.
+    async fn obtain(
+        &self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        min_remaining: Duration,
+    ) -> Result<TokenGrant, AuthError> {
+        let flight = lock(&self.flights)
+            .entry(audience.clone())
+            .or_default()
+            .clone();
+        let _flight = flight.lock().await;
+        if let Some(g) = lock(&self.cache).lookup(audience, scopes, self.clock.now(), min_remaining)
+        {
+            return Ok(g);
+        }
+        let metadata = self.metadata().await?;
+        let result = self.refresh(&metadata, Some(audience), scopes).await;
+        match &result {
+            Ok(Some(g)) => Ok(g.clone()),
+            Ok(None) => Err(AuthError::Internal {
+                reason: "refresh without audience in get_token".into(),
+            }),
+            Err(e) => {
+                lock(&self.cache).record_error(audience, e);
+                Err(e.clone())
+            }
+        }
+    }
+
+    /// One refresh-token grant. Returns the grant for `audience` (None when no audience was asked for).
+    async fn refresh(
+        &self,
+        metadata: &ProviderMetadata,
+        audience: Option<&Audience>,
+        scopes: &ScopeSet,
+    ) -> Result<Option<TokenGrant>, AuthError> {
+        // Unknown or rotating: exclusive, so no two grants ever present the same refresh token.
+        let exclusive = self.rotation.load(Ordering::SeqCst) != ROTATION_OFF;
+        let _write;
+        let _read;
+        if exclusive {
+            _write = self.lineage.write().await;
+        } else {
+            _read = self.lineage.read().await;
+        }
+        // Read the token only now: the previous holder may have rotated it.
+        let (rt, generation, subject) = {
+            let s = lock(&self.session);
+            let s = s
+                .as_ref()
+                .ok_or_else(|| AuthError::login_required("not signed in"))?;
+            let rt = s
+                .refresh_token
+                .clone()
+                .ok_or_else(|| AuthError::login_required("the session has no refresh token"))?;
+            (rt, s.generation, s.info.subject.clone())
+        };
+        let scope_str = scopes.to_string();
+        let mut form: Vec<(&str, String)> = vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", rt.expose_secret().to_owned()),
+            ("client_id", self.config.client_id.clone()),
+        ];
+        if let Some(aud) = audience {
+            let (k, v) = self.config.dialect.refresh_param(aud);
+            form.push((k, v));
+        }
+        if !scopes.is_empty() {
+            form.push(("scope", scope_str));
+        }
+        let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let resp: TokenResponse = match self
+            .http
+            .post_form_json(&metadata.token_endpoint, &form_ref, "token")
+            .await
+        {
+            Ok(r) => r,
+            Err(AuthError::ProviderError {
+                error: Some(code), ..
+            }) if code == "invalid_grant" => {
+                self.session_lost(generation).await;
+                return Err(AuthError::login_required(
+                    "the provider no longer accepts the session",
+                ));
+            }
+            Err(AuthError::ProviderError {
+                error: Some(code), ..
+            }) if code == "invalid_target" => {
+                return Err(AuthError::AudienceNotGranted {
+                    audience: audience.map(|a| a.to_string()).unwrap_or_default(),
+                    granted: vec![],
+                })
+            }
+            Err(e) => return Err(e),
+        };
+
+        // Rotation first: the new refresh token is persisted before anything is handed out.
+        let mut persist_error = None;
+        match resp.refresh_token.as_deref().filter(|s| !s.is_empty()) {
+            Some(new_rt) if new_rt != rt.expose_secret() => {
+                self.rotation.store(ROTATION_ON, Ordering::SeqCst);
+                if let Err(e) = self.rotate(generation, RefreshToken::new(new_rt)).await {
+                    tracing::warn!("rotated refresh token could not be persisted");
+                    persist_error = Some(AuthError::from(e));
+                }
+            }
+            // No new token (or the same one back): keep the old one; the lineage does not rotate.
+            _ => {
+                let _ = self.rotation.compare_exchange(
+                    ROTATION_UNKNOWN,
+                    ROTATION_OFF,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+            }
+        }
+        if let Some(raw_id) = &resp.id_token {
+            self.validate_id_token(metadata, raw_id, None, Some(&subject))
+                .await?;
+            if let Some(s) = lock(&self.session)
+                .as_mut()
+                .filter(|s| s.generation == generation)
+            {
+                s.id_token = Some(IdToken::new(raw_id.clone()));
+            }
+        }
+
+        let Some(audience) = audience else {
+            return persist_error.map_or(Ok(None), Err);
+        };
+        let now = self.clock.now();
+        let claims = id_token::unverified_claims(&resp.access_token);
+        if let Some(c) = &claims {
+            let auds = id_token::audiences(c);
+            let leaks_other = auds.iter().any(|a| {
+                a != audience.as_str() && self.config.audiences.iter().any(|k| k.as_str() == a)
+            });
+            if !auds.iter().any(|a| a == audience.as_str()) || leaks_other {
+                // E.g. Auth0 MRRT fallback to the login audience: never hand out a wrong token.
+                tracing::warn!(audience = %audience, "provider returned a token for a different audience");
+                return Err(AuthError::AudienceNotGranted {
+                    audience: audience.to_string(),
+                    granted: auds,
+                });
+            }
+        }
+        let empty = serde_json::Map::new();
+        let granted = granted_scopes(
+            resp.scope.as_deref(),
+            claims.as_ref().unwrap_or(&empty),
+            scopes,
+        );
+        let missing = granted.missing_from(scopes);
+        if !missing.is_empty() {
+            return Err(AuthError::ScopeNotGranted {
+                audience: audience.to_string(),
+                missing,
+            });
+        }
+        let expires_at = now + lifetime(resp.expires_in.as_ref(), claims.as_ref(), now);
+        let grant = TokenGrant {
+            access_token: AccessToken::new(resp.access_token),
+            expires_at: unix_ms(expires_at),
+            scope: granted.to_string(),
+            token_type: resp.token_type.unwrap_or_else(|| "Bearer".into()),
+            audience: audience.to_string(),
+        };
+        let current = lock(&self.session)
+            .as_ref()
+            .is_some_and(|s| s.generation == generation);
+        if !current {
+            return Err(AuthError::login_required(
+                "signed out while the token was being obtained",
+            ));
+        }
+        lock(&self.cache).insert(
+            audience,
+            CacheEntry {
+                grant: grant.clone(),
+                granted,
+                requested: scopes.clone(),
+                obtained_at: now,
+                expires_at,
+                last_used: now,
+            },
+        );
+        self.emit(BrokerEvent::TokenRefreshed {
+            audience: audience.clone(),
+            grant: grant.clone(),
+        });
+        match persist_error {
+            Some(e) => Err(e),
+            None => Ok(Some(grant)),
+        }
+    }
+
+    /// Adopts a rotated refresh token: in memory, then in the store (awaited).
+    async fn rotate(&self, generation: u64, new_rt: RefreshToken) -> Result<(), StoreError> {
+        let stored = {
+            let mut s = lock(&self.session);
+            let Some(s) = s.as_mut().filter(|s| s.generation == generation) else {
+                return Ok(());
+            };
+            s.refresh_token = Some(new_rt.clone());
+            StoredSession {
+                refresh_token: new_rt,
+                issuer: s.info.issuer.clone(),
+                client_id: self.config.client_id.clone(),
+                subject: s.info.subject.clone(),
+                name: s.info.name.clone(),
+                email: s.info.email.clone(),
+                id_token_hint: s.id_token.clone(),
+            }
+        };
+        self.store_op(move |st| st.save(&stored)).await
+    }
+
+    /// The provider rejected the refresh token: forget the session everywhere.
+    async fn session_lost(&self, generation: u64) {
+        let removed = {
+            let mut s = lock(&self.session);
+            if s.as_ref().is_some_and(|s| s.generation == generation) {
+                *s = None;
+                true
+            } else {
+                false
+            }
+        };
+        if !removed {
+            return;
+        }
+        lock(&self.cache).clear();
+        if let Err(e) = self.store_op(|s| s.clear()).await {
+            tracing::warn!(error = %e, "could not clear the rejected session from the store");
+        }
+        tracing::info!("session rejected by the provider; sign-in required");
+        self.emit(BrokerEvent::SessionChanged(None));
+    }
+
+    async fn proactive_pass(&self) {
+        if lock(&self.session).is_none() {
+            return;
+        }
+        let due = lock(&self.cache).due(
+            self.clock.now(),
+            self.options.refresh_skew,
+            self.options.in_use_window,
+        );
+        for (audience, scopes) in due {
+            // Ask for more than the skew so the due token itself does not satisfy the lookup.
+            if let Err(error) = self
+                .obtain(&audience, &scopes, self.options.refresh_skew)
+                .await
+            {
+                tracing::warn!(audience = %audience, kind = error.kind(), "proactive refresh failed");
+                lock(&self.cache).mark_idle(&audience, &scopes);
+                self.emit(BrokerEvent::RefreshFailed { audience, error });
+            }
+        }
+    }
+}
+
+/// Granted scopes: the response's `scope`, else the token's `scope`/`scp` claim, else (RFC 6749 §5.1) as requested.
+fn granted_scopes(
+    scope: Option<&str>,
+    claims: &serde_json::Map<String, Value>,
+    requested: &ScopeSet,
+) -> ScopeSet {
+    if let Some(s) = scope.and_then(|s| ScopeSet::parse(s).ok()) {
+        return s;
+    }
+    match claims.get("scope").or_else(|| claims.get("scp")) {
+        Some(Value::String(s)) => ScopeSet::parse(s).unwrap_or_else(|_| requested.clone()),
+        Some(Value::Array(a)) => {
+            let joined: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+            ScopeSet::parse(&joined.join(" ")).unwrap_or_else(|_| requested.clone())
+        }
+        _ => requested.clone(),
+    }
+}
+
+/// Token lifetime from `expires_in` (number or numeric string), else the JWT `exp`, else a fallback.
+fn lifetime(
+    expires_in: Option<&Value>,
+    claims: Option<&serde_json::Map<String, Value>>,
+    now: SystemTime,
+) -> Duration {
+    let from_response = expires_in.and_then(|v| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    });
+    if let Some(secs) = from_response {
+        return Duration::from_secs(secs.min(86_400 * 30));
+    }
+    let exp = claims.and_then(|c| c.get("exp")).and_then(Value::as_u64);
+    match exp {
+        Some(exp) => Duration::from_secs(exp.saturating_sub(crate::clock::unix_secs(now))),
+        None => FALLBACK_TTL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn granted_scope_precedence() {
+        let req = ScopeSet::parse("a").unwrap();
+        let claims = json!({"scope": "x y"}).as_object().unwrap().clone();
+        assert_eq!(
+            granted_scopes(Some("b c"), &claims, &req).to_string(),
+            "b c"
+        );
+        assert_eq!(granted_scopes(None, &claims, &req).to_string(), "x y");
+        let scp = json!({"scp": ["p", "q"]}).as_object().unwrap().clone();
+        assert_eq!(granted_scopes(None, &scp, &req).to_string(), "p q");
+        assert_eq!(
+            granted_scopes(None, &serde_json::Map::new(), &req).to_string(),
+            "a"
+        );
+    }
+
+    #[test]
+    fn lifetime_sources() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        assert_eq!(
+            lifetime(Some(&json!(600)), None, now),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            lifetime(Some(&json!("90")), None, now),
+            Duration::from_secs(90)
+        );
+        let c = json!({"exp": 1300}).as_object().unwrap().clone();
+        assert_eq!(lifetime(None, Some(&c), now), Duration::from_secs(300));
+        assert_eq!(lifetime(None, None, now), FALLBACK_TTL);
+    }
+
+    #[test]
+    fn api_scopes_drop_oidc_ones() {
+        let s = ScopeSet::parse("openid profile email offline_access read:x").unwrap();
+        assert_eq!(api_scopes(&s).to_string(), "read:x");
+    }
+
+    #[test]
+    fn broker_is_send_sync_clone() {
+        fn assert_traits<T: Send + Sync + Clone + 'static>() {}
+        assert_traits::<Broker>();
+    }
+}

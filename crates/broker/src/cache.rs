@@ -1,0 +1,302 @@
+//! In-memory access-token cache per audience, with scope-superset reuse and proactive-refresh bookkeeping.
+
+use crate::clock::unix_ms;
+use crate::config::{Audience, ScopeSet};
+use crate::error::AuthError;
+use crate::ipc::{AudienceStatus, TokenGrant};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Entries kept per audience (different scope sets).
+const MAX_ENTRIES_PER_AUDIENCE: usize = 4;
+
+#[derive(Debug, Clone)]
+pub(crate) struct CacheEntry {
+    pub grant: TokenGrant,
+    /// Scopes the token actually carries.
+    pub granted: ScopeSet,
+    /// Scopes the caller asked for (what a proactive refresh asks for again).
+    pub requested: ScopeSet,
+    pub obtained_at: SystemTime,
+    pub expires_at: SystemTime,
+    pub last_used: SystemTime,
+}
+
+impl CacheEntry {
+    fn remaining(&self, now: SystemTime) -> Duration {
+        self.expires_at
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// When a proactive refresh is due: `skew` before expiry, but not before half the lifetime
+    /// (so a token shorter than the skew is not refreshed in a loop).
+    fn due_at(&self, skew: Duration) -> SystemTime {
+        let by_skew = self.expires_at.checked_sub(skew).unwrap_or(UNIX_EPOCH);
+        let life = self
+            .expires_at
+            .duration_since(self.obtained_at)
+            .unwrap_or(Duration::ZERO);
+        by_skew.max(self.obtained_at + life / 2)
+    }
+}
+
+#[derive(Debug, Default)]
+struct AudienceState {
+    entries: Vec<CacheEntry>,
+    last_refresh: Option<SystemTime>,
+    last_error: Option<AuthError>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache {
+    map: HashMap<Audience, AudienceState>,
+}
+
+impl TokenCache {
+    /// A cached token for `audience` whose scopes cover `scopes` and that has more than `min_remaining` left.
+    pub(crate) fn lookup(
+        &mut self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        now: SystemTime,
+        min_remaining: Duration,
+    ) -> Option<TokenGrant> {
+        let st = self.map.get_mut(audience)?;
+        let e = st
+            .entries
+            .iter_mut()
+            .filter(|e| e.granted.is_superset_of(scopes) && e.remaining(now) > min_remaining)
+            // The longest-lived match, so a refreshed token wins over an older one.
+            .max_by_key(|e| e.expires_at)?;
+        e.last_used = now;
+        Some(e.grant.clone())
+    }
+
+    pub(crate) fn insert(&mut self, audience: &Audience, entry: CacheEntry) {
+        let st = self.map.entry(audience.clone()).or_default();
+        st.last_refresh = Some(entry.obtained_at);
+        st.last_error = None;
+        // A new token replaces every entry it covers.
+        st.entries
+            .retain(|e| !entry.granted.is_superset_of(&e.granted));
+        st.entries.push(entry);
+        if st.entries.len() > MAX_ENTRIES_PER_AUDIENCE {
+            st.entries.sort_by_key(|e| std::cmp::Reverse(e.last_used));
+            st.entries.truncate(MAX_ENTRIES_PER_AUDIENCE);
+        }
+    }
+
+    pub(crate) fn record_error(&mut self, audience: &Audience, error: &AuthError) {
+        self.map.entry(audience.clone()).or_default().last_error = Some(error.clone());
+    }
+
+    /// Stop treating entries as in use (after a failed proactive refresh), until they are handed out again.
+    pub(crate) fn mark_idle(&mut self, audience: &Audience, requested: &ScopeSet) {
+        if let Some(st) = self.map.get_mut(audience) {
+            for e in st.entries.iter_mut().filter(|e| &e.requested == requested) {
+                e.last_used = UNIX_EPOCH;
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// Entries in use (handed out within `in_use_window`) whose proactive refresh is due.
+    pub(crate) fn due(
+        &self,
+        now: SystemTime,
+        skew: Duration,
+        in_use_window: Duration,
+    ) -> Vec<(Audience, ScopeSet)> {
+        let mut out = Vec::new();
+        for (aud, st) in &self.map {
+            for e in &st.entries {
+                let idle = now.duration_since(e.last_used).unwrap_or(Duration::ZERO);
+                let superseded = st.entries.iter().any(|o| {
+                    o.expires_at > e.expires_at
+                        && o.granted.is_superset_of(&e.requested)
+                        && now < o.due_at(skew)
+                });
+                if idle <= in_use_window && now >= e.due_at(skew) && !superseded {
+                    out.push((aud.clone(), e.requested.clone()));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    pub(crate) fn status(&self, audiences: &[Audience]) -> Vec<AudienceStatus> {
+        audiences
+            .iter()
+            .map(|a| {
+                let st = self.map.get(a);
+                let best = st.and_then(|s| s.entries.iter().max_by_key(|e| e.expires_at));
+                AudienceStatus {
+                    audience: a.as_str().to_owned(),
+                    scope: best.map(|e| e.granted.to_string()),
+                    expires_at: best.map(|e| unix_ms(e.expires_at)),
+                    last_refresh: st.and_then(|s| s.last_refresh).map(unix_ms),
+                    last_error: st.and_then(|s| s.last_error.clone()),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::AccessToken;
+
+    fn aud() -> Audience {
+        Audience::parse("https://api/a").unwrap()
+    }
+
+    fn entry(tok: &str, granted: &str, now: SystemTime, ttl: u64) -> CacheEntry {
+        CacheEntry {
+            grant: TokenGrant {
+                access_token: AccessToken::new(tok),
+                expires_at: unix_ms(now + Duration::from_secs(ttl)),
+                scope: granted.into(),
+                token_type: "Bearer".into(),
+                audience: aud().to_string(),
+            },
+            granted: ScopeSet::parse(granted).unwrap(),
+            requested: ScopeSet::parse(granted).unwrap(),
+            obtained_at: now,
+            expires_at: now + Duration::from_secs(ttl),
+            last_used: now,
+        }
+    }
+
+    fn s(x: &str) -> ScopeSet {
+        ScopeSet::parse(x).unwrap()
+    }
+
+    #[test]
+    fn superset_reuse_and_min_ttl() {
+        let now = SystemTime::now();
+        let mut c = TokenCache::default();
+        c.insert(&aud(), entry("t1", "read write", now, 600));
+        let min = Duration::from_secs(60);
+        assert_eq!(
+            c.lookup(&aud(), &s("read"), now, min)
+                .unwrap()
+                .access_token
+                .expose_secret(),
+            "t1"
+        );
+        assert!(c.lookup(&aud(), &s(""), now, min).is_some());
+        assert!(c.lookup(&aud(), &s("admin"), now, min).is_none());
+        assert!(c
+            .lookup(&aud(), &s("read"), now + Duration::from_secs(539), min)
+            .is_some());
+        assert!(
+            c.lookup(&aud(), &s("read"), now + Duration::from_secs(540), min)
+                .is_none(),
+            "60 s left is not enough"
+        );
+        assert!(c
+            .lookup(&Audience::parse("https://api/b").unwrap(), &s(""), now, min)
+            .is_none());
+    }
+
+    #[test]
+    fn new_token_replaces_covered_entries() {
+        let now = SystemTime::now();
+        let mut c = TokenCache::default();
+        c.insert(&aud(), entry("small", "read", now, 600));
+        c.insert(&aud(), entry("other", "write", now, 600));
+        c.insert(&aud(), entry("big", "read write", now, 600));
+        assert_eq!(c.map[&aud()].entries.len(), 1);
+        assert_eq!(
+            c.lookup(&aud(), &s("write"), now, Duration::ZERO)
+                .unwrap()
+                .access_token
+                .expose_secret(),
+            "big"
+        );
+    }
+
+    #[test]
+    fn proactive_due_only_when_in_use() {
+        let now = SystemTime::now();
+        let skew = Duration::from_secs(120);
+        let window = Duration::from_secs(900);
+        let mut c = TokenCache::default();
+        c.insert(&aud(), entry("t", "read", now, 600));
+        assert!(c
+            .due(now + Duration::from_secs(479), skew, window)
+            .is_empty());
+        assert_eq!(
+            c.due(now + Duration::from_secs(480), skew, window),
+            vec![(aud(), s("read"))]
+        );
+        c.mark_idle(&aud(), &s("read"));
+        assert!(
+            c.due(now + Duration::from_secs(480), skew, window)
+                .is_empty(),
+            "idle tokens are left to expire"
+        );
+        // Handing it out makes it in use again.
+        c.lookup(
+            &aud(),
+            &s("read"),
+            now + Duration::from_secs(400),
+            Duration::ZERO,
+        )
+        .unwrap();
+        assert_eq!(c.due(now + Duration::from_secs(480), skew, window).len(), 1);
+    }
+
+    #[test]
+    fn short_tokens_are_due_at_half_life() {
+        let now = SystemTime::now();
+        let mut c = TokenCache::default();
+        c.insert(&aud(), entry("t", "read", now, 100));
+        let skew = Duration::from_secs(120);
+        assert!(c
+            .due(
+                now + Duration::from_secs(49),
+                skew,
+                Duration::from_secs(900)
+            )
+            .is_empty());
+        assert_eq!(
+            c.due(
+                now + Duration::from_secs(50),
+                skew,
+                Duration::from_secs(900)
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn status_reports_without_tokens() {
+        let now = SystemTime::now();
+        let mut c = TokenCache::default();
+        c.insert(&aud(), entry("secret-token", "read", now, 600));
+        let b = Audience::parse("https://api/b").unwrap();
+        c.record_error(
+            &b,
+            &AuthError::Timeout {
+                endpoint: "token".into(),
+            },
+        );
+        let st = c.status(&[aud(), b]);
+        assert_eq!(st[0].scope.as_deref(), Some("read"));
+        assert_eq!(
+            st[0].expires_at,
+            Some(unix_ms(now + Duration::from_secs(600)))
+        );
+        assert!(st[1].last_error.is_some());
+        assert!(!serde_json::to_string(&st).unwrap().contains("secret-token"));
+    }
+}

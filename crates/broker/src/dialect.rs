@@ -1,0 +1,189 @@
+//! Provider dialects: how an audience is asked for and how logout works. Everything Auth0-specific lives here.
+
+use crate::config::{Audience, ProviderConfig};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The provider's way of speaking about audiences and logout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Auth0: `audience=` (one at login, others by Multi-Resource Refresh Token policy), `/v2/logout`.
+    Auth0,
+    /// RFC 8707 resource indicators (all at /authorize, one per token request) and OIDC RP-initiated logout.
+    Rfc8707,
+}
+
+impl Dialect {
+    /// Audience parameters for the authorization request.
+    ///
+    /// ```
+    /// use portico_broker::{dialect, Audience, Dialect};
+    /// let a = Audience::parse("https://api.a/").unwrap();
+    /// let b = Audience::parse("https://api.b/").unwrap();
+    /// let p = Dialect::Rfc8707.authorize_params(&[a.clone(), b], None);
+    /// assert_eq!(p.len(), 2);
+    /// assert_eq!(p[0], ("resource".to_string(), "https://api.a/".to_string()));
+    /// let p = Dialect::Auth0.authorize_params(&[], Some(&a));
+    /// assert_eq!(p, vec![("audience".to_string(), "https://api.a/".to_string())]);
+    /// ```
+    pub fn authorize_params(
+        self,
+        audiences: &[Audience],
+        default_audience: Option<&Audience>,
+    ) -> Vec<(String, String)> {
+        match self {
+            // MRRT: one audience at login; the refresh-token policy covers the others.
+            Dialect::Auth0 => default_audience
+                .map(|a| vec![("audience".to_owned(), a.as_str().to_owned())])
+                .unwrap_or_default(),
+            // RFC 8707 §2: a refresh token only reaches resources granted here, so ask for all.
+            Dialect::Rfc8707 => audiences
+                .iter()
+                .map(|a| ("resource".to_owned(), a.as_str().to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The single audience parameter of a refresh-token grant.
+    pub fn refresh_param(self, audience: &Audience) -> (&'static str, String) {
+        match self {
+            Dialect::Auth0 => ("audience", audience.as_str().to_owned()),
+            Dialect::Rfc8707 => ("resource", audience.as_str().to_owned()),
+        }
+    }
+
+    /// The URL to open in the browser to end the provider session, if the provider has one.
+    pub fn end_session_url(
+        self,
+        config: &ProviderConfig,
+        end_session_endpoint: Option<&Url>,
+        id_token_hint: Option<&str>,
+    ) -> Option<Url> {
+        match self {
+            Dialect::Auth0 => {
+                let mut base = config.issuer.clone();
+                if !base.path().ends_with('/') {
+                    let p = format!("{}/", base.path());
+                    base.set_path(&p);
+                }
+                let mut url = base.join("v2/logout").ok()?;
+                {
+                    let mut q = url.query_pairs_mut();
+                    q.append_pair("client_id", &config.client_id);
+                    if let Some(r) = &config.post_logout_redirect {
+                        q.append_pair("returnTo", r.as_str());
+                    }
+                }
+                Some(url)
+            }
+            Dialect::Rfc8707 => {
+                let mut url = end_session_endpoint?.clone();
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(h) = id_token_hint {
+                        q.append_pair("id_token_hint", h);
+                    }
+                    q.append_pair("client_id", &config.client_id);
+                    if let Some(r) = &config.post_logout_redirect {
+                        q.append_pair("post_logout_redirect_uri", r.as_str());
+                    }
+                }
+                Some(url)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RedirectUri, ScopeSet};
+
+    fn config(dialect: Dialect) -> ProviderConfig {
+        ProviderConfig {
+            issuer: Url::parse("https://tenant.example.com/").unwrap(),
+            client_id: "cid".into(),
+            redirect: RedirectUri::Loopback {
+                path: "/callback".into(),
+            },
+            dialect,
+            audiences: vec![
+                Audience::parse("https://api/a").unwrap(),
+                Audience::parse("https://api/b").unwrap(),
+            ],
+            default_audience: Some(Audience::parse("https://api/b").unwrap()),
+            scopes: ScopeSet::empty(),
+            extra_authorize_params: vec![],
+            post_logout_redirect: Some(Url::parse("http://127.0.0.1:9/bye").unwrap()),
+        }
+    }
+
+    #[test]
+    fn authorize_params_per_dialect() {
+        let c = config(Dialect::Auth0);
+        assert_eq!(
+            Dialect::Auth0.authorize_params(&c.audiences, c.default_audience.as_ref()),
+            vec![("audience".into(), "https://api/b".into())]
+        );
+        assert_eq!(
+            Dialect::Rfc8707.authorize_params(&c.audiences, c.default_audience.as_ref()),
+            vec![
+                ("resource".into(), "https://api/a".into()),
+                ("resource".into(), "https://api/b".into())
+            ]
+        );
+        assert!(Dialect::Auth0
+            .authorize_params(&c.audiences, None)
+            .is_empty());
+    }
+
+    #[test]
+    fn refresh_param_per_dialect() {
+        let a = Audience::parse("https://api/a").unwrap();
+        assert_eq!(Dialect::Auth0.refresh_param(&a).0, "audience");
+        assert_eq!(Dialect::Rfc8707.refresh_param(&a).0, "resource");
+        assert_eq!(Dialect::Rfc8707.refresh_param(&a).1, "https://api/a");
+    }
+
+    #[test]
+    fn logout_urls() {
+        let c = config(Dialect::Auth0);
+        let u = Dialect::Auth0
+            .end_session_url(&c, None, Some("idt"))
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://tenant.example.com/v2/logout?client_id=cid&returnTo=http%3A%2F%2F127.0.0.1%3A9%2Fbye"
+        );
+        let c = config(Dialect::Rfc8707);
+        assert!(Dialect::Rfc8707
+            .end_session_url(&c, None, Some("x"))
+            .is_none());
+        let ep = Url::parse("https://tenant.example.com/oidc/logout").unwrap();
+        let u = Dialect::Rfc8707
+            .end_session_url(&c, Some(&ep), Some("idt"))
+            .unwrap();
+        let q: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+        assert_eq!(
+            q,
+            vec![
+                ("id_token_hint".into(), "idt".into()),
+                ("client_id".into(), "cid".into()),
+                (
+                    "post_logout_redirect_uri".into(),
+                    "http://127.0.0.1:9/bye".into()
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn serde_names() {
+        assert_eq!(serde_json::to_string(&Dialect::Auth0).unwrap(), "\"auth0\"");
+        assert_eq!(
+            serde_json::to_string(&Dialect::Rfc8707).unwrap(),
+            "\"rfc8707\""
+        );
+    }
+}
