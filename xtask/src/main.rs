@@ -1,3 +1,174 @@
-fn main() -> anyhow::Result<()> {
+//! `cargo xtask`: Portico's one entry point for setting up, running, testing and benchmarking.
+//!
+//! - `cargo xtask run`   installs what is missing, builds, starts the app on its embedded default.
+//! - `cargo xtask test`  installs what is missing and runs every test (lint, unit, integration
+//!   against the dev identity provider, the JS client, end-to-end through tauri-driver) inside a
+//!   headless session it starts itself: Xvfb, a D-Bus session and an unlocked gnome-keyring.
+//! - `cargo xtask setup [--test]` only installs.
+//!
+//! It shells out to apt-get, cargo, npm and the X/D-Bus tools; all of that is plain process
+//! plumbing, so it uses std only.
+
+mod session;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match cmd.as_str() {
+        "setup" => setup::ensure(if rest.iter().any(|a| a == "--test") {
+            setup::Purpose::Test
+        } else {
+            setup::Purpose::Run
+        }),
+        "run" => run_app(&rest),
+        "test" => test(&rest),
+        "session" => in_session(&rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 run [-- APP ARGS]   install what is missing, build and start Portico (embedded default)\n  \
+                 test [FILTER]       install what is missing and run every test headless\n  \
+                 setup [--test]      only install system packages and tools\n  \
+                 session -- CMD...   run CMD inside the headless test session (Xvfb, D-Bus, keyring)"
+            );
+            bail!("unknown command `{cmd}`")
+        }
+    }
+}
+
+/// The repository root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where cargo puts binaries, honouring CARGO_TARGET_DIR (CI keeps one outside the clone).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Run a command to completion, failing with its description if it fails.
+pub fn exec(cmd: &mut Command, what: &str) -> Result<()> {
+    println!("xtask: {what}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start: {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
     Ok(())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run_app(rest: &[String]) -> Result<()> {
+    setup::ensure(setup::Purpose::Run)?;
+    let display = std::env::var_os("DISPLAY").filter(|v| !v.is_empty());
+    let wayland = std::env::var_os("WAYLAND_DISPLAY").filter(|v| !v.is_empty());
+    if display.is_none() && wayland.is_none() {
+        bail!(
+            "no display: Portico is a desktop app and needs a graphical session \
+             (DISPLAY or WAYLAND_DISPLAY is not set).\n\
+             Run this from a desktop terminal, or headless for a look: \
+             `xvfb-run -a cargo xtask run` (then take a screenshot with `import -window root shot.png`)."
+        );
+    }
+    exec(
+        cargo().args(["build", "-p", "portico"]),
+        "build the Portico shell (a cold build takes a few minutes)",
+    )?;
+    let bin = target_dir().join("debug").join("portico");
+    let args: Vec<&String> = rest.iter().skip_while(|a| *a == "--").collect();
+    exec(Command::new(&bin).args(args), "start Portico")
+}
+
+/// Run any command inside the headless session, e.g. one crate's tests while developing.
+fn in_session(rest: &[String]) -> Result<()> {
+    let argv: Vec<&String> = rest.iter().skip_while(|a| *a == "--").collect();
+    let Some((program, args)) = argv.split_first() else {
+        bail!("usage: cargo xtask session -- COMMAND [ARGS]");
+    };
+    let session = session::HeadlessSession::start()?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(root());
+    session.apply(&mut cmd);
+    let result = exec(&mut cmd, &format!("{program} in the headless session"));
+    drop(session);
+    result
+}
+
+fn test(rest: &[String]) -> Result<()> {
+    setup::ensure(setup::Purpose::Test)?;
+    let filter: Vec<String> = rest.to_vec();
+    exec(
+        cargo().args(["fmt", "--all", "--", "--check"]),
+        "cargo fmt --check",
+    )?;
+    exec(
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "cargo clippy --workspace --all-targets -D warnings",
+    )?;
+    let client = root().join("ui/packages/portico-client");
+    exec(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&client),
+        "npm ci (JS client)",
+    )?;
+    exec(
+        Command::new("npm").args(["test"]).current_dir(&client),
+        "JS client tests (node --test)",
+    )?;
+    // The end-to-end tests drive this binary through tauri-driver.
+    exec(
+        cargo().args(["build", "-p", "portico"]),
+        "build the Portico shell for end-to-end tests",
+    )?;
+    let session = session::HeadlessSession::start()?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    if !filter.is_empty() {
+        cmd.arg("--").args(&filter);
+    }
+    session.apply(&mut cmd);
+    let result = exec(
+        &mut cmd,
+        "cargo test --workspace (unit, integration, end-to-end) in the headless session",
+    );
+    drop(session);
+    result
 }
