@@ -21,35 +21,28 @@ UI = Path(__file__).resolve().parent.parent
 CLIENT = UI / "packages" / "portico-client" / "dist" / "index.js"
 INJECT = b'<script src="/dev/fake-tauri.js"></script>'
 
+# Same shapes as the dev-idp demo APIs (crates/dev-idp/src/apis.rs, demo_data).
 SAMPLES = {
     "billing": {
         "invoices": [
-            {"id": "INV-2041", "customer": "Northwind Traders", "amount": 12480.00, "currency": "EUR", "status": "paid", "due": "2025-05-02"},
-            {"id": "INV-2042", "customer": "Contoso Ltd", "amount": 3920.50, "currency": "EUR", "status": "open", "due": "2025-05-18"},
-            {"id": "INV-2043", "customer": "Fabrikam Inc", "amount": 780.00, "currency": "EUR", "status": "overdue", "due": "2025-04-21"},
-            {"id": "INV-2044", "customer": "Tailspin Toys", "amount": 15210.00, "currency": "EUR", "status": "open", "due": "2025-06-01"},
-            {"id": "INV-2045", "customer": "Wingtip Cycles", "amount": 2240.75, "currency": "EUR", "status": "paid", "due": "2025-04-30"},
+            {"id": "INV-1001", "customer": "Acme GmbH", "amount": 1200.0, "currency": "EUR", "status": "paid"},
+            {"id": "INV-1002", "customer": "Globex", "amount": 830.5, "currency": "EUR", "status": "open"},
+            {"id": "INV-1003", "customer": "Initech", "amount": 99.0, "currency": "EUR", "status": "overdue"},
         ]
     },
     "core": {
-        "kpis": [
-            {"label": "Active users", "value": 12842, "unit": "", "delta": 0.064},
-            {"label": "Monthly revenue", "value": 184300, "unit": "EUR", "delta": 0.021},
-            {"label": "Churn", "value": 0.018, "unit": "%", "delta": -0.004},
-            {"label": "Open tickets", "value": 37, "unit": "", "delta": 0.12},
-        ]
+        "dashboard": {
+            "active_users": 42,
+            "open_tickets": 7,
+            "uptime_percent": 99.95,
+            "announcements": ["Maintenance window Sunday 02:00 UTC"],
+        }
     },
     "analytics": {
-        "series": [
-            {"label": "Mon", "value": 312},
-            {"label": "Tue", "value": 428},
-            {"label": "Wed", "value": 391},
-            {"label": "Thu", "value": 502},
-            {"label": "Fri", "value": 466},
-            {"label": "Sat", "value": 214},
-            {"label": "Sun", "value": 188},
-        ],
-        "metric": "Sessions",
+        "reports": [
+            {"id": "r-weekly", "title": "Weekly active users", "points": [31, 35, 40, 42]},
+            {"id": "r-revenue", "title": "Revenue by month", "points": [10.5, 12.25, 11.0, 14.75]},
+        ]
     },
 }
 

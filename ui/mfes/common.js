@@ -347,7 +347,8 @@ export function mountMfe(opts) {
   async function callApi(grant) {
     const res = await fetch(`${apiUrl()}data`, { headers: { Authorization: `Bearer ${grant.accessToken}` } });
     if (res.status === 401 || res.status === 403) {
-      return { denied: res.status };
+      const reason = await res.json().then((b) => b?.error_description, () => undefined);
+      return { denied: res.status, reason };
     }
     if (!res.ok) throw { kind: "api_error", message: `${apiLabel()} answered HTTP ${res.status}`, retryable: true };
     return { body: await res.json() };
@@ -384,7 +385,9 @@ export function mountMfe(opts) {
         grant = await getToken(ui.audience, { forceRefresh: true });
         ui.grant = grant;
         result = await callApi(grant);
-        if (result.denied) throw { kind: "api_unauthorized", message: `${apiLabel()} rejected the token (HTTP ${result.denied}).`, retryable: true };
+        if (result.denied) {
+          throw { kind: "api_unauthorized", message: `${apiLabel()} rejected the token (HTTP ${result.denied}${result.reason ? `: ${result.reason}` : ""}).`, retryable: true };
+        }
       }
       if (seq !== loadSeq) return;
       ui.apiClaims = result.body?.claims ?? null;

@@ -30,6 +30,8 @@ function renderInvoices(data) {
   const open = rows.filter((r) => status(r) !== "paid");
   const overdue = rows.filter((r) => status(r) === "overdue" || status(r) === "past_due");
   const sum = (list) => list.reduce((a, r) => a + amountOf(r), 0);
+  const due = (r) => pick(r, ["due", "dueDate", "due_date", "date", "issued"]);
+  const hasDue = rows.some((r) => due(r) !== undefined);
 
   return h(
     "div",
@@ -44,7 +46,11 @@ function renderInvoices(data) {
     h(
       "table",
       { class: "table", "data-testid": "invoices" },
-      h("thead", {}, h("tr", {}, h("th", { text: "Invoice" }), h("th", { text: "Customer" }), h("th", { text: "Due" }), h("th", { text: "Status" }), h("th", { class: "num", text: "Amount" }))),
+      h(
+        "thead",
+        {},
+        h("tr", {}, h("th", { text: "Invoice" }), h("th", { text: "Customer" }), hasDue ? h("th", { text: "Due" }) : null, h("th", { text: "Status" }), h("th", { class: "num", text: "Amount" })),
+      ),
       h(
         "tbody",
         {},
@@ -54,7 +60,7 @@ function renderInvoices(data) {
             {},
             h("td", { class: "mono strong", text: String(pick(r, ["id", "number", "invoice"]) ?? "—") }),
             h("td", { text: String(pick(r, ["customer", "customerName", "customer_name", "client", "name"]) ?? "—") }),
-            h("td", { class: "muted", text: dateText(pick(r, ["due", "dueDate", "due_date", "date", "issued"])) }),
+            hasDue ? h("td", { class: "muted", text: dateText(due(r)) }) : null,
             h("td", {}, h("span", { class: `badge badge-${status(r) || "unknown"}`, text: status(r) ? status(r).replace(/_/g, " ") : "—" })),
             h("td", { class: "num strong", text: money(amountOf(r), pick(r, ["currency"]) || currency) }),
           ),
