@@ -303,7 +303,10 @@ mod tests {
         assert!(!redirect_matches(reg, "http://127.0.0.1:51234/other"));
         assert!(!redirect_matches(reg, "http://localhost:51234/callback"));
         assert!(!redirect_matches(reg, "https://127.0.0.1:51234/callback"));
-        assert!(!redirect_matches(reg, "http://127.0.0.1:51234/callback?x=1"));
+        assert!(!redirect_matches(
+            reg,
+            "http://127.0.0.1:51234/callback?x=1"
+        ));
         assert!(!redirect_matches(reg, "http://127.0.0.1.evil.com/callback"));
         assert!(!redirect_matches(reg, "not a url"));
     }
@@ -319,8 +322,14 @@ mod tests {
 
     #[test]
     fn fixed_port_entries_are_exact() {
-        assert!(!redirect_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:8081/cb"));
-        assert!(redirect_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:8080/cb"));
+        assert!(!redirect_matches(
+            "http://127.0.0.1:8080/cb",
+            "http://127.0.0.1:8081/cb"
+        ));
+        assert!(redirect_matches(
+            "http://127.0.0.1:8080/cb",
+            "http://127.0.0.1:8080/cb"
+        ));
     }
 
     #[test]
@@ -330,7 +339,9 @@ mod tests {
         assert_eq!(client.mrrt.len(), 3);
         let bob = c.user_by_name("bob").expect("bob");
         assert_eq!(bob.permissions[BILLING_API], vec!["read:invoices"]);
-        assert!(bob.permissions[ANALYTICS_API].iter().all(|p| p.starts_with("read:")));
+        assert!(bob.permissions[ANALYTICS_API]
+            .iter()
+            .all(|p| p.starts_with("read:")));
         let alice = c.user_by_sub("auth0|alice").expect("alice");
         assert_eq!(alice.permissions[ANALYTICS_API].len(), 2);
         assert!(client.allows_logout_target("http://127.0.0.1:4000/"));

@@ -177,10 +177,20 @@ mod tests {
     #[test]
     fn counted_fault_fires_exactly_n_times_then_disappears() {
         let mut set = FaultSet::default();
-        set.replace(vec![Fault::times(Endpoint::Token, FaultKind::Status(503), 2)]);
-        assert_eq!(set.fire(Endpoint::Token).outcome, Some(FaultKind::Status(503)));
+        set.replace(vec![Fault::times(
+            Endpoint::Token,
+            FaultKind::Status(503),
+            2,
+        )]);
+        assert_eq!(
+            set.fire(Endpoint::Token).outcome,
+            Some(FaultKind::Status(503))
+        );
         assert_eq!(set.fire(Endpoint::Jwks).outcome, None);
-        assert_eq!(set.fire(Endpoint::Token).outcome, Some(FaultKind::Status(503)));
+        assert_eq!(
+            set.fire(Endpoint::Token).outcome,
+            Some(FaultKind::Status(503))
+        );
         assert_eq!(set.fire(Endpoint::Token).outcome, None);
     }
 
@@ -189,7 +199,10 @@ mod tests {
         let mut set = FaultSet::default();
         set.replace(vec![
             Fault::times(Endpoint::Any, FaultKind::GarbageJson, 1),
-            Fault::always(Endpoint::Token, FaultKind::Latency(Duration::from_millis(30))),
+            Fault::always(
+                Endpoint::Token,
+                FaultKind::Latency(Duration::from_millis(30)),
+            ),
             Fault::times(Endpoint::Token, FaultKind::HtmlError, 1),
         ]);
         let first = set.fire(Endpoint::Token);
@@ -205,9 +218,16 @@ mod tests {
     #[test]
     fn invalid_grant_only_hits_the_token_endpoint() {
         let mut set = FaultSet::default();
-        set.replace(vec![Fault::times(Endpoint::Any, FaultKind::InvalidGrant, 1)]);
+        set.replace(vec![Fault::times(
+            Endpoint::Any,
+            FaultKind::InvalidGrant,
+            1,
+        )]);
         assert_eq!(set.fire(Endpoint::Jwks).outcome, None);
-        assert_eq!(set.fire(Endpoint::Token).outcome, Some(FaultKind::InvalidGrant));
+        assert_eq!(
+            set.fire(Endpoint::Token).outcome,
+            Some(FaultKind::InvalidGrant)
+        );
     }
 
     #[test]
@@ -223,7 +243,10 @@ mod tests {
     #[test]
     fn faults_round_trip_as_json() {
         let f = vec![
-            Fault::always(Endpoint::Token, FaultKind::Latency(Duration::from_millis(1500))),
+            Fault::always(
+                Endpoint::Token,
+                FaultKind::Latency(Duration::from_millis(1500)),
+            ),
             Fault::times(
                 Endpoint::Any,
                 FaultKind::TooManyRequests {

@@ -1,0 +1,106 @@
+//! Query / form parameter access with OAuth's rules: empty values count as absent
+//! (RFC 6749 §3.1) and a repeated parameter is an error unless it is meant to repeat.
+
+use axum::http::{header, HeaderMap};
+
+use crate::error::OAuthError;
+
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    pub fn parse(raw: &[u8]) -> Self {
+        Params {
+            pairs: url::form_urlencoded::parse(raw)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
+        }
+    }
+
+    /// A parameter that may appear at most once.
+    pub fn one(&self, name: &str) -> Result<Option<&str>, String> {
+        let mut it = self.pairs.iter().filter(|(k, _)| k == name);
+        let first = it.next().map(|(_, v)| v.as_str());
+        if it.next().is_some() {
+            return Err(format!("parameter {name} given more than once"));
+        }
+        Ok(first)
+    }
+
+    /// A repeatable parameter (e.g. RFC 8707 `resource`).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// `one` for the token endpoints: errors become `invalid_request`.
+    pub fn opt(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+        self.one(name).map_err(OAuthError::invalid_request)
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.opt(name)?
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
+    }
+}
+
+/// Parse an `application/x-www-form-urlencoded` body (RFC 6749 §3.2).
+pub(crate) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(OAuthError::invalid_request(
+            "body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Ok(Params::parse(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn empty_is_absent_and_duplicates_are_errors() {
+        let p = Params::parse(b"a=1&b=&c=x&c=y&resource=r1&resource=r2");
+        assert_eq!(p.one("a"), Ok(Some("1")));
+        assert_eq!(p.one("b"), Ok(None));
+        assert!(p.one("c").is_err());
+        assert_eq!(p.all("resource"), vec!["r1", "r2"]);
+        assert_eq!(
+            p.required("zzz").map_err(|e| e.error),
+            Err("invalid_request")
+        );
+    }
+
+    #[test]
+    fn form_requires_urlencoded_content_type() {
+        let mut h = HeaderMap::new();
+        assert!(form(&h, b"a=1").is_err());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(form(&h, b"a=1").is_err());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"),
+        );
+        assert_eq!(
+            form(&h, b"a=1")
+                .ok()
+                .and_then(|p| p.one("a").ok().flatten().map(str::to_owned)),
+            Some("1".into())
+        );
+    }
+}

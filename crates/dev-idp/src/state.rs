@@ -1,0 +1,72 @@
+//! State shared by all provider handlers and the [`crate::Admin`] handle.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{IdpConfig, RefreshRotation};
+use crate::counters::CounterSet;
+use crate::faults::{FaultSet, IdTokenTamper};
+use crate::grants::GrantStore;
+use crate::keys::KeyStore;
+use crate::lock;
+use crate::sessions::Sessions;
+
+pub(crate) struct Shared {
+    pub config: IdpConfig,
+    pub issuer: Url,
+    pub keys: KeyStore,
+    pub grants: Mutex<GrantStore>,
+    pub sessions: Mutex<Sessions>,
+    pub faults: Mutex<FaultSet>,
+    pub counters: CounterSet,
+    tamper: Mutex<Option<IdTokenTamper>>,
+    rotation: Mutex<RefreshRotation>,
+    access_ttl: Mutex<Duration>,
+}
+
+impl Shared {
+    pub fn new(config: IdpConfig, issuer: Url, keys: KeyStore) -> Self {
+        Shared {
+            rotation: Mutex::new(config.rotation),
+            access_ttl: Mutex::new(config.access_token_ttl),
+            config,
+            issuer,
+            keys,
+            grants: Mutex::default(),
+            sessions: Mutex::default(),
+            faults: Mutex::default(),
+            counters: CounterSet::default(),
+            tamper: Mutex::new(None),
+        }
+    }
+
+    /// Absolute URL of a provider path (no leading slash), e.g. `oauth/token`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    pub fn userinfo_url(&self) -> String {
+        self.url("userinfo")
+    }
+
+    pub fn tamper(&self) -> Option<IdTokenTamper> {
+        *lock(&self.tamper)
+    }
+    pub fn set_tamper(&self, t: Option<IdTokenTamper>) {
+        *lock(&self.tamper) = t;
+    }
+    pub fn rotation(&self) -> RefreshRotation {
+        *lock(&self.rotation)
+    }
+    pub fn set_rotation(&self, r: RefreshRotation) {
+        *lock(&self.rotation) = r;
+    }
+    pub fn access_token_ttl(&self) -> Duration {
+        *lock(&self.access_ttl)
+    }
+    pub fn set_access_token_ttl(&self, ttl: Duration) {
+        *lock(&self.access_ttl) = ttl;
+    }
+}

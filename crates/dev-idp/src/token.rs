@@ -1,0 +1,315 @@
+//! `POST /oauth/token`: `authorization_code` and `refresh_token` grants, Auth0 `audience=` (with
+//! the Multi-Resource Refresh Token policy) and RFC 8707 `resource=`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::{ApiConfig, ClientConfig, DemoUser};
+use crate::counters::Counter;
+use crate::error::{no_store, OAuthError};
+use crate::grants::{AuthRequest, CodeError, RefreshError};
+use crate::lock;
+use crate::params::{self, Params};
+use crate::state::Shared;
+use crate::tokens::{self, grant_scopes, split_scope};
+
+pub(crate) async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&shared, &headers, &body) {
+        Ok(json) => {
+            let mut resp = axum::Json(json).into_response();
+            no_store(&mut resp);
+            resp
+        }
+        Err(e) => {
+            shared.counters.bump(Counter::TokenErrors);
+            tracing::info!(error = e.error, description = %e.description, "token request refused");
+            e.into_response()
+        }
+    }
+}
+
+fn handle(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+    let p = params::form(headers, body)?;
+    match p.required("grant_type")? {
+        "authorization_code" => code_grant(shared, &p),
+        "refresh_token" => refresh_grant(shared, &p),
+        other => Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {other} is not supported"
+        ))),
+    }
+}
+
+fn client<'a>(shared: &'a Shared, p: &Params) -> Result<&'a ClientConfig, OAuthError> {
+    let id = p.required("client_id")?;
+    shared
+        .config
+        .client(id)
+        .ok_or_else(|| OAuthError::invalid_client("unknown client"))
+}
+
+/// RFC 7636 §4.1: 43..128 unreserved characters.
+fn verifier_well_formed(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// RFC 7636 §4.6, S256. Compared without early exit.
+pub(crate) fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    computed.len() == challenge.len()
+        && computed
+            .bytes()
+            .zip(challenge.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The audiences a token gets when the request does not narrow them: the login's `audience`,
+/// else all resources granted at `/authorize` (RFC 8707 §2.2), else none (userinfo).
+fn default_audiences(req: &AuthRequest) -> Vec<String> {
+    match &req.audience {
+        Some(a) => vec![a.clone()],
+        None => req.resources.clone(),
+    }
+}
+
+fn apis_for<'a>(shared: &'a Shared, audiences: &[String]) -> Vec<&'a ApiConfig> {
+    audiences
+        .iter()
+        .filter_map(|a| shared.config.api(a))
+        .collect()
+}
+
+fn check_resources(resources: &[&str], granted: &[String]) -> Result<(), OAuthError> {
+    match resources.iter().find(|r| !granted.iter().any(|g| g == **r)) {
+        Some(r) => Err(OAuthError::invalid_target(format!(
+            "resource {r} was not granted at authorization"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn user<'a>(shared: &'a Shared, sub: &str) -> Result<&'a DemoUser, OAuthError> {
+    shared
+        .config
+        .user_by_sub(sub)
+        .ok_or_else(|| OAuthError::invalid_grant("user no longer exists"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn respond(
+    shared: &Shared,
+    user: &DemoUser,
+    client_id: &str,
+    audiences: &[String],
+    scopes: &[String],
+    nonce: Option<&str>,
+    auth_time: u64,
+    refresh_token: Option<&str>,
+) -> Result<Value, OAuthError> {
+    let (at, ttl) = tokens::access_token(shared, user, client_id, audiences, scopes)?;
+    let mut out = json!({
+        "access_token": at.expose(),
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "scope": scopes.join(" "),
+    });
+    if scopes.iter().any(|s| s == "openid") {
+        let idt = tokens::id_token(shared, user, client_id, nonce, auth_time)?;
+        out["id_token"] = json!(idt.expose());
+    }
+    if let Some(rt) = refresh_token {
+        out["refresh_token"] = json!(rt);
+    }
+    Ok(out)
+}
+
+fn code_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
+    let client = client(shared, p)?;
+    let code = p.required("code")?;
+    let redirect_uri = p.required("redirect_uri")?;
+    let verifier = p.required("code_verifier")?;
+    if !verifier_well_formed(verifier) {
+        return Err(OAuthError::invalid_request(
+            "code_verifier must be 43 to 128 unreserved characters",
+        ));
+    }
+    let resources = p.all("resource");
+    let redeemed = lock(&shared.grants).redeem_code(code, Instant::now());
+    let authz = redeemed.map_err(|e| match e {
+        CodeError::Unknown => OAuthError::invalid_grant("unknown authorization code"),
+        CodeError::Expired => OAuthError::invalid_grant("authorization code expired"),
+        CodeError::Replayed { family_revoked } => {
+            if family_revoked {
+                shared.counters.bump(Counter::FamiliesRevoked);
+            }
+            OAuthError::invalid_grant(
+                "authorization code already used; tokens issued from it are revoked",
+            )
+        }
+    })?;
+    let req = &authz.request;
+    if req.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "code was issued to another client",
+        ));
+    }
+    if req.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    if !pkce_matches(verifier, &req.code_challenge) {
+        return Err(OAuthError::invalid_grant("PKCE verification failed"));
+    }
+    let user = user(shared, &authz.sub)?;
+    check_resources(&resources, &req.resources)?;
+    let audiences = if resources.is_empty() {
+        default_audiences(req)
+    } else {
+        resources.iter().map(|r| (*r).to_owned()).collect()
+    };
+    let scopes = grant_scopes(
+        &req.scopes,
+        &req.scopes,
+        &apis_for(shared, &audiences),
+        user,
+        None,
+    );
+    let rt = scopes
+        .iter()
+        .any(|s| s == "offline_access")
+        .then(|| lock(&shared.grants).start_family(code, authz.clone()));
+    respond(
+        shared,
+        user,
+        &client.client_id,
+        &audiences,
+        &scopes,
+        req.nonce.as_deref(),
+        authz.auth_time,
+        rt.as_ref().map(|s| s.expose()),
+    )
+}
+
+fn refresh_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
+    let client = client(shared, p)?;
+    let token = p.required("refresh_token")?;
+    let audience = p.opt("audience")?;
+    let resources = p.all("resource");
+    if audience.is_some() && !resources.is_empty() {
+        return Err(OAuthError::invalid_request(
+            "use either audience or resource, not both",
+        ));
+    }
+    let requested: Option<Vec<String>> = p.opt("scope")?.map(split_scope);
+    let label = audience.map_or_else(|| resources.join(" "), str::to_owned);
+    shared.counters.refresh_for(&label);
+
+    let outcome = lock(&shared.grants).refresh(
+        token,
+        &client.client_id,
+        shared.rotation(),
+        Instant::now(),
+        |family| check_resources(&resources, &family.authz.request.resources),
+    );
+    let refreshed = outcome.map_err(|e| match e {
+        RefreshError::Unknown => OAuthError::invalid_grant("unknown refresh token"),
+        RefreshError::Revoked => OAuthError::invalid_grant("refresh token revoked"),
+        RefreshError::WrongClient => {
+            OAuthError::invalid_grant("refresh token was issued to another client")
+        }
+        RefreshError::Reuse => {
+            shared.counters.bump(Counter::ReuseDetections);
+            shared.counters.bump(Counter::FamiliesRevoked);
+            tracing::warn!(client = %client.client_id, "refresh token reuse detected, family revoked");
+            OAuthError::invalid_grant("refresh token reuse detected; the token family is revoked")
+        }
+        RefreshError::Rejected(e) => e,
+    })?;
+    let authz = &refreshed.family.authz;
+    let req = &authz.request;
+    let user = user(shared, &authz.sub)?;
+
+    // Auth0 MRRT: another audience in the client's policy gets its own token; anything else
+    // falls back to the login's audience.
+    let mrrt = audience
+        .filter(|a| req.audience.as_deref() != Some(*a))
+        .and_then(|a| Some((client.mrrt_policy(a)?, shared.config.api(a)?)));
+    let (audiences, scopes) = match mrrt {
+        Some((policy, api)) => {
+            let asked = requested.unwrap_or_else(|| {
+                let mut all = req.scopes.clone();
+                all.extend(policy.scopes.iter().cloned());
+                all
+            });
+            let scopes = grant_scopes(&asked, &req.scopes, &[api], user, Some(&policy.scopes));
+            (vec![api.identifier.clone()], scopes)
+        }
+        None => {
+            let audiences = if resources.is_empty() {
+                default_audiences(req)
+            } else {
+                resources.iter().map(|r| (*r).to_owned()).collect()
+            };
+            let asked = requested.unwrap_or_else(|| req.scopes.clone());
+            let apis = apis_for(shared, &audiences);
+            let scopes = grant_scopes(&asked, &req.scopes, &apis, user, Some(&req.scopes));
+            (audiences, scopes)
+        }
+    };
+    respond(
+        shared,
+        user,
+        &client.client_id,
+        &audiences,
+        &scopes,
+        req.nonce.as_deref(),
+        authz.auth_time,
+        refreshed.new_token.as_ref().map(|s| s.expose()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(verifier_well_formed(verifier));
+        assert!(pkce_matches(verifier, challenge));
+        assert!(!pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            challenge
+        ));
+        assert!(!pkce_matches(verifier, "short"));
+        assert!(!verifier_well_formed("too-short"));
+        assert!(!verifier_well_formed(&"a".repeat(129)));
+        assert!(!verifier_well_formed(&format!("{}{}", "a".repeat(43), "/")));
+    }
+
+    #[test]
+    fn resources_must_be_granted() {
+        let granted = vec!["https://a".to_owned(), "https://b".to_owned()];
+        assert!(check_resources(&["https://a"], &granted).is_ok());
+        assert!(check_resources(&[], &granted).is_ok());
+        let e = check_resources(&["https://a", "https://c"], &granted).expect_err("c");
+        assert_eq!(e.error, "invalid_target");
+    }
+}
