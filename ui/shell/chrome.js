@@ -243,7 +243,7 @@ function renderAuth() {
   }
   if (s.login === "completing") {
     box.replaceChildren(
-      h("div", { class: "login-pending", "data-testid": "login-completing", role: "status" }, h("span", { class: "spinner" }), h("span", { class: "login-text" }, h("strong", { text: "Finishing sign-in…" }))),
+      h("div", { class: "login-pending completing", "data-testid": "login-completing", role: "status" }, h("span", { class: "spinner" }), h("span", { class: "login-text" }, h("strong", { text: "Finishing sign-in…" }))),
     );
     return;
   }

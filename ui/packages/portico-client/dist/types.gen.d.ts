@@ -1,46 +1,120 @@
-/** An access token the shell minted for one audience. `expiresAt` is unix time in milliseconds. */
 export type TokenGrant = {
+    /**
+     * The raw token (serialized as-is: it goes to the MFE that asked for this audience).
+     */
     accessToken: string;
+    /**
+     * Expiry, Unix milliseconds.
+     */
     expiresAt: number;
+    /**
+     * Granted scopes, space-separated.
+     */
     scope: string;
-    tokenType: "Bearer";
+    /**
+     * Usually `Bearer`.
+     */
+    tokenType: string;
+    /**
+     * The audience the token is for.
+     */
     audience: string;
 };
-/** Typed failure of a shell token operation, tagged by `kind`. */
-export type AuthError = {
-    kind: "login_required";
-    message: string;
-    retryable: boolean;
-} | {
-    kind: "forbidden_audience";
-    message: string;
-    retryable: boolean;
-} | {
-    kind: "audience_not_granted";
-    message: string;
-    retryable: boolean;
-} | {
-    kind: "invalid_audience";
-    message: string;
-    retryable: boolean;
-} | {
-    kind: "network";
-    message: string;
-    retryable: boolean;
-} | {
-    kind: "timeout";
-    message: string;
-    retryable: boolean;
-} | {
-    kind: "rate_limited";
-    message: string;
-    retryable: boolean;
-} | {
-    kind: "provider_error";
-    message: string;
-    retryable: boolean;
-} | {
-    kind: "storage_unavailable";
-    message: string;
-    retryable: boolean;
+export type SessionInfo = {
+    subject: string;
+    name: string | null;
+    email: string | null;
+    issuer: string;
 };
+export type AudienceStatus = {
+    audience: string;
+    /**
+     * Scopes of the cached token, if any.
+     */
+    scope: string | null;
+    /**
+     * Expiry of the cached token, Unix ms.
+     */
+    expiresAt: number | null;
+    /**
+     * When a token was last obtained for this audience, Unix ms.
+     */
+    lastRefresh: number | null;
+    /**
+     * The last failure for this audience (cleared by the next success).
+     */
+    lastError: AuthError | null;
+};
+export type IdTokenDefect = "malformed" | "unsigned" | "algorithm_not_allowed" | "missing_key_id" | "unknown_key_id" | "signature_invalid" | "issuer_mismatch" | "audience_mismatch" | "authorized_party_mismatch" | "missing_subject" | "subject_changed" | "missing_issued_at" | "issued_in_future" | "missing_expiry" | "expired" | "nonce_mismatch";
+export type CallbackDefect = "malformed" | "redirect_mismatch" | "duplicate_parameter" | "missing_state" | "missing_code" | "missing_issuer";
+export type AuthError = {
+    message: string;
+    retryable: boolean;
+} & ({
+    "kind": "login_required";
+    reason: string;
+} | {
+    "kind": "forbidden_audience";
+    audience: string;
+} | {
+    "kind": "audience_not_granted";
+    audience: string;
+    granted: Array<string>;
+} | {
+    "kind": "scope_not_granted";
+    audience: string;
+    missing: Array<string>;
+} | {
+    "kind": "invalid_audience";
+    reason: string;
+} | {
+    "kind": "invalid_scope";
+    reason: string;
+} | {
+    "kind": "network";
+    endpoint: string;
+    detail: string;
+} | {
+    "kind": "timeout";
+    endpoint: string;
+} | {
+    "kind": "rate_limited";
+    retryAfterSecs: number | null;
+} | {
+    "kind": "provider_error";
+    endpoint: string;
+    status: number | null;
+    error: string | null;
+} | {
+    "kind": "invalid_callback";
+    reason: CallbackDefect;
+} | {
+    "kind": "state_mismatch";
+} | {
+    "kind": "issuer_mismatch";
+} | {
+    "kind": "no_pending_login";
+} | {
+    "kind": "login_expired";
+} | {
+    "kind": "login_cancelled";
+} | {
+    "kind": "access_denied";
+    error: string;
+    description: string | null;
+} | {
+    "kind": "id_token_invalid";
+    reason: IdTokenDefect;
+} | {
+    "kind": "discovery_invalid";
+    reason: string;
+} | {
+    "kind": "storage_unavailable";
+    reason: string;
+} | {
+    "kind": "config_invalid";
+    reason: string;
+} | {
+    "kind": "internal";
+    reason: string;
+});
