@@ -8,6 +8,7 @@
 //   error    = 1                     (chrome: push a shell error)
 //   ttl      = seconds               (lifetime of fake access tokens, default 900)
 //   click    = data-testid           (click that element after load, e.g. try-foreign)
+//   mfe      = billing | ...         (which MFE this page is, when served at / with --root)
 (function () {
   "use strict";
   const q = new URLSearchParams(location.search);
@@ -70,7 +71,7 @@
   }
 
   // Which MFE is this page? The real shell knows from the webview; the harness from the path.
-  const mfe = MFES.find((m) => location.pathname.includes(`/mfes/${m.id}/`));
+  const mfe = MFES.find((m) => q.get("mfe") === m.id || location.pathname.includes(`/mfes/${m.id}/`));
 
   function fakeJwt(aud, scope) {
     const b64 = (o) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");

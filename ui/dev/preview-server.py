@@ -6,8 +6,10 @@ Serves ui/ on 127.0.0.1, plus what the real shell provides to MFEs:
   /demo-api/<name>/data      -> sample JSON shaped like the dev-idp demo APIs (needs a Bearer header)
 and, for HTML pages requested with ?scenario=..., injects /dev/fake-tauri.js (a scripted shell).
 
-  python3 ui/dev/preview-server.py [port]
+  python3 ui/dev/preview-server.py [port] [--root mfes/billing]
   open http://127.0.0.1:8765/shell/index.html?scenario=signed-in&drawer=tokens
+
+--root serves one folder at / the way the shell's MFE host does (then add &mfe=<id> to the URL).
 """
 
 import json
@@ -47,9 +49,12 @@ SAMPLES = {
 }
 
 
+ROOT = UI
+
+
 class Handler(SimpleHTTPRequestHandler):
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, directory=str(UI), **kwargs)
+        super().__init__(*args, directory=str(ROOT), **kwargs)
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-store")
@@ -106,5 +111,19 @@ class Handler(SimpleHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8765
+    args = sys.argv[1:]
+    if "--root" in args:
+        i = args.index("--root")
+        ROOT = (UI / args[i + 1]).resolve()
+        del args[i : i + 2]
+        FAKE = (UI / "dev" / "fake-tauri.js").read_bytes()
+        _get = Handler.do_GET
+
+        def do_GET(self, _get=_get):
+            if urlparse(self.path).path == "/dev/fake-tauri.js":
+                return self.send_body(200, "text/javascript", FAKE)
+            return _get(self)
+
+        Handler.do_GET = do_GET
+    port = int(args[0]) if args else 8765
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()

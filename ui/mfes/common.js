@@ -1,6 +1,7 @@
 // Shared frame of the sample MFEs: load context, get this MFE's token, call its API with it, show
 // the token and the data, and demonstrate least privilege with another team's audience.
-// Each MFE's main.js only supplies how to draw its data. Served next to the MFEs (../common.js).
+// Each MFE's main.js only supplies how to draw its data. Each MFE folder links it as ./common.js
+// (a symlink), so it is served from the MFE's own origin even when only that folder is served.
 
 import { context, getToken, isAuthError, onRefreshFailed, onSessionChanged, onTokenChanged, signIn } from "/_portico/client.js";
 

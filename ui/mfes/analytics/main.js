@@ -1,5 +1,5 @@
 // Analytics: small bar charts (inline SVG) from the Analytics API, fetched with its own token.
-import { mountMfe, h, s, findRecords, pick, renderGeneric, humanize } from "../common.js";
+import { mountMfe, h, s, findRecords, pick, renderGeneric, humanize } from "./common.js";
 
 const NUMBERS = ["points", "values", "series", "data"];
 

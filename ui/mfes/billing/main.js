@@ -1,5 +1,5 @@
 // Billing: invoices from the Billing API, fetched with a token whose audience is that API.
-import { mountMfe, h, findRecords, pick, renderGeneric, formatValue } from "../common.js";
+import { mountMfe, h, findRecords, pick, renderGeneric, formatValue } from "./common.js";
 
 function money(amount, currency) {
   try {

@@ -1,5 +1,5 @@
 // Dashboard: key figures from the Core API, fetched with a token whose audience is that API.
-import { mountMfe, h, findRecords, pick, renderGeneric, humanize, formatValue } from "../common.js";
+import { mountMfe, h, findRecords, pick, renderGeneric, humanize, formatValue } from "./common.js";
 
 // `{ "dashboard": { ... } }` and similar single-key wrappers: look inside.
 function unwrap(data) {
