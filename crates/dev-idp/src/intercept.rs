@@ -127,16 +127,26 @@ async fn render(kind: FaultKind, conn: Option<ConnCtl>) -> Response {
     }
 }
 
-/// 200 announcing 512 bytes of JSON, then the stream fails after a few: hyper aborts the
-/// connection, so the client sees a body cut short.
+/// 200 announcing 512 bytes of JSON; a few bytes go out, then the stream fails and hyper aborts
+/// the connection, so the client sees headers and a body cut short.
 fn truncated() -> Response {
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(Bytes::from_static(
-            b"{\"access_token\":\"eyJhbGciOiJSUzI1NiIs",
-        )),
-        Err(std::io::Error::other("body truncated on purpose")),
-    ];
-    let body = Body::from_stream(futures_util::stream::iter(chunks));
+    let stream = futures_util::stream::unfold(0u8, |step| async move {
+        match step {
+            0 => Some((
+                Ok(Bytes::from_static(
+                    b"{\"access_token\":\"eyJhbGciOiJSUzI1NiIs",
+                )),
+                1,
+            )),
+            1 => {
+                // Pending here makes hyper flush the head and first chunk before the failure.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Some((Err(std::io::Error::other("body truncated on purpose")), 2))
+            }
+            _ => None,
+        }
+    });
+    let body = Body::from_stream(stream);
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
