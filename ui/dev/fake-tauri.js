@@ -62,6 +62,7 @@
       mfes: MFES.map(({ id, title, audiences }) => ({ id, title, audiences })),
       activeMfe: world.activeMfe,
       provider: { issuer: "http://127.0.0.1:47100/", dialect: "auth0", embedded: true },
+      chromeExpanded: false,
     };
   }
   function channelId(arg) {
@@ -93,7 +94,9 @@
     shell_state: () => shellState(),
     token_status: () => world.status,
     shell_subscribe: ({ channel }) => {
-      channels.push({ id: channelId(channel), index: 0, kind: "shell" });
+      const ch = { id: channelId(channel), index: 0, kind: "shell" };
+      channels.push(ch);
+      send(ch, { type: "state", state: shellState() }); // like the shell: current state first
       if (q.get("warning")) setTimeout(() => push("shell", { type: "warning", message: "Ignored a sign-in callback that did not match the pending request" }), 150);
       if (q.get("error")) setTimeout(() => push("shell", { type: "error", error: { kind: "network", message: "Could not reach the identity provider", retryable: true } }), 150);
       if (q.get("drawer")) setTimeout(() => document.querySelector(q.get("drawer") === "account" ? '[data-testid="account-menu"]' : '[data-testid="tokens-toggle"]')?.click(), 250);
@@ -125,11 +128,15 @@
       return { id: mfe.id, title: mfe.title, audiences: mfe.audiences, settings: { apiUrl: `${location.origin}/demo-api/${mfe.audiences[0].split("/").pop()}/` } };
     },
     mfe_subscribe: ({ channel }) => {
-      channels.push({ id: channelId(channel), index: 0, kind: "mfe" });
+      const ch = { id: channelId(channel), index: 0, kind: "mfe" };
+      channels.push(ch);
+      send(ch, { type: "sessionChanged", session: world.session }); // like the shell: current session first
       return null;
     },
     mfe_sign_in: () => (signInLater(), null),
     get_token: ({ audience }) => {
+      world.getTokenCalls = (world.getTokenCalls || 0) + 1;
+      document.documentElement.dataset.previewGetTokenCalls = String(world.getTokenCalls);
       if (!mfe) throw "get_token not allowed for this webview";
       if (!mfe.audiences.includes(audience)) {
         throw { kind: "forbidden_audience", message: `${mfe.title} is not registered for ${audience}`, retryable: false, audience };

@@ -413,10 +413,20 @@ export function mountMfe(opts) {
     ui.refreshError = error;
     renderTokenCard();
   });
+  // The shell sends the current session when the channel opens, then every change. Reload only
+  // when someone signed in after this page showed "signed out", or the user changed.
+  let lastSubject;
   onSessionChanged((session) => {
-    signingIn = false;
-    if (session) load({ force: true });
-    else showSignedOut();
+    const subject = session ? session.subject : null;
+    const changed = lastSubject !== undefined && subject !== lastSubject;
+    lastSubject = subject;
+    if (!session) {
+      signingIn = false;
+      showSignedOut();
+    } else if (changed || el.main.querySelector('[data-testid="signed-out"]')) {
+      signingIn = false;
+      load({ force: true });
+    }
   });
 
   renderTokenCard();

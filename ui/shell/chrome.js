@@ -574,6 +574,10 @@ async function start() {
     await invoke("shell_subscribe", { channel: channel.arg });
     const [shellState, status] = await Promise.all([invoke("shell_state"), invoke("token_status")]);
     state.shell = state.shell ?? shellState;
+    // Reloaded while the shell still had the chrome grown: shrink it back to the bar.
+    if (state.shell?.chromeExpanded && state.drawer === null) {
+      invoke("shell_set_chrome_expanded", { expanded: false }).catch(() => undefined);
+    }
     if (state.statusAt === 0 && Array.isArray(status)) {
       state.status = status;
       state.statusAt = Date.now();

@@ -24,6 +24,8 @@ export interface MfeContext {
     id: string;
     title: string;
     audiences: string[];
+    /** Scopes this MFE is registered for (what `getToken` asks for by default). */
+    scopes?: string[];
     /** Free-form per-MFE configuration from the registry, e.g. `{ "apiUrl": "..." }`. */
     settings: Record<string, unknown>;
 }
@@ -83,7 +85,10 @@ export declare function createPorticoClient(options?: ClientOptions): PorticoCli
 export declare function getToken(audience: string, options?: GetTokenOptions): Promise<TokenGrant>;
 /** Called when the shell refreshed one of this MFE's tokens ahead of expiry. */
 export declare function onTokenChanged(callback: (grant: TokenGrant) => void): Unsubscribe;
-/** Called when the user signs in or out (`null`). Cached tokens are dropped on sign-out. */
+/**
+ * Called with the current session when the page's channel opens, then whenever the user signs in
+ * or out (`null`). Cached tokens are dropped on sign-out or a change of user.
+ */
 export declare function onSessionChanged(callback: (session: Session | null) => void): Unsubscribe;
 /** Called when the shell failed to refresh one of this MFE's tokens in the background. */
 export declare function onRefreshFailed(callback: (audience: string, error: AuthError) => void): Unsubscribe;

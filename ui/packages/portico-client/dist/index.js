@@ -134,8 +134,10 @@ export function createPorticoClient(options = {}) {
             case "sessionChanged": {
                 const session = message.session ?? null;
                 const subject = session ? session.subject : null;
-                if (session === null || subject !== lastSubject) {
-                    // Someone else (or no one) is signed in now: earlier tokens must not be served.
+                // The shell sends the current session as soon as the channel opens; that snapshot must
+                // not throw away a token fetched alongside it. After that, a different user (or no user)
+                // means earlier tokens must not be served.
+                if (session === null || (lastSubject !== undefined && subject !== lastSubject)) {
                     cache.clear();
                     generation += 1;
                 }
@@ -290,7 +292,10 @@ export function getToken(audience, options) {
 export function onTokenChanged(callback) {
     return client().onTokenChanged(callback);
 }
-/** Called when the user signs in or out (`null`). Cached tokens are dropped on sign-out. */
+/**
+ * Called with the current session when the page's channel opens, then whenever the user signs in
+ * or out (`null`). Cached tokens are dropped on sign-out or a change of user.
+ */
 export function onSessionChanged(callback) {
     return client().onSessionChanged(callback);
 }

@@ -35,6 +35,8 @@ export interface MfeContext {
   id: string;
   title: string;
   audiences: string[];
+  /** Scopes this MFE is registered for (what `getToken` asks for by default). */
+  scopes?: string[];
   /** Free-form per-MFE configuration from the registry, e.g. `{ "apiUrl": "..." }`. */
   settings: Record<string, unknown>;
 }
@@ -220,8 +222,10 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
       case "sessionChanged": {
         const session = message.session ?? null;
         const subject = session ? session.subject : null;
-        if (session === null || subject !== lastSubject) {
-          // Someone else (or no one) is signed in now: earlier tokens must not be served.
+        // The shell sends the current session as soon as the channel opens; that snapshot must
+        // not throw away a token fetched alongside it. After that, a different user (or no user)
+        // means earlier tokens must not be served.
+        if (session === null || (lastSubject !== undefined && subject !== lastSubject)) {
           cache.clear();
           generation += 1;
         }
@@ -380,7 +384,10 @@ export function onTokenChanged(callback: (grant: TokenGrant) => void): Unsubscri
   return client().onTokenChanged(callback);
 }
 
-/** Called when the user signs in or out (`null`). Cached tokens are dropped on sign-out. */
+/**
+ * Called with the current session when the page's channel opens, then whenever the user signs in
+ * or out (`null`). Cached tokens are dropped on sign-out or a change of user.
+ */
 export function onSessionChanged(callback: (session: Session | null) => void): Unsubscribe {
   return client().onSessionChanged(callback);
 }

@@ -266,6 +266,27 @@ test("sign-out clears the cache and in-flight answers from before it are not cac
   assert.equal(fake.count("get_token"), 5, "a repeated push for the same subject keeps the cache");
 });
 
+test("the session snapshot sent when the channel opens keeps a token fetched alongside it", async () => {
+  // Like the real shell: mfe_subscribe sends the current session right away.
+  fake.on("mfe_subscribe", ({ channel }) => {
+    const id = Number(String(channel).split(":")[1]);
+    fake.send(id, { type: "sessionChanged", session: { name: "Ada", email: null, subject: "ada" } });
+    return null;
+  });
+  fake.on("get_token", ({ audience }) => new Promise((r) => setTimeout(() => r(grant(audience, T0 + 3_600_000)), 10)));
+  const sessions = [];
+  client.onSessionChanged((s) => sessions.push(s?.subject));
+  await client.getToken(BILLING);
+  await client.getToken(BILLING);
+  assert.equal(fake.count("get_token"), 1, "the snapshot did not empty the cache");
+  assert.deepEqual(sessions, ["ada"], "listeners still learn the current session");
+
+  fake.send(fake.channelId(), { type: "sessionChanged", session: { name: "Bob", email: null, subject: "bob" } });
+  const forBob = client.getToken(BILLING);
+  assert.equal(fake.count("get_token"), 2, "another user: the cached token is dropped");
+  await forBob;
+});
+
 test("context() asks once and signIn() asks the shell to sign in", async () => {
   const ctx = { id: "billing", title: "Billing", audiences: [BILLING], settings: { apiUrl: "http://127.0.0.1:9/billing/" } };
   fake.on("mfe_context", () => ctx).on("mfe_sign_in", () => null);
