@@ -1,0 +1,100 @@
+//! Every ID-token defect the dev-idp can produce is refused with its own reason; key rotation works.
+
+mod common;
+use common::*;
+use portico_broker::*;
+use portico_dev_idp::IdTokenTamper;
+use std::time::Duration;
+
+fn expected(t: IdTokenTamper) -> IdTokenDefect {
+    match t {
+        IdTokenTamper::BadSignature => IdTokenDefect::SignatureInvalid,
+        IdTokenTamper::AlgNone => IdTokenDefect::Unsigned,
+        IdTokenTamper::WrongIss => IdTokenDefect::IssuerMismatch,
+        IdTokenTamper::WrongAud => IdTokenDefect::AudienceMismatch,
+        IdTokenTamper::MissingSub => IdTokenDefect::MissingSubject,
+        IdTokenTamper::MissingIat => IdTokenDefect::MissingIssuedAt,
+        IdTokenTamper::Expired => IdTokenDefect::Expired,
+        IdTokenTamper::NonceMismatch => IdTokenDefect::NonceMismatch,
+        IdTokenTamper::UnknownKid => IdTokenDefect::UnknownKeyId,
+        // Cryptographically the same fault as a flipped bit: the named key does not verify it.
+        IdTokenTamper::OtherKey => IdTokenDefect::SignatureInvalid,
+        IdTokenTamper::Hs256WithPublicKey => IdTokenDefect::AlgorithmNotAllowed,
+        IdTokenTamper::NoKid => IdTokenDefect::MissingKeyId,
+    }
+}
+
+#[tokio::test]
+async fn every_tampered_id_token_is_rejected_with_its_reason() {
+    for dialect in [Dialect::Auth0, Dialect::Rfc8707] {
+        let e = env(dialect).await;
+        for t in IdTokenTamper::ALL {
+            e.admin.set_id_token_tamper(Some(t));
+            let cb = callback_for(&e.broker, "alice").await;
+            let err = e.broker.complete_login(&cb).await.unwrap_err();
+            assert_eq!(err, AuthError::IdTokenInvalid { reason: expected(t) }, "{dialect:?} {t:?}");
+            assert!(!err.retryable());
+            assert!(e.broker.session().is_none(), "{t:?}: no session");
+            assert!(e.store.load().unwrap().is_none(), "{t:?}: nothing stored");
+            assert!(!e.broker.pending_login(), "the code is spent; a new login is needed");
+        }
+        e.admin.set_id_token_tamper(None);
+        assert_eq!(login(&e.broker, "alice").await.subject, "auth0|alice");
+    }
+}
+
+#[tokio::test]
+async fn key_rotation_is_accepted_with_one_jwks_refetch() {
+    let e = env(Dialect::Auth0).await;
+    login(&e.broker, "alice").await;
+    assert_eq!(e.admin.counters().jwks, 1);
+    let new_kid = e.admin.rotate_signing_key();
+    e.admin.retire_old_keys();
+    e.clock.advance(Duration::from_secs(31));
+    let cb = callback_for(&e.broker, "bob").await;
+    let info = e.broker.complete_login(&cb).await.unwrap();
+    assert_eq!(info.subject, "auth0|bob");
+    assert_eq!(e.admin.counters().jwks, 2, "one refetch for the new kid {new_kid}");
+    // Cached now: another login costs no JWKS request.
+    login(&e.broker, "alice").await;
+    assert_eq!(e.admin.counters().jwks, 2);
+}
+
+#[tokio::test]
+async fn unknown_kid_refetches_are_rate_limited() {
+    let e = env(Dialect::Rfc8707).await;
+    login(&e.broker, "alice").await;
+    assert_eq!(e.admin.counters().jwks, 1);
+    e.admin.set_id_token_tamper(Some(IdTokenTamper::UnknownKid));
+    // Within the interval since the last fetch: no refetch at all.
+    for _ in 0..3 {
+        let cb = callback_for(&e.broker, "alice").await;
+        assert_eq!(
+            e.broker.complete_login(&cb).await.unwrap_err(),
+            AuthError::IdTokenInvalid { reason: IdTokenDefect::UnknownKeyId }
+        );
+    }
+    assert_eq!(e.admin.counters().jwks, 1, "an attacker cannot make us hammer the JWKS");
+    // After the interval: exactly one refetch, then limited again.
+    e.clock.advance(Duration::from_secs(31));
+    for _ in 0..3 {
+        let cb = callback_for(&e.broker, "alice").await;
+        assert_eq!(
+            e.broker.complete_login(&cb).await.unwrap_err(),
+            AuthError::IdTokenInvalid { reason: IdTokenDefect::UnknownKeyId }
+        );
+    }
+    assert_eq!(e.admin.counters().jwks, 2);
+}
+
+#[tokio::test]
+async fn id_token_expiry_follows_the_injected_clock() {
+    let e = env(Dialect::Auth0).await;
+    // The broker's clock is 11 minutes ahead of the provider: the 10-minute ID token looks expired.
+    e.clock.advance(Duration::from_secs(660));
+    let cb = callback_for(&e.broker, "alice").await;
+    assert_eq!(
+        e.broker.complete_login(&cb).await.unwrap_err(),
+        AuthError::IdTokenInvalid { reason: IdTokenDefect::Expired }
+    );
+}
