@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """PREVIEW HARNESS ONLY: a static server for looking at ui/ pages in a plain browser.
 
-Serves ui/ on 127.0.0.1, plus what the real shell provides to MFEs:
+Serves ui/web/ on 127.0.0.1, plus what the real shell provides to MFEs:
   /_portico/client.js        -> packages/portico-client/dist/index.js
   /demo-api/<name>/data      -> sample JSON shaped like the dev-idp demo APIs (needs a Bearer header)
 and, for HTML pages requested with ?scenario=..., injects /dev/fake-tauri.js (a scripted shell).
 
-  python3 ui/dev/preview-server.py [port] [--root mfes/billing]
+  python3 ui/dev/preview-server.py [port] [--root mfes/billing]  (folders below ui/web)
   open http://127.0.0.1:8765/shell/index.html?scenario=signed-in&drawer=tokens
 
 --root serves one folder at / the way the shell's MFE host does (then add &mfe=<id> to the URL).
@@ -49,7 +49,7 @@ SAMPLES = {
 }
 
 
-ROOT = UI
+ROOT = UI / "web"
 
 
 class Handler(SimpleHTTPRequestHandler):
@@ -114,16 +114,16 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if "--root" in args:
         i = args.index("--root")
-        ROOT = (UI / args[i + 1]).resolve()
+        ROOT = (UI / "web" / args[i + 1]).resolve()
         del args[i : i + 2]
-        FAKE = (UI / "dev" / "fake-tauri.js").read_bytes()
-        _get = Handler.do_GET
+    FAKE = (UI / "dev" / "fake-tauri.js").read_bytes()
+    _get = Handler.do_GET
 
-        def do_GET(self, _get=_get):
-            if urlparse(self.path).path == "/dev/fake-tauri.js":
-                return self.send_body(200, "text/javascript", FAKE)
-            return _get(self)
+    def do_GET(self, _get=_get):
+        if urlparse(self.path).path == "/dev/fake-tauri.js":
+            return self.send_body(200, "text/javascript", FAKE)
+        return _get(self)
 
-        Handler.do_GET = do_GET
+    Handler.do_GET = do_GET
     port = int(args[0]) if args else 8765
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()

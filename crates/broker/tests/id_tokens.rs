@@ -32,11 +32,20 @@ async fn every_tampered_id_token_is_rejected_with_its_reason() {
             e.admin.set_id_token_tamper(Some(t));
             let cb = callback_for(&e.broker, "alice").await;
             let err = e.broker.complete_login(&cb).await.unwrap_err();
-            assert_eq!(err, AuthError::IdTokenInvalid { reason: expected(t) }, "{dialect:?} {t:?}");
+            assert_eq!(
+                err,
+                AuthError::IdTokenInvalid {
+                    reason: expected(t)
+                },
+                "{dialect:?} {t:?}"
+            );
             assert!(!err.retryable());
             assert!(e.broker.session().is_none(), "{t:?}: no session");
             assert!(e.store.load().unwrap().is_none(), "{t:?}: nothing stored");
-            assert!(!e.broker.pending_login(), "the code is spent; a new login is needed");
+            assert!(
+                !e.broker.pending_login(),
+                "the code is spent; a new login is needed"
+            );
         }
         e.admin.set_id_token_tamper(None);
         assert_eq!(login(&e.broker, "alice").await.subject, "auth0|alice");
@@ -54,7 +63,11 @@ async fn key_rotation_is_accepted_with_one_jwks_refetch() {
     let cb = callback_for(&e.broker, "bob").await;
     let info = e.broker.complete_login(&cb).await.unwrap();
     assert_eq!(info.subject, "auth0|bob");
-    assert_eq!(e.admin.counters().jwks, 2, "one refetch for the new kid {new_kid}");
+    assert_eq!(
+        e.admin.counters().jwks,
+        2,
+        "one refetch for the new kid {new_kid}"
+    );
     // Cached now: another login costs no JWKS request.
     login(&e.broker, "alice").await;
     assert_eq!(e.admin.counters().jwks, 2);
@@ -71,17 +84,25 @@ async fn unknown_kid_refetches_are_rate_limited() {
         let cb = callback_for(&e.broker, "alice").await;
         assert_eq!(
             e.broker.complete_login(&cb).await.unwrap_err(),
-            AuthError::IdTokenInvalid { reason: IdTokenDefect::UnknownKeyId }
+            AuthError::IdTokenInvalid {
+                reason: IdTokenDefect::UnknownKeyId
+            }
         );
     }
-    assert_eq!(e.admin.counters().jwks, 1, "an attacker cannot make us hammer the JWKS");
+    assert_eq!(
+        e.admin.counters().jwks,
+        1,
+        "an attacker cannot make us hammer the JWKS"
+    );
     // After the interval: exactly one refetch, then limited again.
     e.clock.advance(Duration::from_secs(31));
     for _ in 0..3 {
         let cb = callback_for(&e.broker, "alice").await;
         assert_eq!(
             e.broker.complete_login(&cb).await.unwrap_err(),
-            AuthError::IdTokenInvalid { reason: IdTokenDefect::UnknownKeyId }
+            AuthError::IdTokenInvalid {
+                reason: IdTokenDefect::UnknownKeyId
+            }
         );
     }
     assert_eq!(e.admin.counters().jwks, 2);
@@ -95,6 +116,8 @@ async fn id_token_expiry_follows_the_injected_clock() {
     let cb = callback_for(&e.broker, "alice").await;
     assert_eq!(
         e.broker.complete_login(&cb).await.unwrap_err(),
-        AuthError::IdTokenInvalid { reason: IdTokenDefect::Expired }
+        AuthError::IdTokenInvalid {
+            reason: IdTokenDefect::Expired
+        }
     );
 }

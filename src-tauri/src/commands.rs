@@ -1,0 +1,224 @@
+//! IPC commands. Each one identifies its caller from the webview the call came from (label set
+//! by the shell, origin of the page it shows), checks the registry, and calls the broker.
+//! MFE webviews reach only the `mfe_*`/`get_token` commands (runtime capabilities per MFE);
+//! the chrome reaches only the `shell_*` commands (capabilities/chrome.json).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use portico_broker::{Audience, AuthError, ScopeSet, TokenGrant};
+use portico_shell_core::{AccessDenied, MfeEntry};
+use serde_json::{json, Value};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State, Webview};
+
+use crate::layout::{self, CHROME_LABEL};
+use crate::state::Shell;
+
+type ShellState<'a> = State<'a, Arc<Shell>>;
+
+fn denied(e: AccessDenied, audience: &str) -> AuthError {
+    tracing::warn!(reason = %e, "token request refused");
+    AuthError::ForbiddenAudience {
+        audience: audience.to_string(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> AuthError {
+    AuthError::Internal {
+        reason: e.to_string(),
+    }
+}
+
+/// The MFE behind the calling webview, judged from the webview itself.
+fn calling_mfe<'a, R: Runtime>(
+    shell: &'a Shell,
+    webview: &Webview<R>,
+) -> Result<&'a MfeEntry, AuthError> {
+    let url = webview.url().map_err(internal)?;
+    shell
+        .policy
+        .caller(webview.label(), &url)
+        .map_err(|e| denied(e, ""))
+}
+
+/// Only the shell's own chrome webview may drive the session.
+fn require_chrome<R: Runtime>(webview: &Webview<R>) -> Result<(), AuthError> {
+    if webview.label() == CHROME_LABEL {
+        Ok(())
+    } else {
+        Err(AuthError::ForbiddenAudience {
+            audience: String::new(),
+        })
+    }
+}
+
+/// An access token for one of the caller's registered audiences.
+#[tauri::command]
+pub async fn get_token<R: Runtime>(
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+    audience: String,
+    scopes: Option<String>,
+) -> Result<TokenGrant, AuthError> {
+    let aud = Audience::parse(&audience)?;
+    let url = webview.url().map_err(internal)?;
+    let mfe = shell
+        .policy
+        .authorize(webview.label(), &url, aud.as_str())
+        .map_err(|e| denied(e, &audience))?;
+    let registered = ScopeSet::parse(&mfe.scopes.join(" "))?;
+    let wanted = match scopes.as_deref().map(str::trim) {
+        None | Some("") => registered,
+        Some(s) => {
+            let wanted = ScopeSet::parse(s)?;
+            if !registered.is_superset_of(&wanted) {
+                return Err(AuthError::InvalidScope {
+                    reason: format!(
+                        "micro frontend `{}` is registered for scopes `{registered}` only",
+                        mfe.id
+                    ),
+                });
+            }
+            wanted
+        }
+    };
+    let result = shell.broker.get_token(&aud, &wanted).await;
+    shell.push_token_status();
+    result
+}
+
+/// Push channel for this webview's own token refreshes and session changes.
+#[tauri::command]
+pub fn mfe_subscribe<R: Runtime>(
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+    channel: Channel<Value>,
+) -> Result<(), AuthError> {
+    calling_mfe(&shell, &webview)?;
+    let _ = channel.send(json!({ "type": "sessionChanged", "session": shell.broker.session() }));
+    shell.add_mfe_channel(webview.label(), channel);
+    Ok(())
+}
+
+/// The caller's own registration: id, title, audiences, settings.
+#[tauri::command]
+pub fn mfe_context<R: Runtime>(
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+) -> Result<Value, AuthError> {
+    let mfe = calling_mfe(&shell, &webview)?;
+    Ok(json!({
+        "id": mfe.id,
+        "title": mfe.title,
+        "audiences": mfe.audiences,
+        "scopes": mfe.scopes,
+        "settings": mfe.settings,
+    }))
+}
+
+/// An MFE asks the shell to start the sign-in (the shell owns the browser flow).
+#[tauri::command]
+pub async fn mfe_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+) -> Result<(), AuthError> {
+    calling_mfe(&shell, &webview)?;
+    let shell = Arc::clone(&shell);
+    if shell.broker.session().is_some() || shell.broker.pending_login() {
+        return Ok(());
+    }
+    crate::login::sign_in(app, shell).await
+}
+
+#[tauri::command]
+pub fn shell_state<R: Runtime>(
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+) -> Result<Value, AuthError> {
+    require_chrome(&webview)?;
+    Ok(shell.state_json())
+}
+
+#[tauri::command]
+pub fn shell_subscribe<R: Runtime>(
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+    channel: Channel<Value>,
+) -> Result<(), AuthError> {
+    require_chrome(&webview)?;
+    shell.add_chrome_channel(channel);
+    shell.push_token_status();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn shell_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+) -> Result<(), AuthError> {
+    require_chrome(&webview)?;
+    crate::login::sign_in(app, Arc::clone(&shell)).await
+}
+
+#[tauri::command]
+pub fn shell_cancel_sign_in<R: Runtime>(
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+) -> Result<(), AuthError> {
+    require_chrome(&webview)?;
+    crate::login::cancel(&shell);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn shell_sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+) -> Result<(), AuthError> {
+    require_chrome(&webview)?;
+    crate::login::sign_out(app, Arc::clone(&shell)).await
+}
+
+#[tauri::command]
+pub fn shell_select_mfe<R: Runtime>(
+    app: AppHandle<R>,
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+    id: String,
+) -> Result<(), AuthError> {
+    require_chrome(&webview)?;
+    if shell.config.mfe(&id).is_none() {
+        return Err(AuthError::ConfigInvalid {
+            reason: format!("no micro frontend `{id}`"),
+        });
+    }
+    layout::select(&app, &shell, &id).map_err(internal)?;
+    shell.set_active_mfe(&id);
+    Ok(())
+}
+
+#[tauri::command]
+pub fn shell_set_chrome_expanded<R: Runtime>(
+    app: AppHandle<R>,
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+    expanded: bool,
+) -> Result<(), AuthError> {
+    require_chrome(&webview)?;
+    layout::set_chrome_expanded(&app, expanded).map_err(internal)?;
+    shell.chrome_expanded.store(expanded, Ordering::Relaxed);
+    Ok(())
+}
+
+#[tauri::command]
+pub fn token_status<R: Runtime>(
+    webview: Webview<R>,
+    shell: ShellState<'_>,
+) -> Result<Value, AuthError> {
+    require_chrome(&webview)?;
+    Ok(shell.token_status_json())
+}

@@ -1,0 +1,131 @@
+//! One window: the chrome webview as a top bar and one visible MFE webview below it, each MFE in
+//! its own webview pinned to its origin. On Linux, child webviews are packed into a GtkBox and
+//! ignore positions (tauri#10420), so the shell sets the box packing itself there: the chrome
+//! gets a fixed height, the visible MFE the rest; hidden webviews take no space.
+
+use tauri::webview::{NewWindowResponse, WebviewBuilder};
+use tauri::{AppHandle, LogicalPosition, LogicalSize, Manager, Runtime, WebviewUrl};
+
+use crate::state::Shell;
+
+pub const WINDOW_LABEL: &str = "main";
+pub const CHROME_LABEL: &str = "chrome";
+pub const CHROME_HEIGHT: f64 = 64.0;
+pub const CHROME_EXPANDED_HEIGHT: f64 = 360.0;
+const WIDTH: f64 = 1280.0;
+const HEIGHT: f64 = 800.0;
+
+pub fn create<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> tauri::Result<()> {
+    let window = tauri::window::WindowBuilder::new(app, WINDOW_LABEL)
+        .title("Portico")
+        .inner_size(WIDTH, HEIGHT)
+        .min_inner_size(720.0, 480.0)
+        .build()?;
+    let chrome = window.add_child(
+        WebviewBuilder::new(CHROME_LABEL, WebviewUrl::App("shell/index.html".into()))
+            // The chrome is ours and never navigates; anything it links to opens outside.
+            .on_navigation(|url| url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost"))
+            .on_new_window(|_, _| NewWindowResponse::Deny),
+        LogicalPosition::new(0.0, 0.0),
+        LogicalSize::new(WIDTH, CHROME_HEIGHT),
+    )?;
+    set_chrome_height(&chrome, CHROME_HEIGHT)?;
+
+    let active = shell.active_mfe();
+    for mfe in &shell.config.mfes {
+        let Some(url) = crate::setup::mfe_start_url(shell, &mfe.id) else {
+            continue;
+        };
+        let label = mfe.webview_label();
+        let policy = shell.policy.clone();
+        let nav_label = label.clone();
+        let opener = app.clone();
+        let popup_opener = app.clone();
+        let webview = window.add_child(
+            WebviewBuilder::new(&label, WebviewUrl::External(url))
+                // Pinned to its origin: anything else goes to the system browser.
+                .on_navigation(move |url| {
+                    if policy.may_navigate(&nav_label, url) {
+                        return true;
+                    }
+                    if matches!(url.scheme(), "http" | "https") {
+                        crate::login::open_in_browser(&opener, url.as_str());
+                    }
+                    tracing::info!(label = %nav_label, "navigation outside the MFE's origin refused");
+                    false
+                })
+                .on_new_window(move |url, _| {
+                    if matches!(url.scheme(), "http" | "https") {
+                        crate::login::open_in_browser(&popup_opener, url.as_str());
+                    }
+                    NewWindowResponse::Deny
+                }),
+            LogicalPosition::new(0.0, CHROME_HEIGHT),
+            LogicalSize::new(WIDTH, HEIGHT - CHROME_HEIGHT),
+        )?;
+        if active.as_deref() != Some(mfe.id.as_str()) {
+            webview.hide()?;
+        }
+    }
+    Ok(())
+}
+
+/// Show one MFE, hide the others.
+pub fn select<R: Runtime>(app: &AppHandle<R>, shell: &Shell, id: &str) -> tauri::Result<()> {
+    for mfe in &shell.config.mfes {
+        if let Some(w) = app.get_webview(&mfe.webview_label()) {
+            if mfe.id == id {
+                w.show()?;
+            } else {
+                w.hide()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn set_chrome_expanded<R: Runtime>(app: &AppHandle<R>, expanded: bool) -> tauri::Result<()> {
+    if let Some(chrome) = app.get_webview(CHROME_LABEL) {
+        let h = if expanded {
+            CHROME_EXPANDED_HEIGHT
+        } else {
+            CHROME_HEIGHT
+        };
+        set_chrome_height(&chrome, h)?;
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn set_chrome_height<R: Runtime>(chrome: &tauri::Webview<R>, height: f64) -> tauri::Result<()> {
+    let h = height as i32;
+    chrome.with_webview(move |platform| {
+        use gtk::prelude::*;
+        let widget = platform.inner();
+        widget.set_size_request(-1, h);
+        if let Some(parent) = widget.parent() {
+            if let Ok(vbox) = parent.downcast::<gtk::Box>() {
+                vbox.set_child_packing(&widget, false, true, 0, gtk::PackType::Start);
+            }
+        }
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_chrome_height<R: Runtime>(chrome: &tauri::Webview<R>, height: f64) -> tauri::Result<()> {
+    let window = chrome.window();
+    let size = window.inner_size()?.to_logical::<f64>(window.scale_factor()?);
+    chrome.set_bounds(tauri::Rect {
+        position: LogicalPosition::new(0.0, 0.0).into(),
+        size: LogicalSize::new(size.width, height).into(),
+    })?;
+    for w in window.webviews() {
+        if w.label() != CHROME_LABEL {
+            w.set_bounds(tauri::Rect {
+                position: LogicalPosition::new(0.0, height).into(),
+                size: LogicalSize::new(size.width, (size.height - height).max(0.0)).into(),
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Start-up: read and validate the configuration, start the embedded default when no provider
+//! is configured, give bundled MFEs their loopback origins and build the broker.
+
+use std::sync::Arc;
+
+use portico_broker::{
+    Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, RedirectUri, ScopeSet,
+    SystemClock,
+};
+use portico_shell_core::config::{DialectSetting, MfeSource, Origin, ProviderSettings, RedirectSetting};
+use portico_shell_core::embedded::Embedded;
+use portico_shell_core::mfe_host::{AssetSource, MfeHost};
+use portico_shell_core::ShellConfig;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::state::{ProviderView, Shell};
+
+/// Why the shell could not start. Shown to the person who started it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] portico_shell_core::ConfigError),
+    #[error("cannot read PORTICO_CONFIG file {path}: {reason}")]
+    ConfigFile { path: String, reason: String },
+    #[error("the embedded development provider did not start: {0}")]
+    Embedded(String),
+    #[error("cannot serve bundled micro frontend `{id}`: {reason}")]
+    Host { id: String, reason: String },
+    #[error("invalid provider configuration: {0}")]
+    Broker(portico_broker::AuthError),
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// The `plugins.portico` section, or the JSON file `PORTICO_CONFIG` names instead.
+fn config_section<R: Runtime>(app: &AppHandle<R>) -> Result<serde_json::Value, StartError> {
+    if let Some(path) = env("PORTICO_CONFIG").filter(|p| !p.is_empty()) {
+        let text = std::fs::read_to_string(&path).map_err(|e| StartError::ConfigFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        return serde_json::from_str(&text).map_err(|e| StartError::ConfigFile {
+            path,
+            reason: e.to_string(),
+        });
+    }
+    Ok(app
+        .config()
+        .plugins
+        .0
+        .get("portico")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null))
+}
+
+/// The schemes `plugins.deep-link.desktop.schemes` registers.
+pub fn deep_link_schemes<R: Runtime>(app: &AppHandle<R>) -> Vec<String> {
+    app.config()
+        .plugins
+        .0
+        .get("deep-link")
+        .and_then(|d| d.get("desktop"))
+        .and_then(|d| d.get("schemes"))
+        .and_then(|s| s.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Everything up to (not including) the windows.
+pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> {
+    let schemes = deep_link_schemes(app);
+    let mut config = ShellConfig::load(&config_section(app)?, &env, &schemes)?;
+    let assets: AssetSource = {
+        let resolver = app.asset_resolver();
+        Arc::new(move |path: &str| resolver.get(path.to_string()).map(|a| a.bytes))
+    };
+    let (embedded, hosts) = tauri::async_runtime::block_on(async {
+        let embedded = if config.provider.is_none() {
+            let e = Embedded::start()
+                .await
+                .map_err(|e| StartError::Embedded(e.to_string()))?;
+            config.embedded_provider(e.idp.issuer().clone(), e.client_id(), &env, &schemes)?;
+            e.fill_api_urls(&mut config);
+            Some(e)
+        } else {
+            None
+        };
+        let mut hosts = Vec::new();
+        for mfe in &mut config.mfes {
+            if let MfeSource::Bundled(folder) = &mfe.source {
+                let host = MfeHost::start(folder, assets.clone())
+                    .await
+                    .map_err(|e| StartError::Host {
+                        id: mfe.id.clone(),
+                        reason: e.to_string(),
+                    })?;
+                if let Some(origin) = Origin::of(host.url()) {
+                    mfe.origins = vec![origin];
+                }
+                hosts.push((mfe.id.clone(), host));
+            }
+        }
+        Ok::<_, StartError>((embedded, hosts))
+    })?;
+    let Some(provider) = config.provider.clone() else {
+        return Err(StartError::Embedded("no provider settings".into()));
+    };
+    let broker_config = broker_config(&provider, &config).map_err(StartError::Broker)?;
+    let account = format!("{}@{}", provider.client_id, provider.issuer);
+    let store = Arc::new(KeyringStore::new(&config.keyring_service, &account));
+    let broker = Broker::new(
+        broker_config,
+        BrokerOptions::default(),
+        store,
+        Arc::new(SystemClock),
+    )
+    .map_err(StartError::Broker)?;
+    let view = ProviderView {
+        issuer: provider.issuer.to_string(),
+        dialect: provider.dialect,
+        embedded: embedded.is_some(),
+    };
+    let hosts_by_id = hosts;
+    let shell = Shell::new(
+        config,
+        broker,
+        view,
+        embedded,
+        hosts_by_id.into_iter().map(|(_, h)| h).collect(),
+    );
+    Ok(shell)
+}
+
+/// The start URL of an MFE webview.
+pub fn mfe_start_url(shell: &Shell, id: &str) -> Option<url::Url> {
+    let mfe = shell.config.mfe(id)?;
+    match &mfe.source {
+        MfeSource::Remote(url) => Some(url.clone()),
+        MfeSource::Bundled(_) => mfe
+            .origins
+            .first()
+            .and_then(|o| url::Url::parse(&format!("{o}/")).ok()),
+    }
+}
+
+fn broker_config(
+    p: &ProviderSettings,
+    config: &ShellConfig,
+) -> Result<ProviderConfig, portico_broker::AuthError> {
+    let audiences = config
+        .all_audiences()
+        .iter()
+        .map(|a| Audience::parse(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ProviderConfig {
+        issuer: p.issuer.clone(),
+        client_id: p.client_id.clone(),
+        redirect: match &p.redirect {
+            RedirectSetting::PrivateScheme(u) => RedirectUri::PrivateScheme(u.clone()),
+            RedirectSetting::Loopback { path } => RedirectUri::Loopback { path: path.clone() },
+        },
+        dialect: match p.dialect {
+            DialectSetting::Auth0 => Dialect::Auth0,
+            DialectSetting::Rfc8707 => Dialect::Rfc8707,
+        },
+        audiences,
+        default_audience: p
+            .default_audience
+            .as_deref()
+            .map(Audience::parse)
+            .transpose()?,
+        scopes: ScopeSet::parse(&p.scopes.join(" "))?,
+        extra_authorize_params: p
+            .extra_authorize_params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        post_logout_redirect: None,
+    })
+}

@@ -1,0 +1,201 @@
+//! What the shell holds while it runs: the validated registry, the broker, the login phase and
+//! the per-webview push channels. Token logic stays in the broker.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use portico_broker::{AuthError, Broker};
+use portico_shell_core::config::DialectSetting;
+use portico_shell_core::embedded::Embedded;
+use portico_shell_core::mfe_host::MfeHost;
+use portico_shell_core::{AccessPolicy, ShellConfig};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tauri::ipc::Channel;
+
+/// Where the interactive sign-in stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginPhase {
+    Idle,
+    /// The browser is open on the provider; waiting for the callback.
+    Pending,
+    /// A callback passed the checks; exchanging the code.
+    Completing,
+}
+
+/// The provider as the chrome shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderView {
+    pub issuer: String,
+    pub dialect: DialectSetting,
+    pub embedded: bool,
+}
+
+pub struct Shell {
+    pub config: ShellConfig,
+    pub policy: AccessPolicy,
+    pub broker: Broker,
+    pub provider: ProviderView,
+    login: Mutex<LoginPhase>,
+    active_mfe: Mutex<Option<String>>,
+    pub chrome_expanded: AtomicBool,
+    /// One push channel per MFE webview label (a reload replaces it).
+    mfe_channels: Mutex<HashMap<String, Channel<Value>>>,
+    chrome_channels: Mutex<Vec<Channel<Value>>>,
+    /// Warnings raised before the chrome subscribed (e.g. at start), replayed on subscribe.
+    early_warnings: Mutex<Vec<String>>,
+    /// Kept alive for the app's lifetime: dropping them stops the servers.
+    pub _embedded: Option<Embedded>,
+    pub _hosts: Vec<MfeHost>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing here panics while holding a lock; a poisoned lock still holds consistent data.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shell {
+    pub fn new(
+        config: ShellConfig,
+        broker: Broker,
+        provider: ProviderView,
+        embedded: Option<Embedded>,
+        hosts: Vec<MfeHost>,
+    ) -> Self {
+        let active = config.mfes.first().map(|m| m.id.clone());
+        Shell {
+            policy: AccessPolicy::new(&config),
+            config,
+            broker,
+            provider,
+            login: Mutex::new(LoginPhase::Idle),
+            active_mfe: Mutex::new(active),
+            chrome_expanded: AtomicBool::new(false),
+            mfe_channels: Mutex::new(HashMap::new()),
+            chrome_channels: Mutex::new(Vec::new()),
+            early_warnings: Mutex::new(Vec::new()),
+            _embedded: embedded,
+            _hosts: hosts,
+        }
+    }
+
+    pub fn login_phase(&self) -> LoginPhase {
+        *lock(&self.login)
+    }
+
+    pub fn set_login_phase(&self, phase: LoginPhase) {
+        *lock(&self.login) = phase;
+        self.push_state();
+    }
+
+    pub fn active_mfe(&self) -> Option<String> {
+        lock(&self.active_mfe).clone()
+    }
+
+    pub fn set_active_mfe(&self, id: &str) {
+        *lock(&self.active_mfe) = Some(id.to_string());
+        self.push_state();
+    }
+
+    /// The chrome's view of everything; no secrets.
+    pub fn state_json(&self) -> Value {
+        json!({
+            "session": self.broker.session(),
+            "login": self.login_phase(),
+            "mfes": self.config.mfes.iter().map(|m| json!({
+                "id": m.id, "title": m.title, "audiences": m.audiences,
+            })).collect::<Vec<_>>(),
+            "activeMfe": self.active_mfe(),
+            "provider": self.provider,
+            "chromeExpanded": self.chrome_expanded.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Per audience: what the broker holds (no tokens) and which MFEs use it.
+    pub fn token_status_json(&self) -> Value {
+        let status = self.broker.status();
+        Value::Array(
+            self.config
+                .all_audiences()
+                .into_iter()
+                .map(|aud| {
+                    let s = status.iter().find(|s| s.audience == aud);
+                    json!({
+                        "audience": aud,
+                        "mfes": self.policy.users_of(&aud),
+                        "scope": s.and_then(|s| s.scope.clone()),
+                        "expiresAt": s.and_then(|s| s.expires_at),
+                        "lastRefresh": s.and_then(|s| s.last_refresh),
+                        "lastError": s.and_then(|s| s.last_error.clone()),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    pub fn add_mfe_channel(&self, label: &str, channel: Channel<Value>) {
+        lock(&self.mfe_channels).insert(label.to_string(), channel);
+    }
+
+    pub fn add_chrome_channel(&self, channel: Channel<Value>) {
+        let warnings: Vec<String> = lock(&self.early_warnings).drain(..).collect();
+        let _ = channel.send(json!({ "type": "state", "state": self.state_json() }));
+        for message in warnings {
+            let _ = channel.send(json!({ "type": "warning", "message": message }));
+        }
+        let mut chans = lock(&self.chrome_channels);
+        // A reload of the chrome leaves dead channels behind; keep the newest few.
+        if chans.len() >= 4 {
+            chans.remove(0);
+        }
+        chans.push(channel);
+    }
+
+    /// Send to the given MFE webviews only.
+    pub fn push_to_mfes(&self, labels: &[String], message: &Value) {
+        let chans = lock(&self.mfe_channels);
+        for label in labels {
+            if let Some(c) = chans.get(label) {
+                if let Err(error) = c.send(message.clone()) {
+                    tracing::debug!(%label, %error, "push to micro frontend failed");
+                }
+            }
+        }
+    }
+
+    /// Labels of every MFE webview (session changes concern them all).
+    pub fn all_mfe_labels(&self) -> Vec<String> {
+        self.config.mfes.iter().map(|m| m.webview_label()).collect()
+    }
+
+    pub fn push_to_chrome(&self, message: &Value) {
+        for c in lock(&self.chrome_channels).iter() {
+            let _ = c.send(message.clone());
+        }
+    }
+
+    pub fn push_state(&self) {
+        self.push_to_chrome(&json!({ "type": "state", "state": self.state_json() }));
+    }
+
+    pub fn push_token_status(&self) {
+        self.push_to_chrome(&json!({ "type": "tokenStatus", "status": self.token_status_json() }));
+    }
+
+    /// A warning the user should see in the chrome (kept until the chrome is listening).
+    pub fn warn(&self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::warn!(%message, "shell warning");
+        if lock(&self.chrome_channels).is_empty() {
+            lock(&self.early_warnings).push(message);
+        } else {
+            self.push_to_chrome(&json!({ "type": "warning", "message": message }));
+        }
+    }
+
+    pub fn report_error(&self, error: &AuthError) {
+        self.push_to_chrome(&json!({ "type": "error", "error": error }));
+    }
+}

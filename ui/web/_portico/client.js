@@ -1,0 +1,1 @@
+../../packages/portico-client/dist/index.js
