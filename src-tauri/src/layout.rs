@@ -24,7 +24,9 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> tauri::Result<()
     let chrome = window.add_child(
         WebviewBuilder::new(CHROME_LABEL, WebviewUrl::App("shell/index.html".into()))
             // The chrome is ours and never navigates; anything it links to opens outside.
-            .on_navigation(|url| url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost"))
+            .on_navigation(|url| {
+                url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost")
+            })
             .on_new_window(|_, _| NewWindowResponse::Deny),
         LogicalPosition::new(0.0, 0.0),
         LogicalSize::new(WIDTH, CHROME_HEIGHT),
@@ -114,7 +116,9 @@ fn set_chrome_height<R: Runtime>(chrome: &tauri::Webview<R>, height: f64) -> tau
 #[cfg(not(target_os = "linux"))]
 fn set_chrome_height<R: Runtime>(chrome: &tauri::Webview<R>, height: f64) -> tauri::Result<()> {
     let window = chrome.window();
-    let size = window.inner_size()?.to_logical::<f64>(window.scale_factor()?);
+    let size = window
+        .inner_size()?
+        .to_logical::<f64>(window.scale_factor()?);
     chrome.set_bounds(tauri::Rect {
         position: LogicalPosition::new(0.0, 0.0).into(),
         size: LogicalSize::new(size.width, height).into(),

@@ -75,9 +75,12 @@ pub fn run() {
             layout::create(&handle, &shell)?;
             wire_deep_links(&handle, &shell);
             wire_broker_events(&handle, &shell);
-            shell.broker.start_proactive_refresh();
-            let silent = Arc::clone(&shell);
-            tauri::async_runtime::spawn(async move { silent_login(&silent).await });
+            let background = Arc::clone(&shell);
+            tauri::async_runtime::spawn(async move {
+                // Spawns onto the runtime it is called from, hence inside this task.
+                background.broker.start_proactive_refresh();
+                silent_login(&background).await;
+            });
             Ok(())
         })
         .run(tauri::generate_context!("../tauri.conf.json"));

@@ -15,11 +15,17 @@ use crate::state::{LoginPhase, Shell};
 /// Open a URL in the user's browser: the configured browser command (`PORTICO_BROWSER`,
 /// `browser`, `$BROWSER`; the URL is appended as the last argument) or the desktop default.
 pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>, url: &str) {
-    let command = app.try_state::<Arc<Shell>>().and_then(|s| s.config.browser.clone());
+    let command = app
+        .try_state::<Arc<Shell>>()
+        .and_then(|s| s.config.browser.clone());
     if let Some(command) = command {
         let mut parts = command.split_whitespace();
         if let Some(program) = parts.next() {
-            match std::process::Command::new(program).args(parts).arg(url).spawn() {
+            match std::process::Command::new(program)
+                .args(parts)
+                .arg(url)
+                .spawn()
+            {
                 // Reap it in the background; its exit status is not ours to judge.
                 Ok(mut child) => {
                     std::thread::spawn(move || child.wait());
@@ -39,9 +45,12 @@ pub async fn sign_in<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result
     let request = match &shell.provider_redirect() {
         RedirectSetting::PrivateScheme(_) => shell.broker.begin_login(None).await?,
         RedirectSetting::Loopback { path } => {
-            let mut listener = LoopbackRedirect::bind(path).await.map_err(|e| AuthError::Internal {
-                reason: format!("cannot listen on loopback for the redirect: {e}"),
-            })?;
+            let mut listener =
+                LoopbackRedirect::bind(path)
+                    .await
+                    .map_err(|e| AuthError::Internal {
+                        reason: format!("cannot listen on loopback for the redirect: {e}"),
+                    })?;
             let request = shell
                 .broker
                 .begin_login(Some(listener.redirect_uri().clone()))

@@ -7,11 +7,13 @@ use portico_broker::{
     Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, RedirectUri, ScopeSet,
     SystemClock,
 };
-use portico_shell_core::config::{DialectSetting, MfeSource, Origin, ProviderSettings, RedirectSetting};
+use portico_shell_core::config::{
+    DialectSetting, MfeSource, Origin, ProviderSettings, RedirectSetting,
+};
 use portico_shell_core::embedded::Embedded;
 use portico_shell_core::mfe_host::{AssetSource, MfeHost};
 use portico_shell_core::ShellConfig;
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Runtime};
 
 use crate::state::{ProviderView, Shell};
 
@@ -94,12 +96,13 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
         let mut hosts = Vec::new();
         for mfe in &mut config.mfes {
             if let MfeSource::Bundled(folder) = &mfe.source {
-                let host = MfeHost::start(folder, assets.clone())
-                    .await
-                    .map_err(|e| StartError::Host {
-                        id: mfe.id.clone(),
-                        reason: e.to_string(),
-                    })?;
+                let host =
+                    MfeHost::start(folder, assets.clone())
+                        .await
+                        .map_err(|e| StartError::Host {
+                            id: mfe.id.clone(),
+                            reason: e.to_string(),
+                        })?;
                 if let Some(origin) = Origin::of(host.url()) {
                     mfe.origins = vec![origin];
                 }
