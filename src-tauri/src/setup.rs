@@ -119,7 +119,7 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
     let store = Arc::new(KeyringStore::new(&config.keyring_service, &account));
     let broker = Broker::new(
         broker_config,
-        BrokerOptions::default(),
+        broker_options(&env)?,
         store,
         Arc::new(SystemClock),
     )
@@ -138,6 +138,32 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
         hosts_by_id.into_iter().map(|(_, h)| h).collect(),
     );
     Ok(shell)
+}
+
+/// Broker tunables from the environment (tests shorten them; production keeps the defaults).
+pub fn broker_options(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BrokerOptions, portico_shell_core::ConfigError> {
+    let mut o = BrokerOptions::default();
+    let secs = |key: &str, target: &mut std::time::Duration| {
+        if let Some(v) = env(key).filter(|v| !v.trim().is_empty()) {
+            match v.trim().parse::<u64>() {
+                Ok(n) if n > 0 && n <= 86_400 => *target = std::time::Duration::from_secs(n),
+                _ => {
+                    return Err(portico_shell_core::ConfigError {
+                        field: key.to_string(),
+                        problem: format!("`{v}` is not a number of seconds from 1 to 86400"),
+                    })
+                }
+            }
+        }
+        Ok(())
+    };
+    secs("PORTICO_MIN_TTL_SECS", &mut o.min_ttl)?;
+    secs("PORTICO_REFRESH_SKEW_SECS", &mut o.refresh_skew)?;
+    secs("PORTICO_REFRESH_CHECK_SECS", &mut o.proactive_check_interval)?;
+    secs("PORTICO_HTTP_TIMEOUT_SECS", &mut o.http_timeout)?;
+    Ok(o)
 }
 
 /// The start URL of an MFE webview.
