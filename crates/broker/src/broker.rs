@@ -239,6 +239,14 @@ impl Broker {
             authorize_url: tx.authorize_url(&metadata.authorization_endpoint, &inner.config),
             expires_at: tx.expires_at,
         };
+        // A deep-link sign-in may be completed by a later process (the link starts the app),
+        // so its transaction is persisted; a loopback listener dies with this process.
+        if matches!(inner.config.redirect, RedirectUri::PrivateScheme(_)) {
+            let pending = tx.to_pending();
+            if let Err(e) = inner.store_op(move |s| s.save_pending(&pending)).await {
+                tracing::warn!(error = %e, "pending sign-in not persisted; it completes in this run only");
+            }
+        }
         let mut p = lock(&inner.pending);
         if let Some(old) = p.tx.replace(tx) {
             p.cancelled_state = Some(old.state);
@@ -246,11 +254,32 @@ impl Broker {
         Ok(request)
     }
 
+    /// Forget the persisted pending sign-in, off the caller's thread (store calls block and
+    /// this is called from sync contexts too).
+    /// Only the entry of that transaction is removed, so a sign-in begun meanwhile survives.
+    fn forget_pending(&self, state: String) {
+        let store = self.inner.store.clone();
+        std::thread::spawn(move || {
+            let result = match store.load_pending() {
+                Ok(Some(p)) if p.state == state => store.clear_pending(),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "could not clear the persisted pending sign-in");
+            }
+        });
+    }
+
     /// Drops the pending login; its callback will be refused with [`AuthError::LoginCancelled`].
     pub fn cancel_login(&self) {
-        let mut p = lock(&self.inner.pending);
-        if let Some(old) = p.tx.take() {
-            p.cancelled_state = Some(old.state);
+        {
+            let mut p = lock(&self.inner.pending);
+            if let Some(old) = p.tx.take() {
+                p.cancelled_state = Some(old.state.clone());
+                drop(p);
+                self.forget_pending(old.state);
+            }
         }
     }
 
@@ -271,6 +300,17 @@ impl Broker {
     pub async fn complete_login(&self, callback_url: &str) -> Result<SessionInfo, AuthError> {
         let inner = &self.inner;
         let metadata = inner.metadata().await?;
+        if lock(&inner.pending).tx.is_none() {
+            // Started by the deep link itself? The sign-in may have begun in an earlier run.
+            if let Ok(Some(saved)) = inner.store_op(|s| s.load_pending()).await {
+                if let Some(tx) = LoginTransaction::from_pending(saved) {
+                    let mut p = lock(&inner.pending);
+                    if p.tx.is_none() {
+                        p.tx = Some(tx);
+                    }
+                }
+            }
+        }
         let (tx, outcome) = {
             let mut p = lock(&inner.pending);
             let cancelled = |p: &Pending| {
@@ -285,7 +325,10 @@ impl Broker {
                 });
             };
             if inner.clock.now() >= tx.expires_at {
+                let state = tx.state.clone();
                 p.tx = None;
+                drop(p);
+                self.forget_pending(state);
                 return Err(AuthError::LoginExpired);
             }
             match tx.check_callback(
@@ -306,6 +349,8 @@ impl Broker {
                 },
             }
         };
+        // The transaction is used up whatever the outcome.
+        self.forget_pending(tx.state.clone());
         match outcome {
             CallbackOutcome::Error { error, description } => {
                 Err(AuthError::AccessDenied { error, description })

@@ -1,7 +1,7 @@
 //! Session store in the OS keyring (Secret Service / Keychain / Credential Manager) via the `keyring` crate.
 
 use crate::error::StoreError;
-use crate::store::{SessionStore, StoredSession};
+use crate::store::{PendingLogin, SessionStore, StoredSession};
 
 /// Stores the session as one secret under `(service, account)`.
 ///
@@ -31,6 +31,12 @@ impl KeyringStore {
 
     fn entry(&self) -> Result<keyring::Entry, StoreError> {
         keyring::Entry::new(&self.service, &self.account).map_err(map_err)
+    }
+
+    /// The pending sign-in sits in an entry of its own beside the session.
+    fn pending_entry(&self) -> Result<keyring::Entry, StoreError> {
+        keyring::Entry::new(&self.service, &format!("{}#pending-login", self.account))
+            .map_err(map_err)
     }
 }
 
@@ -72,6 +78,29 @@ impl SessionStore for KeyringStore {
 
     fn clear(&self) -> Result<(), StoreError> {
         match self.entry()?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    fn load_pending(&self) -> Result<Option<PendingLogin>, StoreError> {
+        match self.pending_entry()?.get_password() {
+            Ok(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt("not a pending sign-in".into())),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    fn save_pending(&self, pending: &PendingLogin) -> Result<(), StoreError> {
+        let json = serde_json::to_string(pending)
+            .map_err(|e| StoreError::Unavailable(format!("encode: {e}")))?;
+        self.pending_entry()?.set_password(&json).map_err(map_err)
+    }
+
+    fn clear_pending(&self) -> Result<(), StoreError> {
+        match self.pending_entry()?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_err(e)),
         }

@@ -66,4 +66,4 @@ pub use ipc::{
 };
 pub use keyring_store::KeyringStore;
 pub use secret::{AccessToken, AuthCode, IdToken, PkceVerifier, RefreshToken};
-pub use store::{MemoryStore, SessionStore, StoredSession, MAX_SESSION_BYTES};
+pub use store::{MemoryStore, PendingLogin, SessionStore, StoredSession, MAX_SESSION_BYTES};

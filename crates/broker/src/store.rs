@@ -1,7 +1,7 @@
 //! Session persistence: the trait, the stored record, and an in-memory implementation.
 
 use crate::error::StoreError;
-use crate::secret::{IdToken, RefreshToken};
+use crate::secret::{IdToken, PkceVerifier, RefreshToken};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
@@ -61,6 +61,19 @@ impl StoredSession {
     }
 }
 
+/// A sign-in begun but not finished: what the callback must match. Persisted so that a deep
+/// link that starts the app (after it was closed mid-sign-in) can still complete it. Holds the
+/// PKCE verifier, so it lives in the same secure store as the session and nowhere else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub state: String,
+    pub nonce: String,
+    pub verifier: PkceVerifier,
+    pub redirect_uri: String,
+    /// Unix seconds after which the callback is refused.
+    pub expires_at: u64,
+}
+
 /// Where the broker keeps the session between runs. Implementations may block;
 /// the broker calls them on the blocking thread pool.
 pub trait SessionStore: Send + Sync + 'static {
@@ -70,6 +83,20 @@ pub trait SessionStore: Send + Sync + 'static {
     fn save(&self, session: &StoredSession) -> Result<(), StoreError>;
     /// Removes the stored session (no error if there is none).
     fn clear(&self) -> Result<(), StoreError>;
+
+    /// The persisted pending sign-in, if any. Stores that cannot hold one return `None`, and a
+    /// sign-in then only completes in the process that began it.
+    fn load_pending(&self) -> Result<Option<PendingLogin>, StoreError> {
+        Ok(None)
+    }
+    /// Replaces the persisted pending sign-in.
+    fn save_pending(&self, _pending: &PendingLogin) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Removes the persisted pending sign-in (no error if there is none).
+    fn clear_pending(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Keeps the session in memory only: for tests, and for running without a keyring (session lost on exit).
@@ -83,6 +110,7 @@ pub trait SessionStore: Send + Sync + 'static {
 pub struct MemoryStore {
     // Stored as JSON so the same size limit and encoding apply as for the keyring.
     inner: Mutex<Option<String>>,
+    pending: Mutex<Option<PendingLogin>>,
 }
 
 impl MemoryStore {
@@ -113,6 +141,30 @@ impl SessionStore for MemoryStore {
     fn clear(&self) -> Result<(), StoreError> {
         *self
             .inner
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))? = None;
+        Ok(())
+    }
+
+    fn load_pending(&self) -> Result<Option<PendingLogin>, StoreError> {
+        Ok(self
+            .pending
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))?
+            .clone())
+    }
+
+    fn save_pending(&self, pending: &PendingLogin) -> Result<(), StoreError> {
+        *self
+            .pending
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))? = Some(pending.clone());
+        Ok(())
+    }
+
+    fn clear_pending(&self) -> Result<(), StoreError> {
+        *self
+            .pending
             .lock()
             .map_err(|_| StoreError::Unavailable("poisoned".into()))? = None;
         Ok(())

@@ -29,6 +29,32 @@ pub(crate) enum CallbackOutcome {
 }
 
 impl LoginTransaction {
+    /// The persistable form (see [`crate::PendingLogin`]).
+    pub(crate) fn to_pending(&self) -> crate::store::PendingLogin {
+        crate::store::PendingLogin {
+            state: self.state.clone(),
+            nonce: self.nonce.clone(),
+            verifier: self.verifier.clone(),
+            redirect_uri: self.redirect_uri.to_string(),
+            expires_at: self
+                .expires_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+
+    /// Back from the store; `None` if it does not parse (then it is simply not restored).
+    pub(crate) fn from_pending(p: crate::store::PendingLogin) -> Option<Self> {
+        Some(Self {
+            redirect_uri: Url::parse(&p.redirect_uri).ok()?,
+            state: p.state,
+            nonce: p.nonce,
+            verifier: p.verifier,
+            expires_at: std::time::UNIX_EPOCH + Duration::from_secs(p.expires_at),
+        })
+    }
+
     pub(crate) fn new(redirect_uri: Url, now: SystemTime, ttl: Duration) -> Self {
         Self {
             state: pkce::random_urlsafe(32),

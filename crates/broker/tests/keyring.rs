@@ -267,3 +267,65 @@ async fn a_locked_store_is_storage_unavailable_never_a_silent_fallback() {
     );
     assert!(e.broker.session().is_none());
 }
+
+/// A deep link that starts the app completes a sign-in begun by the previous process: the
+/// pending transaction (state, nonce, PKCE verifier) waits in the keyring, not in memory.
+#[tokio::test]
+async fn a_sign_in_begun_before_a_restart_completes_through_the_keyring() {
+    let service = unique_service();
+    let store = KeyringStore::new(&service, "portico-desktop");
+    let _cleanup = Cleanup(store.clone());
+    let pending_cleanup = PendingCleanup(store.clone());
+    let e = env_with(
+        portico_dev_idp::IdpConfig::portico_demo(),
+        Dialect::Auth0,
+        options(),
+        Arc::new(store.clone()),
+    )
+    .await;
+    let req = e.broker.begin_login(None).await.unwrap();
+    let saved = store
+        .load_pending()
+        .unwrap()
+        .expect("pending sign-in persisted");
+    assert!(req.authorize_url.as_str().contains(&saved.state));
+    let callback = portico_dev_idp::browser::sign_in(req.authorize_url.as_str(), "alice")
+        .await
+        .unwrap();
+    drop(e.broker);
+
+    // The new process knows nothing in memory; a forged callback still does not pass...
+    let restarted = Broker::new(
+        e.config.clone(),
+        options(),
+        Arc::new(KeyringStore::new(&service, "portico-desktop")),
+        e.clock.clone(),
+    )
+    .unwrap();
+    let forged = callback.replace(&format!("state={}", saved.state), "state=forged");
+    assert!(matches!(
+        restarted.complete_login(&forged).await,
+        Err(AuthError::StateMismatch)
+    ));
+    // ...and the real one completes the sign-in, after which the pending entry is gone.
+    let info = restarted.complete_login(&callback).await.unwrap();
+    assert_eq!(info.subject, "auth0|alice");
+    assert_eq!(e.admin.counters().token_authorization_code, 1);
+    let mut gone = false;
+    for _ in 0..100 {
+        if store.load_pending().unwrap().is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(gone, "a used transaction is removed from the keyring");
+    drop(pending_cleanup);
+}
+
+struct PendingCleanup(KeyringStore);
+impl Drop for PendingCleanup {
+    fn drop(&mut self) {
+        let _ = self.0.clear_pending();
+    }
+}

@@ -362,3 +362,29 @@ async fn a_callback_is_bound_to_the_broker_that_started_the_login() {
         AuthError::NoPendingLogin
     );
 }
+
+#[tokio::test]
+async fn a_cancelled_sign_in_is_not_completed_by_a_later_process() {
+    let e = env(Dialect::Auth0).await;
+    let req = e.broker.begin_login(None).await.unwrap();
+    let callback = browser::sign_in(req.authorize_url.as_str(), "alice")
+        .await
+        .unwrap();
+    e.broker.cancel_login();
+    // The persisted copy is removed off-thread; wait for it (bounded).
+    let mut gone = false;
+    for _ in 0..100 {
+        if e.store.load_pending().unwrap().is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone, "cancel forgets the persisted sign-in");
+    let restarted = e.restart(options());
+    assert!(matches!(
+        restarted.complete_login(&callback).await,
+        Err(AuthError::NoPendingLogin)
+    ));
+    assert_eq!(e.admin.counters().token_authorization_code, 0);
+}
