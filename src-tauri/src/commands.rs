@@ -17,10 +17,15 @@ use crate::state::Shell;
 
 type ShellState<'a> = State<'a, Arc<Shell>>;
 
-fn denied(e: AccessDenied, audience: &str) -> AuthError {
-    tracing::warn!(reason = %e, "token request refused");
-    AuthError::ForbiddenAudience {
-        audience: audience.to_string(),
+fn denied(e: AccessDenied) -> AuthError {
+    tracing::warn!(reason = %e, "IPC call refused");
+    match e {
+        AccessDenied::ForbiddenAudience { audience, .. } => {
+            AuthError::ForbiddenAudience { audience }
+        }
+        other => AuthError::NotPermitted {
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -36,10 +41,7 @@ fn calling_mfe<'a, R: Runtime>(
     webview: &Webview<R>,
 ) -> Result<&'a MfeEntry, AuthError> {
     let url = webview.url().map_err(internal)?;
-    shell
-        .policy
-        .caller(webview.label(), &url)
-        .map_err(|e| denied(e, ""))
+    shell.policy.caller(webview.label(), &url).map_err(denied)
 }
 
 /// Only the shell's own chrome webview may drive the session.
@@ -47,8 +49,8 @@ fn require_chrome<R: Runtime>(webview: &Webview<R>) -> Result<(), AuthError> {
     if webview.label() == CHROME_LABEL {
         Ok(())
     } else {
-        Err(AuthError::ForbiddenAudience {
-            audience: String::new(),
+        Err(AuthError::NotPermitted {
+            reason: "only the shell's own chrome may drive the session".into(),
         })
     }
 }
@@ -66,7 +68,7 @@ pub async fn get_token<R: Runtime>(
     let mfe = shell
         .policy
         .authorize(webview.label(), &url, aud.as_str())
-        .map_err(|e| denied(e, &audience))?;
+        .map_err(denied)?;
     let registered = ScopeSet::parse(&mfe.scopes.join(" "))?;
     let wanted = match scopes.as_deref().map(str::trim) {
         None | Some("") => registered,

@@ -32,7 +32,7 @@ pub const MFE_PERMISSIONS: &[&str] = &[
 
 /// Build the Tauri app with every plugin and command of the shell (tests add their runtime).
 pub fn builder<R: Runtime>() -> tauri::Builder<R> {
-    tauri::Builder::<R>::new()
+    let builder = tauri::Builder::<R>::new()
         // Must be first: a second instance (how Linux delivers a deep link) forwards its
         // arguments here and exits before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -41,21 +41,26 @@ pub fn builder<R: Runtime>() -> tauri::Builder<R> {
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_opener::init())
-        .invoke_handler(tauri::generate_handler![
-            commands::get_token,
-            commands::mfe_subscribe,
-            commands::mfe_context,
-            commands::mfe_sign_in,
-            commands::shell_state,
-            commands::shell_subscribe,
-            commands::shell_sign_in,
-            commands::shell_cancel_sign_in,
-            commands::shell_sign_out,
-            commands::shell_select_mfe,
-            commands::shell_set_chrome_expanded,
-            commands::token_status,
-        ])
+        .plugin(tauri_plugin_opener::init());
+    with_commands(builder)
+}
+
+/// Register the shell's IPC commands (the IPC tests use this on a mock runtime).
+pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![
+        commands::get_token,
+        commands::mfe_subscribe,
+        commands::mfe_context,
+        commands::mfe_sign_in,
+        commands::shell_state,
+        commands::shell_subscribe,
+        commands::shell_sign_in,
+        commands::shell_cancel_sign_in,
+        commands::shell_sign_out,
+        commands::shell_select_mfe,
+        commands::shell_set_chrome_expanded,
+        commands::token_status,
+    ])
 }
 
 pub fn run() {

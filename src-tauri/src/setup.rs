@@ -161,7 +161,10 @@ pub fn broker_options(
     };
     secs("PORTICO_MIN_TTL_SECS", &mut o.min_ttl)?;
     secs("PORTICO_REFRESH_SKEW_SECS", &mut o.refresh_skew)?;
-    secs("PORTICO_REFRESH_CHECK_SECS", &mut o.proactive_check_interval)?;
+    secs(
+        "PORTICO_REFRESH_CHECK_SECS",
+        &mut o.proactive_check_interval,
+    )?;
     secs("PORTICO_HTTP_TIMEOUT_SECS", &mut o.http_timeout)?;
     Ok(o)
 }

@@ -100,6 +100,10 @@ pub enum AuthError {
     /// Not a valid scope list.
     #[error("invalid scope: {reason}")]
     InvalidScope { reason: String },
+    /// The calling webview may not use this command at all (not a registered micro frontend,
+    /// or not the shell's own chrome). Decided from the webview, never from the message.
+    #[error("not permitted: {reason}")]
+    NotPermitted { reason: String },
     /// The provider could not be reached (after retries).
     #[error("network error talking to the {endpoint} endpoint: {detail}")]
     Network { endpoint: String, detail: String },
@@ -182,6 +186,7 @@ impl AuthError {
             AuthError::ScopeNotGranted { .. } => "scope_not_granted",
             AuthError::InvalidAudience { .. } => "invalid_audience",
             AuthError::InvalidScope { .. } => "invalid_scope",
+            AuthError::NotPermitted { .. } => "not_permitted",
             AuthError::Network { .. } => "network",
             AuthError::Timeout { .. } => "timeout",
             AuthError::RateLimited { .. } => "rate_limited",
@@ -254,6 +259,9 @@ impl Serialize for AuthError {
             InvalidScope {
                 reason: &'a str,
             },
+            NotPermitted {
+                reason: &'a str,
+            },
             Network {
                 endpoint: &'a str,
                 detail: &'a str,
@@ -315,6 +323,7 @@ impl Serialize for AuthError {
             }
             AuthError::InvalidAudience { reason } => Tagged::InvalidAudience { reason },
             AuthError::InvalidScope { reason } => Tagged::InvalidScope { reason },
+            AuthError::NotPermitted { reason } => Tagged::NotPermitted { reason },
             AuthError::Network { endpoint, detail } => Tagged::Network { endpoint, detail },
             AuthError::Timeout { endpoint } => Tagged::Timeout { endpoint },
             AuthError::RateLimited { retry_after_secs } => Tagged::RateLimited {

@@ -71,6 +71,9 @@ export type AuthError = {
     "kind": "invalid_scope";
     reason: string;
 } | {
+    "kind": "not_permitted";
+    reason: string;
+} | {
     "kind": "network";
     endpoint: string;
     detail: string;

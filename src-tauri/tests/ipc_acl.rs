@@ -1,0 +1,285 @@
+//! The IPC boundary on Tauri's mock runtime (no GUI): the real capabilities of the app (the
+//! chrome's file and the per-MFE runtime capabilities), the real commands and a real broker.
+//! What a webview may call is decided by the webview it is, never by what the message says.
+
+use std::sync::Arc;
+
+use portico_broker::{
+    Audience, Broker, BrokerOptions, Dialect, MemoryStore, ProviderConfig, RedirectUri, ScopeSet,
+    SystemClock,
+};
+use portico_shell::state::{ProviderView, Shell};
+use portico_shell_core::config::DialectSetting;
+use portico_shell_core::ShellConfig;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{Manager, WebviewUrl, WebviewWindowBuilder};
+
+const BILLING: &str = "https://api.portico.dev/billing";
+const ANALYTICS: &str = "https://api.portico.dev/analytics";
+const BILLING_ORIGIN: &str = "http://127.0.0.1:4001";
+const ANALYTICS_ORIGIN: &str = "http://127.0.0.1:4003";
+
+fn shell() -> Shell {
+    let section = json!({ "mfes": [
+        {"id": "billing", "title": "Billing", "source": {"url": format!("{BILLING_ORIGIN}/")},
+         "audiences": [BILLING], "scopes": ["read:invoices"]},
+        {"id": "analytics", "title": "Analytics", "source": {"url": format!("{ANALYTICS_ORIGIN}/")},
+         "audiences": [ANALYTICS], "scopes": ["read:reports"]}
+    ]});
+    let config = ShellConfig::load(&section, &|_| None, &["dev.portico.app".into()]).unwrap();
+    // A provider on a closed loopback port: nothing in these tests may reach it, and a call
+    // that got past the checks fails with a typed error instead of hanging.
+    let provider = ProviderConfig {
+        issuer: url::Url::parse("http://127.0.0.1:9/").unwrap(),
+        client_id: "portico-desktop".into(),
+        redirect: RedirectUri::PrivateScheme(url::Url::parse("dev.portico.app:/callback").unwrap()),
+        dialect: Dialect::Auth0,
+        audiences: vec![
+            Audience::parse(BILLING).unwrap(),
+            Audience::parse(ANALYTICS).unwrap(),
+        ],
+        default_audience: Some(Audience::parse(BILLING).unwrap()),
+        scopes: ScopeSet::parse("openid offline_access").unwrap(),
+        extra_authorize_params: vec![],
+        post_logout_redirect: None,
+    };
+    let broker = Broker::new(
+        provider,
+        BrokerOptions::default(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let view = ProviderView {
+        issuer: "http://127.0.0.1:9/".into(),
+        dialect: DialectSetting::Auth0,
+        embedded: false,
+    };
+    Shell::new(config, broker, view, None, Vec::new())
+}
+
+struct App {
+    app: tauri::App<tauri::test::MockRuntime>,
+}
+
+impl App {
+    fn new() -> App {
+        let app = portico_shell::with_commands(mock_builder())
+            .build(tauri::generate_context!("../tauri.conf.json", test = true))
+            .expect("mock app builds");
+        let shell = Arc::new(shell());
+        portico_shell::grant_mfe_capabilities(app.handle(), &shell).unwrap();
+        app.manage(shell);
+        App { app }
+    }
+
+    fn webview(&self, label: &str, url: &str) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
+        WebviewWindowBuilder::new(&self.app, label, WebviewUrl::External(url.parse().unwrap()))
+            .build()
+            .unwrap()
+    }
+}
+
+/// Invoke `cmd` from `webview`, with the request coming from the frame at `frame_url`.
+fn invoke(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    frame_url: &str,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    let response = get_ipc_response(
+        webview,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: frame_url.parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    );
+    response.map(|body| body.deserialize::<Value>().unwrap_or(Value::Null))
+}
+
+fn is_acl_refusal(err: &Value) -> bool {
+    // Tauri's ACL answers with a plain string naming the command and why it is not allowed.
+    err.as_str().is_some_and(|s| s.contains("not allowed"))
+}
+
+#[test]
+fn billing_webview_is_refused_the_analytics_audience_with_a_typed_error() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    let err = invoke(
+        &billing,
+        &format!("{BILLING_ORIGIN}/"),
+        "get_token",
+        json!({ "audience": ANALYTICS }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "forbidden_audience", "{err}");
+    assert_eq!(err["audience"], ANALYTICS);
+    assert_eq!(err["retryable"], false);
+}
+
+#[test]
+fn billing_webview_reaches_the_broker_for_its_own_audience() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    // Past the ACL and the registry: the broker answers (nobody is signed in).
+    let err = invoke(
+        &billing,
+        &format!("{BILLING_ORIGIN}/"),
+        "get_token",
+        json!({ "audience": BILLING }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "login_required", "{err}");
+    let ctx = invoke(
+        &billing,
+        &format!("{BILLING_ORIGIN}/"),
+        "mfe_context",
+        json!({}),
+    )
+    .unwrap();
+    assert_eq!(ctx["id"], "billing");
+    assert_eq!(ctx["audiences"], json!([BILLING]));
+}
+
+#[test]
+fn scopes_beyond_the_registration_are_refused() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    let err = invoke(
+        &billing,
+        &format!("{BILLING_ORIGIN}/"),
+        "get_token",
+        json!({ "audience": BILLING, "scopes": "read:invoices write:invoices" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "invalid_scope", "{err}");
+}
+
+#[test]
+fn malformed_arguments_get_errors_not_panics() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    let url = format!("{BILLING_ORIGIN}/");
+    for args in [
+        json!({}),
+        json!({ "audience": 42 }),
+        json!({ "audience": "" }),
+        json!({ "audience": "not a uri" }),
+        json!({ "audience": "x".repeat(10_000) }),
+        json!({ "audience": BILLING, "scopes": ["array"] }),
+    ] {
+        let err = invoke(&billing, &url, "get_token", args.clone()).unwrap_err();
+        assert!(
+            err.get("kind").is_some() || err.is_string(),
+            "{args}: {err}"
+        );
+    }
+    let err = invoke(&billing, &url, "get_token", json!({ "audience": "" })).unwrap_err();
+    assert_eq!(err["kind"], "invalid_audience");
+}
+
+#[test]
+fn an_unknown_webview_is_refused_by_the_acl() {
+    let app = App::new();
+    let intruder = app.webview("intruder", &format!("{BILLING_ORIGIN}/"));
+    let err = invoke(
+        &intruder,
+        &format!("{BILLING_ORIGIN}/"),
+        "get_token",
+        json!({ "audience": BILLING }),
+    )
+    .unwrap_err();
+    assert!(is_acl_refusal(&err), "{err}");
+}
+
+#[test]
+fn a_remote_origin_outside_the_capability_is_refused() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    // The billing webview, but the calling frame is from another origin (an iframe, or a
+    // navigation that escaped): the capability is bound to the origin, so the ACL refuses.
+    let err = invoke(
+        &billing,
+        "http://127.0.0.1:9999/",
+        "get_token",
+        json!({ "audience": BILLING }),
+    )
+    .unwrap_err();
+    assert!(is_acl_refusal(&err), "{err}");
+    let err = invoke(
+        &billing,
+        "https://evil.example.com/",
+        "mfe_context",
+        json!({}),
+    )
+    .unwrap_err();
+    assert!(is_acl_refusal(&err), "{err}");
+}
+
+#[test]
+fn an_mfe_cannot_listen_to_or_emit_the_deep_link_event() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    let url = format!("{BILLING_ORIGIN}/");
+    let err = invoke(
+        &billing,
+        &url,
+        "plugin:event|listen",
+        json!({ "event": "deep-link://new-url", "target": { "kind": "Any" }, "handler": 7 }),
+    )
+    .unwrap_err();
+    assert!(is_acl_refusal(&err), "{err}");
+    let err = invoke(
+        &billing,
+        &url,
+        "plugin:event|emit",
+        json!({ "event": "deep-link://new-url", "payload": ["dev.portico.app:/callback?code=x&state=y"] }),
+    )
+    .unwrap_err();
+    assert!(is_acl_refusal(&err), "{err}");
+    let err = invoke(&billing, &url, "plugin:deep-link|get_current", json!({})).unwrap_err();
+    assert!(is_acl_refusal(&err), "{err}");
+}
+
+#[test]
+fn an_mfe_cannot_drive_the_session_and_the_chrome_cannot_take_tokens() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    for cmd in [
+        "shell_sign_out",
+        "shell_state",
+        "token_status",
+        "shell_sign_in",
+    ] {
+        let err = invoke(&billing, &format!("{BILLING_ORIGIN}/"), cmd, json!({})).unwrap_err();
+        assert!(is_acl_refusal(&err), "{cmd}: {err}");
+    }
+    let chrome = app.webview("chrome", "tauri://localhost/shell/index.html");
+    let err = invoke(
+        &chrome,
+        "tauri://localhost/shell/index.html",
+        "get_token",
+        json!({ "audience": BILLING }),
+    )
+    .unwrap_err();
+    assert!(is_acl_refusal(&err), "{err}");
+    // The chrome's own commands work for the chrome.
+    let state = invoke(
+        &chrome,
+        "tauri://localhost/shell/index.html",
+        "shell_state",
+        json!({}),
+    )
+    .unwrap();
+    assert_eq!(state["mfes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(state["login"], "idle");
+}
