@@ -65,6 +65,14 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
 
 pub fn run() {
     init_logging();
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "portico: no display (DISPLAY and WAYLAND_DISPLAY are unset). Portico is a desktop app; \
+             start it from a graphical session, or headless with `xvfb-run -a`."
+        );
+        std::process::exit(2);
+    }
     let result = builder::<tauri::Wry>()
         .setup(|app| {
             let handle = app.handle().clone();

@@ -181,6 +181,31 @@ pub fn mfe_start_url(shell: &Shell, id: &str) -> Option<url::Url> {
     }
 }
 
+/// A refresh can only narrow what the sign-in granted for an audience (RFC 6749 §6). So the
+/// sign-in asks for the API scopes of every MFE it covers: with RFC 8707 all of them (every
+/// resource is bound at /authorize); with Auth0 those of the login audience (MRRT grants the
+/// other audiences' scopes from the application's refresh-token policy).
+pub fn login_scopes(p: &ProviderSettings, config: &ShellConfig) -> Vec<String> {
+    let mut scopes = p.scopes.clone();
+    for mfe in &config.mfes {
+        let covered = match p.dialect {
+            DialectSetting::Rfc8707 => true,
+            DialectSetting::Auth0 => p
+                .default_audience
+                .as_ref()
+                .is_some_and(|d| mfe.audiences.contains(d)),
+        };
+        if covered {
+            for s in &mfe.scopes {
+                if !scopes.contains(s) {
+                    scopes.push(s.clone());
+                }
+            }
+        }
+    }
+    scopes
+}
+
 fn broker_config(
     p: &ProviderSettings,
     config: &ShellConfig,
@@ -207,7 +232,7 @@ fn broker_config(
             .as_deref()
             .map(Audience::parse)
             .transpose()?,
-        scopes: ScopeSet::parse(&p.scopes.join(" "))?,
+        scopes: ScopeSet::parse(&login_scopes(p, config).join(" "))?,
         extra_authorize_params: p
             .extra_authorize_params
             .iter()

@@ -80,7 +80,7 @@ pub enum AuthError {
     #[error("sign-in required: {reason}")]
     LoginRequired { reason: String },
     /// The audience is not registered in the provider configuration.
-    #[error("audience {audience} is not registered")]
+    #[error("this micro frontend is not registered for audience {audience}")]
     ForbiddenAudience { audience: String },
     /// The provider did not issue a token for this audience (e.g. Auth0 MRRT default-audience fallback).
     #[error("the provider did not grant a token for audience {audience}")]
