@@ -14,8 +14,8 @@ use crate::store::{SessionStore, StoredSession};
 use crate::transaction::{CallbackOutcome, LoginTransaction};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, RwLock};
@@ -36,6 +36,9 @@ const FALLBACK_TTL: Duration = Duration::from_secs(300);
 const ROTATION_UNKNOWN: u8 = 0;
 const ROTATION_ON: u8 = 1;
 const ROTATION_OFF: u8 = 2;
+/// States of completed (or completing) sign-ins remembered so a replayed callback cannot revive
+/// their persisted copy.
+const CONSUMED_STATES: usize = 16;
 
 /// A started login: open `authorize_url` in the system browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,17 @@ struct Pending {
     tx: Option<LoginTransaction>,
     /// State of the last cancelled or superseded login: its callback is `LoginCancelled`, not a forgery.
     cancelled_state: Option<String>,
+    /// States whose callback was already taken: never restored from the store again.
+    consumed: VecDeque<String>,
+}
+
+/// Single-flight gate of one audience, with the outcome of the last refresh behind it.
+#[derive(Default)]
+struct Flight {
+    gate: tokio::sync::Mutex<()>,
+    /// Refreshes finished behind this gate; a waiter that sees it move shares that outcome.
+    completed: AtomicU64,
+    last_error: Mutex<Option<AuthError>>,
 }
 
 struct Inner {
@@ -70,7 +84,9 @@ struct Inner {
     pending: Mutex<Pending>,
     session: Mutex<Option<Session>>,
     cache: Mutex<TokenCache>,
-    flights: Mutex<HashMap<Audience, Arc<tokio::sync::Mutex<()>>>>,
+    flights: Mutex<HashMap<Audience, Arc<Flight>>>,
+    /// The token endpoint asked us (429 + `Retry-After`) not to come back before this instant.
+    rate_limited_until: Mutex<Option<SystemTime>>,
     /// The refresh-token lineage. Rotating providers: every grant holds it exclusively.
     /// Non-rotating providers: refreshes share it. Sign-in/out always hold it exclusively.
     lineage: RwLock<u64>,
@@ -124,13 +140,13 @@ impl std::fmt::Debug for Broker {
 }
 
 #[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: Option<String>,
-    expires_in: Option<Value>,
-    scope: Option<String>,
-    refresh_token: Option<String>,
-    id_token: Option<String>,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) token_type: Option<String>,
+    pub(crate) expires_in: Option<Value>,
+    pub(crate) scope: Option<String>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) id_token: Option<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -181,10 +197,12 @@ impl Broker {
                 pending: Mutex::new(Pending {
                     tx: None,
                     cancelled_state: None,
+                    consumed: VecDeque::new(),
                 }),
                 session: Mutex::new(None),
                 cache: Mutex::new(TokenCache::default()),
                 flights: Mutex::new(HashMap::new()),
+                rate_limited_until: Mutex::new(None),
                 lineage: RwLock::new(0),
                 rotation: AtomicU8::new(ROTATION_UNKNOWN),
                 events,
@@ -305,7 +323,10 @@ impl Broker {
             if let Ok(Some(saved)) = inner.store_op(|s| s.load_pending()).await {
                 if let Some(tx) = LoginTransaction::from_pending(saved) {
                     let mut p = lock(&inner.pending);
-                    if p.tx.is_none() {
+                    // A used or cancelled sign-in whose stored copy is not yet removed stays dead.
+                    let dead = p.consumed.contains(&tx.state)
+                        || p.cancelled_state.as_ref() == Some(&tx.state);
+                    if p.tx.is_none() && !dead {
                         p.tx = Some(tx);
                     }
                 }
@@ -344,19 +365,66 @@ impl Broker {
                     return Err(e);
                 }
                 Ok(outcome) => match p.tx.take() {
-                    Some(tx) => (tx, outcome),
+                    Some(tx) => {
+                        if p.consumed.len() >= CONSUMED_STATES {
+                            p.consumed.pop_front();
+                        }
+                        p.consumed.push_back(tx.state.clone());
+                        (tx, outcome)
+                    }
                     None => return Err(AuthError::NoPendingLogin),
                 },
             }
         };
-        // The transaction is used up whatever the outcome.
-        self.forget_pending(tx.state.clone());
+        // Taken: remove the persisted copy before the code is spent, so no replay revives it.
+        inner.forget_pending_now(tx.state.clone()).await;
         match outcome {
             CallbackOutcome::Error { error, description } => {
                 Err(AuthError::AccessDenied { error, description })
             }
-            CallbackOutcome::Code(code) => inner.exchange_code(&metadata, tx, code).await,
+            CallbackOutcome::Code(code) => {
+                let kept = tx.clone();
+                let result = inner.exchange_code(&metadata, tx, code).await;
+                if let Err(AuthError::ProviderError {
+                    error: Some(e),
+                    status: Some(400..=499),
+                    ..
+                }) = &result
+                {
+                    if e == "invalid_grant" {
+                        // The provider refused the code (another transaction's, expired, replayed):
+                        // it was not ours to spend, so the sign-in in progress is still good.
+                        self.restore_pending(kept).await;
+                    }
+                }
+                result
+            }
         }
+    }
+
+    /// Puts a transaction whose code was refused back in place, unless a newer one exists.
+    async fn restore_pending(&self, tx: LoginTransaction) {
+        let inner = &self.inner;
+        if inner.clock.now() >= tx.expires_at {
+            return;
+        }
+        let persist = {
+            let mut p = lock(&inner.pending);
+            if p.tx.is_some() {
+                return;
+            }
+            p.consumed.retain(|s| s != &tx.state);
+            let persist = matches!(inner.config.redirect, RedirectUri::PrivateScheme(_))
+                .then(|| tx.to_pending());
+            p.tx = Some(tx);
+            persist
+        };
+        if let Some(pending) = persist {
+            if let Err(e) = inner.store_op(move |s| s.save_pending(&pending)).await {
+                tracing::debug!(error = %e, "restored sign-in not persisted");
+            }
+        }
+        tracing::warn!("the provider refused the callback's code; the sign-in stays pending");
     }
 
     /// Restores the session from the store and proves it with one refresh, without a browser.
@@ -537,7 +605,7 @@ impl Broker {
 }
 
 /// The `state` of a callback URL, for recognising a cancelled login. No validation here.
-fn state_param(callback: &str) -> Option<String> {
+pub(crate) fn state_param(callback: &str) -> Option<String> {
     Url::parse(callback)
         .ok()?
         .query_pairs()
@@ -562,6 +630,20 @@ impl Inner {
         Ok(m)
     }
 
+    /// Removes the persisted pending sign-in of `state` (only that one), awaited.
+    async fn forget_pending_now(&self, state: String) {
+        let result = self
+            .store_op(move |s| match s.load_pending() {
+                Ok(Some(p)) if p.state == state => s.clear_pending(),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "could not clear the persisted pending sign-in");
+        }
+    }
+
     async fn store_op<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn SessionStore) -> Result<T, StoreError> + Send + 'static,
@@ -582,7 +664,12 @@ impl Inner {
         let header = id_token::check_header(token)?;
         let key = self
             .jwks
-            .key_for(&header.kid, &self.http, &metadata.jwks_uri, &*self.clock)
+            .key_for(
+                header.kid.as_deref(),
+                &self.http,
+                &metadata.jwks_uri,
+                &*self.clock,
+            )
             .await?;
         id_token::verify(
             token,
@@ -691,7 +778,7 @@ impl Inner {
         };
         let now = self.clock.now();
         let granted = granted_scopes(resp.scope.as_deref(), &claims, &ScopeSet::empty());
-        let expires_at = now + lifetime(resp.expires_in.as_ref(), Some(&claims), now);
+        let expires_at = expiry(resp.expires_in.as_ref(), Some(&claims), now);
         let entry = CacheEntry {
             grant: TokenGrant {
                 access_token: AccessToken::new(resp.access_token.clone()),
@@ -720,23 +807,39 @@ impl Inner {
             .entry(audience.clone())
             .or_default()
             .clone();
-        let _flight = flight.lock().await;
+        let seen = flight.completed.load(Ordering::SeqCst);
+        let _gate = flight.gate.lock().await;
         if let Some(g) = lock(&self.cache).lookup(audience, scopes, self.clock.now(), min_remaining)
         {
             return Ok(g);
         }
-        let metadata = self.metadata().await?;
-        let result = self.refresh(&metadata, Some(audience), scopes).await;
-        match &result {
-            Ok(Some(g)) => Ok(g.clone()),
+        // A refresh finished while we queued and it failed: its answer is ours too. Without this
+        // every queued caller would repeat the failing request (with retries): a retry storm.
+        if flight.completed.load(Ordering::SeqCst) != seen {
+            if let Some(e) = lock(&flight.last_error).clone() {
+                // Scope refusals depend on the scopes asked for; those are not shared.
+                if !matches!(e, AuthError::ScopeNotGranted { .. }) {
+                    return Err(e);
+                }
+            }
+        }
+        let result = match self.metadata().await {
+            Ok(metadata) => self.refresh(&metadata, Some(audience), scopes).await,
+            Err(e) => Err(e),
+        };
+        let result = match result {
+            Ok(Some(g)) => Ok(g),
             Ok(None) => Err(AuthError::Internal {
                 reason: "refresh without audience in get_token".into(),
             }),
             Err(e) => {
-                lock(&self.cache).record_error(audience, e);
-                Err(e.clone())
+                lock(&self.cache).record_error(audience, &e);
+                Err(e)
             }
-        }
+        };
+        *lock(&flight.last_error) = result.as_ref().err().cloned();
+        flight.completed.fetch_add(1, Ordering::SeqCst);
+        result
     }
 
     /// One refresh-token grant. Returns the grant for `audience` (None when no audience was asked for).
@@ -754,6 +857,16 @@ impl Inner {
             _write = self.lineage.write().await;
         } else {
             _read = self.lineage.read().await;
+        }
+        // Honour a Retry-After longer than we waited inside the call: no request before then.
+        if let Some(until) = *lock(&self.rate_limited_until) {
+            if let Ok(left) = until.duration_since(self.clock.now()) {
+                if !left.is_zero() {
+                    return Err(AuthError::RateLimited {
+                        retry_after_secs: Some(left.as_secs() + u64::from(left.subsec_nanos() > 0)),
+                    });
+                }
+            }
         }
         // Read the token only now: the previous holder may have rotated it.
         let (rt, generation, subject) = {
@@ -794,6 +907,18 @@ impl Inner {
                 return Err(AuthError::login_required(
                     "the provider no longer accepts the session",
                 ));
+            }
+            Err(AuthError::RateLimited {
+                retry_after_secs: Some(secs),
+            }) => {
+                // Capped: a provider's absurd Retry-After must not lock us out for ever.
+                *lock(&self.rate_limited_until) = self
+                    .clock
+                    .now()
+                    .checked_add(Duration::from_secs(secs.min(3600)));
+                return Err(AuthError::RateLimited {
+                    retry_after_secs: Some(secs),
+                });
             }
             Err(AuthError::ProviderError {
                 error: Some(code), ..
@@ -869,7 +994,7 @@ impl Inner {
                 missing,
             });
         }
-        let expires_at = now + lifetime(resp.expires_in.as_ref(), claims.as_ref(), now);
+        let expires_at = expiry(resp.expires_in.as_ref(), claims.as_ref(), now);
         let grant = TokenGrant {
             access_token: AccessToken::new(resp.access_token),
             expires_at: unix_ms(expires_at),
@@ -973,7 +1098,7 @@ impl Inner {
 }
 
 /// Granted scopes: the response's `scope`, else the token's `scope`/`scp` claim, else (RFC 6749 §5.1) as requested.
-fn granted_scopes(
+pub(crate) fn granted_scopes(
     scope: Option<&str>,
     claims: &serde_json::Map<String, Value>,
     requested: &ScopeSet,
@@ -989,6 +1114,15 @@ fn granted_scopes(
         }
         _ => requested.clone(),
     }
+}
+
+/// When a token from this response expires, by our clock.
+pub(crate) fn expiry(
+    expires_in: Option<&Value>,
+    claims: Option<&serde_json::Map<String, Value>>,
+    now: SystemTime,
+) -> SystemTime {
+    now + lifetime(expires_in, claims, now)
 }
 
 /// Token lifetime from `expires_in` (number or numeric string), else the JWT `exp`, else a fallback.

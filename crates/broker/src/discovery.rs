@@ -60,6 +60,13 @@ pub(crate) async fn fetch(
     check(raw, config)
 }
 
+/// Parses and checks a discovery document body (what [`fetch`] does after the request).
+pub(crate) fn parse(body: &[u8], config: &ProviderConfig) -> Result<ProviderMetadata, AuthError> {
+    let raw: RawDiscovery = serde_json::from_slice(body)
+        .map_err(|_| AuthError::discovery("the discovery document could not be read"))?;
+    check(raw, config)
+}
+
 fn endpoint(raw: &str, what: &str) -> Result<Url, AuthError> {
     let url = Url::parse(raw).map_err(|_| AuthError::discovery(format!("{what} is not a URL")))?;
     check_endpoint_url(&url, what).map_err(AuthError::discovery)?;

@@ -14,7 +14,7 @@ pub enum IdTokenDefect {
     Unsigned,
     /// A signature algorithm outside the configured allow-list (e.g. HS256 keyed with the public key).
     AlgorithmNotAllowed,
-    /// No `kid` in the header.
+    /// No usable `kid`: empty or not a string, or absent while the JWKS holds several signing keys.
     MissingKeyId,
     /// `kid` not in the provider's JWKS, even after a (rate-limited) refetch.
     UnknownKeyId,

@@ -33,7 +33,8 @@ pub(crate) struct IdClaims {
 
 /// Header fields needed to choose a key, checked before any key is looked up.
 pub(crate) struct CheckedHeader {
-    pub kid: String,
+    /// `None`: no `kid`; the JWKS must then hold exactly one signing key (see `JwksCache::key_for`).
+    pub kid: Option<String>,
 }
 
 fn defect(d: IdTokenDefect) -> AuthError {
@@ -65,15 +66,13 @@ pub(crate) fn check_header(token: &str) -> Result<CheckedHeader, AuthError> {
     if !ALLOWED_ALGORITHMS.iter().any(|a| format!("{a:?}") == alg) {
         return Err(defect(IdTokenDefect::AlgorithmNotAllowed));
     }
-    let kid = header
-        .get("kid")
-        .and_then(Value::as_str)
-        .filter(|k| !k.is_empty())
-        // Required even with a single key: providers rotate keys and ambiguity is an attack surface.
-        .ok_or(defect(IdTokenDefect::MissingKeyId))?;
-    Ok(CheckedHeader {
-        kid: kid.to_owned(),
-    })
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) if !k.is_empty() => Some(k.clone()),
+        // Present but empty or not a string: malformed, never "absent".
+        Some(_) => return Err(defect(IdTokenDefect::MissingKeyId)),
+    };
+    Ok(CheckedHeader { kid })
 }
 
 /// Verifies the signature with `key` and checks the claims against `expected`.
@@ -260,8 +259,14 @@ mod tests {
             h(json!({"alg": "RS512", "kid": "k"})),
             Some(IdTokenDefect::AlgorithmNotAllowed)
         );
+        // No kid: accepted here; the JWKS decides (one signing key) or refuses (several).
+        assert_eq!(h(json!({"alg": "RS256"})), None);
         assert_eq!(
-            h(json!({"alg": "RS256"})),
+            h(json!({"alg": "RS256", "kid": ""})),
+            Some(IdTokenDefect::MissingKeyId)
+        );
+        assert_eq!(
+            h(json!({"alg": "RS256", "kid": 7})),
             Some(IdTokenDefect::MissingKeyId)
         );
         assert_eq!(h(json!({"alg": "RS256", "kid": "k"})), None);

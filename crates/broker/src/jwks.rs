@@ -35,9 +35,13 @@ impl JwksCache {
     }
 
     /// The verification key for `kid`; fetches the JWKS first time and again (rate-limited) on a miss.
+    ///
+    /// Without a `kid` (OpenID RP tests `kid-absent-single-jwks` / `-multiple-jwks`) the key is
+    /// used only when the set holds exactly one RSA signing key; with several the choice would
+    /// be ours to guess, so the token is refused (`MissingKeyId`) instead of trying each.
     pub(crate) async fn key_for(
         &self,
-        kid: &str,
+        kid: Option<&str>,
         http: &Http,
         jwks_uri: &Url,
         clock: &dyn Clock,
@@ -82,14 +86,40 @@ async fn fetch(http: &Http, jwks_uri: &Url) -> Result<Vec<Jwk>, AuthError> {
         .collect())
 }
 
-/// An RSA signature key with this `kid`, or `None`.
-fn find(keys: &[Jwk], kid: &str) -> Option<Result<DecodingKey, AuthError>> {
-    let jwk = keys.iter().find(|k| {
-        k.common.key_id.as_deref() == Some(kid)
-            && !matches!(k.common.public_key_use, Some(PublicKeyUse::Encryption))
-            && matches!(k.algorithm, AlgorithmParameters::RSA(_))
-    })?;
+fn usable(k: &Jwk) -> bool {
+    !matches!(k.common.public_key_use, Some(PublicKeyUse::Encryption))
+        && matches!(k.algorithm, AlgorithmParameters::RSA(_))
+}
+
+/// The RSA signature key with this `kid` (or the only one when `kid` is absent), or `None`.
+pub(crate) fn find(keys: &[Jwk], kid: Option<&str>) -> Option<Result<DecodingKey, AuthError>> {
+    let jwk = match kid {
+        Some(kid) => keys
+            .iter()
+            .find(|k| k.common.key_id.as_deref() == Some(kid) && usable(k))?,
+        None => {
+            let mut signing = keys.iter().filter(|k| usable(k));
+            match (signing.next(), signing.next()) {
+                (Some(only), None) => only,
+                (Some(_), Some(_)) => {
+                    return Some(Err(AuthError::id_token(IdTokenDefect::MissingKeyId)))
+                }
+                (None, _) => return None,
+            }
+        }
+    };
     Some(DecodingKey::from_jwk(jwk).map_err(|_| AuthError::discovery("a JWKS key cannot be used")))
+}
+
+/// The keys of a JWKS document this library can represent (others are skipped).
+pub(crate) fn parse_set(body: &[u8]) -> Option<Vec<Jwk>> {
+    let raw: RawSet = serde_json::from_slice(body).ok()?;
+    Some(
+        raw.keys
+            .into_iter()
+            .filter_map(|v| serde_json::from_value::<Jwk>(v).ok())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -114,15 +144,33 @@ mod tests {
             {"kty": "weird-future-type", "kid": "x"}
         ]}));
         assert_eq!(keys.len(), 3, "unknown key types are skipped, not fatal");
-        assert!(matches!(find(&keys, "sig1"), Some(Ok(_))));
+        assert!(matches!(find(&keys, Some("sig1")), Some(Ok(_))));
         assert!(
-            find(&keys, "enc1").is_none(),
+            find(&keys, Some("enc1")).is_none(),
             "encryption keys never verify signatures"
         );
         assert!(
-            find(&keys, "hmac").is_none(),
+            find(&keys, Some("hmac")).is_none(),
             "symmetric keys never verify ID tokens"
         );
-        assert!(find(&keys, "nope").is_none());
+        assert!(find(&keys, Some("nope")).is_none());
+        // No kid: the one signing key is unambiguous (the encryption and HMAC keys do not count).
+        assert!(matches!(find(&keys, None), Some(Ok(_))));
+    }
+
+    #[test]
+    fn absent_kid_with_several_signing_keys_is_refused() {
+        let n = "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw";
+        let keys = set(serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "a", "use": "sig", "n": n, "e": "AQAB"},
+            {"kty": "RSA", "kid": "b", "n": n, "e": "AQAB"}
+        ]}));
+        assert!(matches!(
+            find(&keys, None),
+            Some(Err(AuthError::IdTokenInvalid {
+                reason: IdTokenDefect::MissingKeyId
+            }))
+        ));
+        assert!(find(&[], None).is_none(), "empty set: a miss, refetchable");
     }
 }

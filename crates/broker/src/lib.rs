@@ -44,6 +44,8 @@ mod config;
 pub mod dialect;
 mod discovery;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod id_token;
 mod ipc;

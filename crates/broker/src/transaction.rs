@@ -117,6 +117,11 @@ impl LoginTransaction {
         }
         let mut params: HashMap<String, String> = HashMap::new();
         for (k, v) in url.query_pairs() {
+            // Percent-decoding is lossy: invalid UTF-8 becomes U+FFFD, which no OAuth response
+            // parameter may contain (RFC 6749 §4.1.2, §4.1.2.1 character sets).
+            if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
+                return Err(invalid(CallbackDefect::Malformed));
+            }
             if params.insert(k.into_owned(), v.into_owned()).is_some() {
                 return Err(invalid(CallbackDefect::DuplicateParameter));
             }
@@ -311,6 +316,25 @@ mod tests {
                 reason: CallbackDefect::MissingCode
             }
         );
+    }
+
+    #[test]
+    fn invalid_utf8_after_percent_decoding_is_malformed() {
+        let t = tx();
+        for bad in [
+            format!("dev.portico.app:/callback?code=%FF%FE&state={}", t.state),
+            format!("dev.portico.app:/callback?code=abc&state={}%C3", t.state),
+            format!("dev.portico.app:/callback?c%80de=abc&state={}", t.state),
+            format!("dev.portico.app:/callback?code=\u{FFFD}&state={}", t.state),
+        ] {
+            assert_eq!(
+                t.check_callback(&bad, ISS, false).unwrap_err(),
+                AuthError::InvalidCallback {
+                    reason: CallbackDefect::Malformed
+                },
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn expected(t: IdTokenTamper) -> IdTokenDefect {
         // Cryptographically the same fault as a flipped bit: the named key does not verify it.
         IdTokenTamper::OtherKey => IdTokenDefect::SignatureInvalid,
         IdTokenTamper::Hs256WithPublicKey => IdTokenDefect::AlgorithmNotAllowed,
+        // Only a defect when the JWKS holds several keys: see `kid_absent_*` below.
         IdTokenTamper::NoKid => IdTokenDefect::MissingKeyId,
     }
 }
@@ -28,7 +29,10 @@ fn expected(t: IdTokenTamper) -> IdTokenDefect {
 async fn every_tampered_id_token_is_rejected_with_its_reason() {
     for dialect in [Dialect::Auth0, Dialect::Rfc8707] {
         let e = env(dialect).await;
-        for t in IdTokenTamper::ALL {
+        for t in IdTokenTamper::ALL
+            .into_iter()
+            .filter(|t| *t != IdTokenTamper::NoKid)
+        {
             e.admin.set_id_token_tamper(Some(t));
             let cb = callback_for(&e.broker, "alice").await;
             let err = e.broker.complete_login(&cb).await.unwrap_err();
@@ -120,4 +124,37 @@ async fn id_token_expiry_follows_the_injected_clock() {
             reason: IdTokenDefect::Expired
         }
     );
+}
+
+/// OpenID RP test `rp-id_token-kid-absent-single-jwks`: one signing key, no `kid` → accepted.
+#[tokio::test]
+async fn kid_absent_with_a_single_key_in_the_jwks_is_accepted() {
+    let e = env(Dialect::Auth0).await;
+    e.admin.set_id_token_tamper(Some(IdTokenTamper::NoKid));
+    let info = login(&e.broker, "alice").await;
+    assert_eq!(info.subject, "auth0|alice");
+    assert_eq!(e.admin.counters().jwks, 1);
+}
+
+/// OpenID RP test `rp-id_token-kid-absent-multiple-jwks`: with several keys we refuse rather
+/// than try each (documented choice: no guessing which key the provider meant).
+#[tokio::test]
+async fn kid_absent_with_several_keys_in_the_jwks_is_refused() {
+    let e = env(Dialect::Rfc8707).await;
+    // The old key stays published next to the new one.
+    e.admin.rotate_signing_key();
+    e.admin.set_id_token_tamper(Some(IdTokenTamper::NoKid));
+    let cb = callback_for(&e.broker, "alice").await;
+    assert_eq!(
+        e.broker.complete_login(&cb).await.unwrap_err(),
+        AuthError::IdTokenInvalid {
+            reason: expected(IdTokenTamper::NoKid)
+        }
+    );
+    assert!(e.broker.session().is_none());
+    assert!(e.store.load().unwrap().is_none());
+    // Back to kid-bearing tokens: both keys are known, sign-in works without another JWKS fetch.
+    e.admin.set_id_token_tamper(None);
+    login(&e.broker, "alice").await;
+    assert_eq!(e.admin.counters().jwks, 1);
 }
