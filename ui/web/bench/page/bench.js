@@ -1,0 +1,150 @@
+// Part 2 of `cargo xtask bench`: four ways an MFE gets a token, timed in one page, one run.
+// Everything is driven from WebDriver through `window.porticoBench`; nothing runs on its own.
+import { context, getToken } from "/_portico/client.js";
+
+const status = document.getElementById("status");
+const ipc = () => globalThis.__TAURI_INTERNALS__;
+
+// ---------- (d) the seed article's web bridge, shell side ----------
+// The article's ShellAuthOrchestrator: an allow-list of MFE origins, a token manager holding
+// tokens per audience in memory, and a message handler answering GET_TOKEN to the sender only.
+const bridge = {
+  allowedOrigins: new Set(),
+  tokens: new Map(), // audience -> { token, expiresAt }
+  async getTokenForAudience(audience) {
+    const hit = this.tokens.get(audience);
+    if (hit && hit.expiresAt - Date.now() > 60000) return hit.token;
+    const grant = await getToken(audience);
+    this.tokens.set(audience, { token: grant.accessToken, expiresAt: grant.expiresAt });
+    return grant.accessToken;
+  },
+};
+
+window.addEventListener("message", async (event) => {
+  // Validate origin (the article's getMicroFrontendByOrigin) and message structure.
+  if (!bridge.allowedOrigins.has(event.origin)) return;
+  const data = event.data;
+  if (!data || typeof data !== "object" || typeof data.type !== "string") return;
+  if (data.type === "GET_TOKEN" && typeof data.audience === "string") {
+    const token = await bridge.getTokenForAudience(data.audience);
+    event.source?.postMessage({ type: "TOKEN_RESPONSE", token, audience: data.audience }, event.origin);
+  }
+});
+
+function loadFrame(frameOrigin) {
+  return new Promise((resolve, reject) => {
+    const frame = document.createElement("iframe");
+    const url = new URL("/", frameOrigin);
+    url.searchParams.set("shell", location.origin);
+    frame.src = url.href;
+    const timer = setTimeout(() => reject(new Error("the bridge iframe did not load")), 15000);
+    const onReady = (event) => {
+      if (event.origin !== frameOrigin || event.data?.type !== "FRAME_READY") return;
+      window.removeEventListener("message", onReady);
+      clearTimeout(timer);
+      resolve(frame);
+    };
+    window.addEventListener("message", onReady);
+    document.body.append(frame);
+  });
+}
+
+// Ask the iframe to time `n` GET_TOKEN round trips; it answers with its own measurements.
+function frameBatch(frame, frameOrigin, audience, n) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the bridge iframe did not answer")), 60000);
+    const onDone = (event) => {
+      if (event.origin !== frameOrigin || event.data?.type !== "BENCH_DONE") return;
+      window.removeEventListener("message", onDone);
+      clearTimeout(timer);
+      if (event.data.failures) reject(new Error(`${event.data.failures} GET_TOKEN calls got no token`));
+      else resolve(event.data);
+    };
+    window.addEventListener("message", onDone);
+    frame.contentWindow.postMessage({ type: "BENCH_RUN", audience, n }, frameOrigin);
+  });
+}
+
+// ---------- timing ----------
+
+function timerResolution() {
+  let smallest = Infinity;
+  for (let i = 0; i < 200; i++) {
+    const a = performance.now();
+    let b = performance.now();
+    while (b === a) b = performance.now();
+    smallest = Math.min(smallest, b - a);
+  }
+  return smallest;
+}
+
+// `batch` calls back to back; returns [total ms, per-call ms of each call].
+async function timed(batch, call) {
+  const each = new Array(batch);
+  const start = performance.now();
+  let last = start;
+  for (let i = 0; i < batch; i++) {
+    await call();
+    const t = performance.now();
+    each[i] = t - last;
+    last = t;
+  }
+  return [last - start, each];
+}
+
+/**
+ * Interleaved rounds of the four cases, so drift and background load hit all of them alike.
+ * Returns, per case, the mean per-call time of every batch and every single call's time.
+ */
+async function run({ rounds, batch, frameOrigin, warmup }) {
+  status.textContent = "running";
+  const ctx = await context();
+  const audience = ctx.audiences[0];
+  const t = ipc();
+  // Fill both caches: the native one (broker) and the page's (client).
+  await t.invoke("get_token", { audience });
+  await getToken(audience);
+  bridge.allowedOrigins.add(frameOrigin);
+  await bridge.getTokenForAudience(audience);
+  const frame = await loadFrame(frameOrigin);
+
+  const cases = {
+    a_client_cache: () => getToken(audience),
+    b_ipc_get_token: () => t.invoke("get_token", { audience }),
+    c_ipc_ping: () => t.invoke("mfe_ping"),
+  };
+  const out = {};
+  for (const name of [...Object.keys(cases), "d_web_bridge"]) out[name] = { batch: [], single: [] };
+  const once = async (name, n) => {
+    if (name === "d_web_bridge") {
+      const r = await frameBatch(frame, frameOrigin, audience, n);
+      return [r.total, r.each];
+    }
+    return timed(n, cases[name]);
+  };
+  for (let r = 0; r < warmup + rounds; r++) {
+    for (const name of Object.keys(out)) {
+      const n = batch[name];
+      const [total, each] = await once(name, n);
+      if (r < warmup) continue;
+      out[name].batch.push(total / n);
+      out[name].single.push(...each);
+    }
+  }
+  // Sanity: every case hands out the same token (no case measured an error path).
+  const viaClient = (await getToken(audience)).accessToken;
+  const viaIpc = (await t.invoke("get_token", { audience })).accessToken;
+  const viaBridge = (await bridge.getTokenForAudience(audience));
+  status.textContent = "done";
+  return {
+    audience,
+    resolution_ms: timerResolution(),
+    same_token: viaClient === viaIpc && viaIpc === viaBridge,
+    ping_result: await t.invoke("mfe_ping"),
+    cases: out,
+    user_agent: navigator.userAgent,
+  };
+}
+
+window.porticoBench = { run };
+status.textContent = "ready";
