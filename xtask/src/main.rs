@@ -9,6 +9,7 @@
 //! It shells out to apt-get, cargo, npm and the X/D-Bus tools; all of that is plain process
 //! plumbing, so it uses std only.
 
+mod bench;
 mod session;
 mod setup;
 
@@ -40,6 +41,7 @@ fn run() -> Result<()> {
         "run" => run_app(&rest),
         "test" => test(&rest),
         "session" => in_session(&rest),
+        "bench" => bench::run(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
