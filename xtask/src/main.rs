@@ -10,6 +10,7 @@
 //! plumbing, so it uses std only.
 
 mod bench;
+mod bundle;
 mod session;
 mod setup;
 
@@ -41,6 +42,7 @@ fn run() -> Result<()> {
         "run" => run_app(&rest),
         "test" => test(&rest),
         "session" => in_session(&rest),
+        "bundle" => bundle::run(&rest),
         "bench" => bench::run(&rest),
         _ => {
             eprintln!(
