@@ -1,1 +1,46 @@
+//! # portico-e2e
+//!
+//! End-to-end tests of Portico as a tester writes them: the real app binary, started through
+//! `tauri-driver` (WebKitWebDriver) in a private desktop session (own D-Bus bus, unlocked
+//! gnome-keyring, Xvfb when there is no display), signing in against the real development
+//! identity provider over loopback HTTP with a scripted system browser.
+//!
+//! ```no_run
+//! use portico_e2e::prelude::*;
+//!
+//! # async fn demo() {
+//! Scenario::builder("my_scenario")
+//!     .start()
+//!     .await
+//!     .expect("scenario setup")
+//!     .run(async |s: &mut Scenario| {
+//!         let app = s.launch().await?;
+//!         app.chrome().click("sign-in").await?;
+//!         app.mfe("billing").wait_for("api-data", wait::UI).await?;
+//!         assert_eq!(s.counters().authorize, 1);
+//!         Ok(())
+//!     })
+//!     .await;
+//! # }
+//! ```
+//!
+//! See `tests/README.md` for running one scenario and writing a new one.
 
+pub mod app;
+pub mod checks;
+pub mod desktop;
+pub mod error;
+pub mod process;
+pub mod scenario;
+pub mod wait;
+
+/// What a scenario file needs.
+pub mod prelude {
+    pub use crate::app::{App, Shown, TokenAnswer, View};
+    pub use crate::checks::{each_mfe_served_by_its_own_api, each_mfe_signed_out, now_ms};
+    pub use crate::error::{E2eError, Result};
+    pub use crate::scenario::{BrowserMode, Dialect, KeyringEntry, Scenario};
+    pub use crate::wait::{self, Check};
+    pub use portico_dev_idp::{Endpoint, Fault, FaultKind, ANALYTICS_API, BILLING_API, CORE_API};
+    pub use std::time::Duration;
+}

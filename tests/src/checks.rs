@@ -1,0 +1,60 @@
+//! Assertions several scenarios share, phrased as what a person sees.
+
+use crate::app::App;
+use crate::error::Result;
+use crate::scenario::Scenario;
+use crate::wait;
+
+/// Every MFE shows data its own API accepted, with a token whose `aud` is that API: the data
+/// card names the API's audience, the token card shows the token's audience, and the API's
+/// verdict quotes the `aud` claim it validated. Returns each MFE's token expiry (`data-exp`).
+pub async fn each_mfe_served_by_its_own_api(s: &Scenario, app: &App) -> Result<Vec<(String, i64)>> {
+    let mut expiries = Vec::new();
+    for mfe in app.mfes() {
+        let audience = s.audience_of(mfe.name());
+        let data = mfe
+            .wait_for_with("api-data", &["data-api-audience"], wait::UI)
+            .await?;
+        assert_eq!(
+            data.attr("data-api-audience"),
+            Some(audience),
+            "{} shows data from another API",
+            mfe.name()
+        );
+        let token_aud = mfe.wait_for("token-aud", wait::UI).await?;
+        assert_eq!(token_aud.text, audience, "{}: token audience", mfe.name());
+        let verified = mfe.wait_for("api-verified", wait::UI).await?;
+        assert!(
+            verified.text.ends_with(audience),
+            "{}: the API saw aud {:?}, expected {audience}",
+            mfe.name(),
+            verified.text
+        );
+        let exp = mfe
+            .wait_for_with("token-exp", &["data-exp"], wait::UI)
+            .await?;
+        let exp = exp
+            .attr("data-exp")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or_default();
+        assert!(exp > now_ms(), "{}: shows an expired token", mfe.name());
+        expiries.push((mfe.name().to_owned(), exp));
+    }
+    Ok(expiries)
+}
+
+/// Every MFE shows its signed-out card.
+pub async fn each_mfe_signed_out(app: &App) -> Result<()> {
+    for mfe in app.mfes() {
+        mfe.wait_for("signed-out", wait::UI).await?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch (the unit of `data-exp`).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

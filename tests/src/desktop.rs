@@ -1,0 +1,177 @@
+//! A private desktop session per test: an X server (only when none is given), a D-Bus session
+//! bus of its own and an unlocked gnome-keyring Secret Service with a fresh collection in a
+//! throw-away data directory. Single-instance and deep links go over that bus, so two tests can
+//! never see each other's app, and each test starts with an empty keyring.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::error::{E2eError, Result};
+use crate::process::{wait_blocking, ProcessGroup};
+
+/// The running session. Dropping it stops every process it started.
+#[derive(Debug)]
+pub struct Desktop {
+    env: Vec<(String, String)>,
+    // Declared in stop order: keyring before the bus it is on, the X server last.
+    keyring: Option<ProcessGroup>,
+    dbus_pid: Option<i32>,
+    xvfb: Option<ProcessGroup>,
+}
+
+impl Desktop {
+    /// Start the session with its state under `dir` (which must exist and stay until drop).
+    pub fn start(dir: &Path) -> Result<Desktop> {
+        let mut d = Desktop {
+            env: Vec::new(),
+            keyring: None,
+            dbus_pid: None,
+            xvfb: None,
+        };
+        for sub in ["data", "config", "cache", "runtime"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(E2eError::io("create session dirs"))?;
+        }
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // gnome-keyring and WebKit insist on a private runtime directory.
+            std::fs::set_permissions(dir.join("runtime"), std::fs::Permissions::from_mode(0o700))
+                .map_err(E2eError::io("chmod runtime dir"))?;
+        }
+        d.set("XDG_DATA_HOME", dir.join("data"));
+        d.set("XDG_CONFIG_HOME", dir.join("config"));
+        d.set("XDG_CACHE_HOME", dir.join("cache"));
+        d.set("XDG_RUNTIME_DIR", dir.join("runtime"));
+        // No accessibility bus: it would be activated on our bus and outlive the test.
+        d.env.push(("NO_AT_BRIDGE".into(), "1".into()));
+        match std::env::var("DISPLAY").ok().filter(|v| !v.is_empty()) {
+            Some(display) => d.env.push(("DISPLAY".into(), display)),
+            None => d.start_xvfb()?,
+        }
+        d.start_dbus()?;
+        d.start_keyring()?;
+        Ok(d)
+    }
+
+    fn set(&mut self, key: &str, value: PathBuf) {
+        self.env
+            .push((key.to_owned(), value.to_string_lossy().into_owned()));
+    }
+
+    /// The variables a process needs to live in this session.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// Put the session's environment on a command.
+    pub fn apply(&self, cmd: &mut Command) {
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+    }
+
+    fn start_xvfb(&mut self) -> Result<()> {
+        let n = (90..400)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            })
+            .ok_or_else(|| E2eError::Setup("no free X display number".into()))?;
+        let xvfb = ProcessGroup::spawn(
+            "Xvfb",
+            Command::new("Xvfb")
+                .args([
+                    &format!(":{n}"),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )?;
+        self.xvfb = Some(xvfb);
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        wait_blocking("Xvfb's socket", Duration::from_secs(20), || socket.exists())?;
+        self.env.push(("DISPLAY".into(), format!(":{n}")));
+        Ok(())
+    }
+
+    fn start_dbus(&mut self) -> Result<()> {
+        let out = Command::new("dbus-daemon")
+            .args([
+                "--session",
+                "--fork",
+                "--nopidfile",
+                "--print-address=1",
+                "--print-pid=1",
+            ])
+            .stderr(Stdio::null())
+            .output()
+            .map_err(E2eError::spawn("dbus-daemon --session"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let address = lines
+            .next()
+            .filter(|a| a.starts_with("unix:"))
+            .ok_or_else(|| E2eError::Setup(format!("dbus-daemon printed no address: {text}")))?
+            .to_owned();
+        self.dbus_pid = lines.next().and_then(|p| p.trim().parse().ok());
+        self.env.push(("DBUS_SESSION_BUS_ADDRESS".into(), address));
+        Ok(())
+    }
+
+    fn start_keyring(&mut self) -> Result<()> {
+        let mut cmd = Command::new("gnome-keyring-daemon");
+        cmd.args(["--unlock", "--components=secrets", "--foreground"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.apply(&mut cmd);
+        let mut keyring = ProcessGroup::spawn("gnome-keyring-daemon", &mut cmd)?;
+        keyring.write_stdin(b"portico-e2e")?;
+        self.keyring = Some(keyring);
+        let env = self.env.clone();
+        wait_blocking(
+            "gnome-keyring to own org.freedesktop.secrets",
+            Duration::from_secs(20),
+            || {
+                let mut q = Command::new("dbus-send");
+                q.args([
+                    "--session",
+                    "--dest=org.freedesktop.DBus",
+                    "--print-reply",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ]);
+                for (k, v) in &env {
+                    q.env(k, v);
+                }
+                q.output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+                    .unwrap_or(false)
+            },
+        )?;
+        Ok(())
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        if let Some(mut k) = self.keyring.take() {
+            k.stop(Duration::from_secs(2));
+        }
+        if let Some(pid) = self.dbus_pid.take() {
+            // dbus-daemon forked away from us; it is stopped by the pid it printed.
+            // SAFETY: kill(2) on the pid dbus-daemon reported for itself.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        if let Some(mut x) = self.xvfb.take() {
+            x.stop(Duration::from_secs(2));
+        }
+    }
+}

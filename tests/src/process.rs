@@ -1,0 +1,177 @@
+//! Child processes the harness owns. Each one runs as the leader of its own process group, so
+//! stopping it also stops everything it started (tauri-driver → WebKitWebDriver → the app → the
+//! scripted browser → a second app instance), also when a test fails or panics.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use crate::error::{E2eError, Result};
+
+/// A started process group; stopped (TERM, then KILL) on [`ProcessGroup::stop`] or drop.
+#[derive(Debug)]
+pub struct ProcessGroup {
+    what: String,
+    child: Option<Child>,
+    pgid: i32,
+    status: Option<std::process::ExitStatus>,
+}
+
+impl ProcessGroup {
+    /// Start `cmd` as the leader of a new process group.
+    pub fn spawn(what: &str, cmd: &mut Command) -> Result<ProcessGroup> {
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .map_err(E2eError::spawn(what))?;
+        let pgid = i32::try_from(child.id())
+            .map_err(|_| E2eError::Setup(format!("{what}: pid out of range")))?;
+        Ok(ProcessGroup {
+            what: what.to_owned(),
+            child: Some(child),
+            pgid,
+            status: None,
+        })
+    }
+
+    /// The process id of the group leader.
+    pub fn pid(&self) -> i32 {
+        self.pgid
+    }
+
+    /// Write `bytes` to the leader's stdin (if piped) and close it.
+    pub fn write_stdin(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        if let Some(mut stdin) = self.child.as_mut().and_then(|c| c.stdin.take()) {
+            stdin
+                .write_all(bytes)
+                .map_err(E2eError::io(format!("write to the stdin of {}", self.what)))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the leader has exited (reaping it if so).
+    pub fn has_exited(&mut self) -> bool {
+        if self.status.is_some() {
+            return true;
+        }
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(Some(status))) => {
+                self.status = Some(status);
+                true
+            }
+            Some(Ok(None)) => false,
+            Some(Err(_)) | None => true,
+        }
+    }
+
+    /// Whether the leader exited with status 0 (false while it runs).
+    pub fn exit_success(&mut self) -> bool {
+        self.has_exited() && self.status.is_some_and(|s| s.success())
+    }
+
+    /// Ask the whole group to terminate, wait up to `grace` for it to go, then kill what is left.
+    pub fn stop(&mut self, grace: Duration) {
+        if self.child.is_none() {
+            return;
+        }
+        signal_group(self.pgid, libc::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            self.reap();
+            if group_members(self.pgid).is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !group_members(self.pgid).is_empty() {
+            eprintln!("e2e: {} did not stop in {grace:?}; killing it", self.what);
+            signal_group(self.pgid, libc::SIGKILL);
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn reap(&mut self) {
+        let _ = self.has_exited();
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(3));
+    }
+}
+
+fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) with a negative pid signals the process group we created; no memory is
+        // shared with the callee.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Live (non-zombie) processes in a process group, read from /proc. Zombies are skipped: the
+/// container's init may never reap orphans, and a zombie holds nothing.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|pid| proc_stat(*pid).is_some_and(|(state, group)| group == pgid && state != 'Z'))
+        .collect()
+}
+
+/// `(state, process group)` of a process from /proc/PID/stat.
+fn proc_stat(pid: i32) -> Option<(char, i32)> {
+    let stat =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+    // The command name is in parentheses and may contain spaces; fields follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+/// Poll `ok` every 50 ms until it holds or `limit` passes (blocking; for process plumbing only).
+pub fn wait_blocking(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        if ok() {
+            return Ok(());
+        }
+        if start.elapsed() >= limit {
+            return Err(E2eError::Timeout {
+                what: what.to_owned(),
+                waited: limit,
+                last: "not yet".into(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `n` distinct free TCP ports on 127.0.0.1 (bound together, then released for the caller).
+pub fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0").map_err(E2eError::io("bind a free port"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| {
+            l.local_addr()
+                .map(|a| a.port())
+                .map_err(E2eError::io("read a free port"))
+        })
+        .collect()
+}

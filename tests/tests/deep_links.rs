@@ -1,0 +1,98 @@
+//! Deep links, delivered the way Linux does: a second app process with the URL as its argument,
+//! forwarded over D-Bus to the running app, or the process the link starts.
+
+use portico_e2e::prelude::*;
+
+/// Sign in on the provider's page like a person (in this process, not the app's browser) and
+/// return where the provider sends the browser back to. The URL carries the code: it stays in
+/// memory and is never logged.
+async fn finish_in_browser(authorize_url: &str) -> Result<String> {
+    Ok(portico_dev_idp::browser::sign_in(authorize_url, "alice").await?)
+}
+
+/// Scenario 6. While a sign-in is pending, a deep link with the wrong `state` arrives: the app
+/// ignores it with a visible warning, stays pending, and the real callback still completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_deep_link_is_ignored_with_a_warning_and_the_real_one_completes() {
+    Scenario::builder("forged_deep_link")
+        .browser(BrowserMode::Hold)
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            app.chrome().click("sign-in").await?;
+            app.chrome().wait_for("login-pending", wait::UI).await?;
+            let authorize_url = s.authorize_url(1).await?;
+
+            // Someone else's link: right scheme, path and issuer, a state the app never issued.
+            let mut forged = url::Url::parse("dev.portico.app:/callback").expect("scheme URL");
+            forged
+                .query_pairs_mut()
+                .append_pair("code", "forged-code")
+                .append_pair("state", "forged-state-0123456789")
+                .append_pair("iss", s.issuer().as_str());
+            assert!(
+                s.open_deep_link(forged.as_str()).await?,
+                "the deep-link instance forwards the URL and exits cleanly"
+            );
+            let warning = app.chrome().wait_for("warning", wait::UI).await?;
+            assert!(
+                warning.text.contains("Ignored a sign-in callback"),
+                "visible warning, got {:?}",
+                warning.text
+            );
+            // Still waiting for the real callback; nothing was exchanged.
+            assert!(app.chrome().exists("login-pending").await?);
+            assert!(!app.chrome().exists("account-name").await?);
+            each_mfe_signed_out(&app).await?;
+            assert_eq!(
+                s.counters().token_authorization_code,
+                0,
+                "a forged code is never exchanged"
+            );
+
+            let callback = finish_in_browser(&authorize_url).await?;
+            assert!(s.open_deep_link(&callback).await?);
+            each_mfe_served_by_its_own_api(s, &app).await?;
+            app.chrome().wait_gone("login-pending", wait::UI).await?;
+            let c = s.counters();
+            assert_eq!(c.authorize, 1);
+            assert_eq!(c.token_authorization_code, 1);
+            assert_eq!(c.token_errors, 0);
+            Ok(())
+        })
+        .await;
+}
+
+/// Scenario 9. The sign-in begins in one app process, the app is closed, the person finishes
+/// in the browser, and the deep link starts the app: the new process completes the sign-in
+/// begun by the earlier one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_link_that_starts_the_app_completes_a_sign_in_begun_earlier() {
+    Scenario::builder("cold_start_deep_link")
+        .browser(BrowserMode::Hold)
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            app.chrome().click("sign-in").await?;
+            app.chrome().wait_for("login-pending", wait::UI).await?;
+            let authorize_url = s.authorize_url(1).await?;
+            s.quit(&app).await?;
+
+            let callback = finish_in_browser(&authorize_url).await?;
+            // The OS starts the app with the link as its argument.
+            let app = s.launch_with_args(vec![callback]).await?;
+            each_mfe_served_by_its_own_api(s, &app).await?;
+            let name = app.chrome().wait_for("account-name", wait::UI).await?;
+            assert_eq!(name.text, "Alice Admin");
+            let c = s.counters();
+            assert_eq!(c.authorize, 1, "no second trip to /authorize");
+            assert_eq!(c.token_authorization_code, 1);
+            assert!(s.keyring_entry().await?.present);
+            Ok(())
+        })
+        .await;
+}

@@ -1,0 +1,152 @@
+//! Signing in: the first run, least privilege between MFEs, and the loopback redirect.
+
+use portico_e2e::prelude::*;
+
+/// Scenario 1. A first run: one sign-in in the system browser, and every MFE shows data from
+/// its own API with a token whose `aud` is that API. The provider saw one `/authorize` and one
+/// code exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_one_sign_in_gives_each_mfe_a_token_for_its_own_api() {
+    Scenario::builder("first_run")
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            // Nobody is signed in yet, and every MFE says so.
+            each_mfe_signed_out(&app).await?;
+            app.chrome().click("sign-in").await?;
+
+            each_mfe_served_by_its_own_api(s, &app).await?;
+            let name = app.chrome().wait_for("account-name", wait::UI).await?;
+            assert_eq!(name.text, "Alice Admin");
+
+            let c = s.counters();
+            assert_eq!(c.authorize, 1, "one trip to /authorize");
+            assert_eq!(c.login, 1, "one sign-in form submitted");
+            assert_eq!(c.token_authorization_code, 1, "one code exchange");
+            assert_eq!(c.token_errors, 0, "no token request failed");
+            let delivered = s
+                .wait_browser_event("the callback delivered", |e| e["event"] == "delivered")
+                .await?;
+            assert_eq!(delivered["via"], "deep_link");
+            assert_eq!(
+                delivered["status"], 0,
+                "the forwarding instance exits cleanly"
+            );
+            Ok(())
+        })
+        .await;
+}
+
+/// Scenario 2. An MFE asking for another team's audience gets the typed `forbidden_audience`,
+/// and the shell refuses it without asking the provider anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_privilege_foreign_audience_is_refused_without_asking_the_provider() {
+    Scenario::builder("least_privilege")
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            app.chrome().click("sign-in").await?;
+            each_mfe_served_by_its_own_api(s, &app).await?;
+
+            // Billing's page asks the shell for the Analytics API, as its "try" button does.
+            app.select_tab("billing").await?;
+            let billing = app.mfe("billing");
+            let before = s.counters();
+            billing.click("try-foreign").await?;
+            let result = billing
+                .wait_for_with("foreign-result", &["data-kind"], wait::UI)
+                .await?;
+            assert_eq!(result.attr("data-kind"), Some("forbidden_audience"));
+            let kind = billing.wait_for("foreign-kind", wait::UI).await?;
+            assert_eq!(kind.text, "forbidden_audience");
+
+            // The same from every MFE for every audience that is not its own, straight through
+            // the client module.
+            for mfe in app.mfes() {
+                for other in s.mfe_ids() {
+                    if other == mfe.name() {
+                        continue;
+                    }
+                    let foreign = s.audience_of(other);
+                    match mfe.get_token(foreign).await? {
+                        TokenAnswer::Refused { kind, .. } => assert_eq!(
+                            kind,
+                            "forbidden_audience",
+                            "{} asking for {foreign}",
+                            mfe.name()
+                        ),
+                        granted => panic!("{} got a token for {foreign}: {granted:?}", mfe.name()),
+                    }
+                }
+            }
+            assert_eq!(
+                s.counters(),
+                before,
+                "a refused request must not reach the provider"
+            );
+            // The refusal leaves the MFE's own access intact.
+            assert!(billing.exists("api-data").await?);
+            match billing.get_token(BILLING_API).await? {
+                TokenAnswer::Granted { audience, .. } => assert_eq!(audience, BILLING_API),
+                refused => panic!("billing lost its own audience: {refused:?}"),
+            }
+            Ok(())
+        })
+        .await;
+}
+
+/// Scenario 8. With a loopback redirect (RFC 8252 §7.3) the browser brings the code back to
+/// `http://127.0.0.1:{port}/callback` and the sign-in completes; here with RFC 8707 resource
+/// indicators instead of the Auth0 dialect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_redirect_completes_a_sign_in() {
+    Scenario::builder("loopback_redirect")
+        .loopback_redirect()
+        .dialect(Dialect::Rfc8707)
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            each_mfe_signed_out(&app).await?;
+            app.chrome().click("sign-in").await?;
+
+            let authorize = url::Url::parse(&s.authorize_url(1).await?).expect("authorize URL");
+            let redirect = authorize
+                .query_pairs()
+                .find(|(k, _)| k == "redirect_uri")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            assert!(
+                redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"),
+                "loopback redirect URI, got {redirect}"
+            );
+            let resources: Vec<String> = authorize
+                .query_pairs()
+                .filter(|(k, _)| k == "resource")
+                .map(|(_, v)| v.into_owned())
+                .collect();
+            for api in [BILLING_API, CORE_API, ANALYTICS_API] {
+                assert!(
+                    resources.iter().any(|r| r == api),
+                    "{api} asked for at /authorize"
+                );
+            }
+
+            each_mfe_served_by_its_own_api(s, &app).await?;
+            let delivered = s
+                .wait_browser_event("the callback delivered", |e| e["event"] == "delivered")
+                .await?;
+            assert_eq!(delivered["via"], "loopback");
+            assert_eq!(delivered["status"], 200);
+            let c = s.counters();
+            assert_eq!(c.authorize, 1);
+            assert_eq!(c.token_authorization_code, 1);
+            Ok(())
+        })
+        .await;
+}
