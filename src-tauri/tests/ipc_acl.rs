@@ -283,3 +283,203 @@ fn an_mfe_cannot_drive_the_session_and_the_chrome_cannot_take_tokens() {
     assert_eq!(state["mfes"].as_array().map(Vec::len), Some(2));
     assert_eq!(state["login"], "idle");
 }
+
+/// Appends one figure line for `cargo xtask reliability` when `PORTICO_FIGURES` names a file.
+fn figure(case: &str, expected: &str, outcome: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("PORTICO_FIGURES") else {
+        return;
+    };
+    let line = json!({"suite": "ipc_input", "case": case, "expected": expected,
+                      "outcome": outcome, "as_expected": expected == outcome});
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+fn kind(result: &Result<Value, Value>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => e["kind"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| "tauri_args_rejected".into()),
+    }
+}
+
+#[test]
+fn audience_input_gets_typed_errors_before_any_lookup() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    let url = format!("{BILLING_ORIGIN}/");
+    let long_uri = format!("https://api.portico.dev/{}", "a".repeat(600));
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("empty audience", json!(""), "invalid_audience"),
+        (
+            "overlong audience (10 000 chars)",
+            json!("x".repeat(10_000)),
+            "invalid_audience",
+        ),
+        (
+            "overlong URI (600+ chars)",
+            json!(long_uri),
+            "invalid_audience",
+        ),
+        ("not a URI", json!("not a uri"), "invalid_audience"),
+        (
+            "relative reference",
+            json!("api/billing"),
+            "invalid_audience",
+        ),
+        (
+            "URI with fragment",
+            json!(format!("{BILLING}#x")),
+            "invalid_audience",
+        ),
+        (
+            "URI with newline",
+            json!(format!("{BILLING}\n")),
+            "invalid_audience",
+        ),
+        (
+            "URI with NUL",
+            json!(format!("{BILLING}\u{0}")),
+            "invalid_audience",
+        ),
+        (
+            "registered audience plus trailing slash",
+            json!(format!("{BILLING}/")),
+            "forbidden_audience",
+        ),
+        (
+            "registered audience in upper case",
+            json!(BILLING.to_uppercase()),
+            "forbidden_audience",
+        ),
+        (
+            "another MFE's audience",
+            json!(ANALYTICS),
+            "forbidden_audience",
+        ),
+    ];
+    for (case, audience, expected) in cases {
+        let r = invoke(&billing, &url, "get_token", json!({ "audience": audience }));
+        figure(case, expected, &kind(&r));
+        let err = r.unwrap_err();
+        assert_eq!(err["kind"], expected, "{case}: {err}");
+        assert_eq!(err["retryable"], false, "{case}");
+        assert!(err["message"].is_string(), "{case}");
+        // Our message, bounded: the caller's 10 kB input is not echoed back.
+        assert!(err.to_string().len() < 1024, "{case}: {err}");
+    }
+}
+
+#[test]
+fn unknown_fields_cannot_change_who_is_calling() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    let url = format!("{BILLING_ORIGIN}/");
+    let spoof = json!({ "webview": "mfe-analytics", "label": "chrome", "mfe": "analytics",
+                        "origin": ANALYTICS_ORIGIN, "caller": "analytics", "__proto__": {"x": 1} });
+    // The identity fields are ignored: still billing, so analytics stays forbidden ...
+    let mut args = spoof.clone();
+    args["audience"] = json!(ANALYTICS);
+    let r = invoke(&billing, &url, "get_token", args);
+    figure(
+        "unknown fields claiming another MFE",
+        "forbidden_audience",
+        &kind(&r),
+    );
+    assert_eq!(r.unwrap_err()["kind"], "forbidden_audience");
+    // ... and its own audience goes through to the broker as before (nobody signed in).
+    let mut args = spoof;
+    args["audience"] = json!(BILLING);
+    let r = invoke(&billing, &url, "get_token", args);
+    figure(
+        "unknown fields with its own audience",
+        "login_required",
+        &kind(&r),
+    );
+    assert_eq!(r.unwrap_err()["kind"], "login_required");
+}
+
+#[test]
+fn wrong_types_are_refused_before_the_command_runs() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    let url = format!("{BILLING_ORIGIN}/");
+    for (case, args) in [
+        ("audience missing", json!({})),
+        ("audience null", json!({ "audience": null })),
+        ("audience number", json!({ "audience": 42 })),
+        ("audience bool", json!({ "audience": true })),
+        ("audience array", json!({ "audience": [BILLING] })),
+        ("audience object", json!({ "audience": { "uri": BILLING } })),
+        ("scopes number", json!({ "audience": BILLING, "scopes": 5 })),
+        (
+            "scopes array",
+            json!({ "audience": BILLING, "scopes": ["read:invoices"] }),
+        ),
+        ("arguments not an object", json!([BILLING])),
+    ] {
+        let r = invoke(&billing, &url, "get_token", args.clone());
+        // Tauri's argument deserializer answers (a string naming the argument); the command
+        // and the broker never run, so no token request and no typed AuthError.
+        figure(
+            &format!("wrong type: {case}"),
+            "tauri_args_rejected",
+            &kind(&r),
+        );
+        let err = r.unwrap_err();
+        let text = err.as_str().unwrap_or_default();
+        assert!(
+            text.contains("invalid args") || text.contains("missing required key"),
+            "{case}: {err}"
+        );
+    }
+    // Scopes of the wrong shape inside a string are ours to refuse, typed.
+    let r = invoke(
+        &billing,
+        &url,
+        "get_token",
+        json!({ "audience": BILLING, "scopes": "read:invoices\"" }),
+    );
+    figure("scope with a quote", "invalid_scope", &kind(&r));
+    assert_eq!(r.unwrap_err()["kind"], "invalid_scope");
+}
+
+#[test]
+fn unregistered_webviews_are_refused_for_every_mfe_command() {
+    let app = App::new();
+    for (label, url) in [
+        ("intruder", format!("{BILLING_ORIGIN}/")),
+        ("mfe-unknown", format!("{BILLING_ORIGIN}/")),
+        ("mfe-billing-2", format!("{BILLING_ORIGIN}/")),
+    ] {
+        let w = app.webview(label, &url);
+        for (cmd, args) in [
+            ("get_token", json!({ "audience": BILLING })),
+            ("mfe_context", json!({})),
+        ] {
+            let r = invoke(&w, &url, cmd, args);
+            let outcome = match &r {
+                Err(e) if is_acl_refusal(e) => "acl_refused".to_string(),
+                other => kind(other),
+            };
+            figure(
+                &format!("unregistered webview `{label}` calls {cmd}"),
+                "acl_refused",
+                &outcome,
+            );
+            // Refused by the capability (no capability names this label), or typed by the policy.
+            assert!(
+                outcome == "acl_refused" || outcome == "not_permitted",
+                "{label} {cmd}: {r:?}"
+            );
+        }
+    }
+}
