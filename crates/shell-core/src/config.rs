@@ -686,13 +686,19 @@ mod tests {
             json!({"issuer": "https://idp.example.com/", "clientId": "x", "redirect": "other.app:/cb"}),
         );
         assert_eq!(e.field, "provider.redirect");
-        let e = provider_err(json!({"issuer": "https://idp.example.com/", "clientId": "x",
-            "extraAuthorizeParams": {"state": "fixed"}}));
+        let e = provider_err(
+            json!({"issuer": "https://idp.example.com/", "clientId": "x",
+            "extraAuthorizeParams": {"state": "fixed"}}),
+        );
         assert_eq!(e.field, "provider.extraAuthorizeParams.state");
-        let e = provider_err(json!({"issuer": "https://idp.example.com/", "clientId": "x",
-            "defaultAudience": "https://api.portico.dev/nope"}));
+        let e = provider_err(
+            json!({"issuer": "https://idp.example.com/", "clientId": "x",
+            "defaultAudience": "https://api.portico.dev/nope"}),
+        );
         assert_eq!(e.field, "provider.defaultAudience");
-        let e = provider_err(json!({"issuer": "https://idp.example.com/", "clientId": "x", "colour": 1}));
+        let e = provider_err(
+            json!({"issuer": "https://idp.example.com/", "clientId": "x", "colour": 1}),
+        );
         assert_eq!(e.field, "plugins.portico");
     }
 

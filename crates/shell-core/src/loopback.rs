@@ -37,9 +37,7 @@ impl LoopbackRedirect {
             port,
             tx,
         };
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared);
+        let app = axum::Router::new().fallback(handle).with_state(shared);
         tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
@@ -77,7 +75,11 @@ impl Drop for LoopbackRedirect {
 
 async fn handle(State(shared): State<Shared>, OriginalUri(uri): OriginalUri) -> impl IntoResponse {
     if uri.path() != shared.path {
-        return (StatusCode::NOT_FOUND, Html(page("Not found", "Nothing here."))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page("Not found", "Nothing here.")),
+        )
+            .into_response();
     }
     let full = format!(
         "http://127.0.0.1:{}{}",
@@ -85,10 +87,21 @@ async fn handle(State(shared): State<Shared>, OriginalUri(uri): OriginalUri) -> 
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     );
     let Ok(url) = Url::parse(&full) else {
-        return (StatusCode::BAD_REQUEST, Html(page("Bad request", "Malformed redirect."))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page("Bad request", "Malformed redirect.")),
+        )
+            .into_response();
     };
     if shared.tx.send(url).await.is_err() {
-        return (StatusCode::GONE, Html(page("Sign-in closed", "Portico is no longer waiting for this sign-in."))).into_response();
+        return (
+            StatusCode::GONE,
+            Html(page(
+                "Sign-in closed",
+                "Portico is no longer waiting for this sign-in.",
+            )),
+        )
+            .into_response();
     }
     Html(page(
         "Back to Portico",
@@ -114,9 +127,13 @@ mod tests {
         let mut lb = LoopbackRedirect::bind("/callback").await.unwrap();
         let base = lb.redirect_uri().clone();
         assert_eq!(base.host_str(), Some("127.0.0.1"));
-        let other = reqwest::get(base.join("/favicon.ico").unwrap()).await.unwrap();
+        let other = reqwest::get(base.join("/favicon.ico").unwrap())
+            .await
+            .unwrap();
         assert_eq!(other.status(), 404);
-        let hit = reqwest::get(format!("{base}?code=abc&state=xyz")).await.unwrap();
+        let hit = reqwest::get(format!("{base}?code=abc&state=xyz"))
+            .await
+            .unwrap();
         assert_eq!(hit.status(), 200);
         assert!(hit.text().await.unwrap().contains("return to Portico"));
         let got = lb.next().await.unwrap();

@@ -84,7 +84,10 @@ async fn serve_file(State(site): State<Site>, OriginalUri(uri): OriginalUri) -> 
             rel.to_string()
         };
         // Percent-encoded or dotted segments never name an embedded file; refuse them outright.
-        if rel.split('/').any(|s| s.is_empty() || s == ".." || s == "." || s.contains('%')) {
+        if rel
+            .split('/')
+            .any(|s| s.is_empty() || s == ".." || s == "." || s.contains('%'))
+        {
             return (StatusCode::BAD_REQUEST, "bad path").into_response();
         }
         format!("{}/{rel}", site.folder)
@@ -93,9 +96,15 @@ async fn serve_file(State(site): State<Site>, OriginalUri(uri): OriginalUri) -> 
         Some(bytes) => {
             let mut resp = bytes.into_response();
             let headers = resp.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime_for(&asset)));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(mime_for(&asset)),
+            );
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+            headers.insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
             headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
             resp
         }
@@ -134,13 +143,24 @@ mod tests {
     async fn serves_its_folder_and_the_client_on_its_own_origin() {
         let a = MfeHost::start("mfes/billing", assets()).await.unwrap();
         let b = MfeHost::start("mfes/billing", assets()).await.unwrap();
-        assert_ne!(a.url().port(), b.url().port(), "each host is its own origin");
+        assert_ne!(
+            a.url().port(),
+            b.url().port(),
+            "each host is its own origin"
+        );
         let index = reqwest::get(a.url().clone()).await.unwrap();
         assert_eq!(index.headers()["content-type"], "text/html; charset=utf-8");
         assert_eq!(index.text().await.unwrap(), "<h1>billing</h1>");
-        let js = reqwest::get(a.url().join("main.js").unwrap()).await.unwrap();
-        assert_eq!(js.headers()["content-type"], "text/javascript; charset=utf-8");
-        let client = reqwest::get(a.url().join(CLIENT_PATH).unwrap()).await.unwrap();
+        let js = reqwest::get(a.url().join("main.js").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            js.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        let client = reqwest::get(a.url().join(CLIENT_PATH).unwrap())
+            .await
+            .unwrap();
         assert_eq!(client.text().await.unwrap(), "export const getToken = 1");
     }
 
@@ -148,7 +168,11 @@ mod tests {
     async fn refuses_traversal_and_unknown_files() {
         let a = MfeHost::start("mfes/billing", assets()).await.unwrap();
         let c = reqwest::Client::new();
-        let missing = c.get(a.url().join("nope.js").unwrap()).send().await.unwrap();
+        let missing = c
+            .get(a.url().join("nope.js").unwrap())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(missing.status(), 404);
         let enc = c
             .get(format!("{}%2e%2e/secret", a.url()))
