@@ -848,31 +848,27 @@ fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
 
 fn targets(r: &Value) -> Value {
     let mut t = Vec::new();
-    let mut push = |name: &str,
-                    target: &str,
-                    measured: Option<f64>,
-                    limit: f64,
-                    unit: &str,
-                    exact: bool| {
-        let met = measured.map(|m| if exact { m == limit } else { m <= limit });
-        let by = measured.map(|m| {
-            if exact {
-                format!("{} vs {}", fmt(m), fmt(limit))
-            } else if m <= limit {
-                format!("{}% under", fmt((1.0 - m / limit) * 100.0))
-            } else {
-                format!(
-                    "{}% over ({} {unit} vs {} {unit})",
-                    fmt((m / limit - 1.0) * 100.0),
-                    fmt(m),
-                    fmt(limit)
-                )
-            }
-        });
-        t.push(
+    let mut push =
+        |name: &str, target: &str, measured: Option<f64>, limit: f64, unit: &str, exact: bool| {
+            let met = measured.map(|m| if exact { m == limit } else { m <= limit });
+            let by = measured.map(|m| {
+                if exact {
+                    format!("{} vs {}", fmt(m), fmt(limit))
+                } else if m <= limit {
+                    format!("{}% under", fmt((1.0 - m / limit) * 100.0))
+                } else {
+                    format!(
+                        "{}% over ({} {unit} vs {} {unit})",
+                        fmt((m / limit - 1.0) * 100.0),
+                        fmt(m),
+                        fmt(limit)
+                    )
+                }
+            });
+            t.push(
             json!({ "name": name, "target": target, "measured": measured, "met": met, "by": by }),
         );
-    };
+        };
     let f = |v: &Value| v.as_f64();
     push(
         "(a) JS client cache hit, p50",
