@@ -136,12 +136,12 @@ async fn twenty_plus_forged_callbacks_are_refused_and_the_sign_in_survives() {
     // After success: the same callback again, a fresh code for the used state, a forged one.
     let used_req_code = browser::sign_in(
         // The provider would happily issue another code for the old authorize request.
-        &e.broker
+        e.broker
             .begin_login(None)
             .await
             .unwrap()
             .authorize_url
-            .to_string(),
+            .as_str(),
         "bob",
     )
     .await
