@@ -16,7 +16,7 @@ pub struct Desktop {
     env: Vec<(String, String)>,
     // Declared in stop order: keyring before the bus it is on, the X server last.
     keyring: Option<ProcessGroup>,
-    dbus_pid: Option<i32>,
+    dbus: Option<ProcessGroup>,
     xvfb: Option<ProcessGroup>,
 }
 
@@ -26,7 +26,7 @@ impl Desktop {
         let mut d = Desktop {
             env: Vec::new(),
             keyring: None,
-            dbus_pid: None,
+            dbus: None,
             xvfb: None,
         };
         for sub in ["data", "config", "cache", "runtime"] {
@@ -99,25 +99,22 @@ impl Desktop {
     }
 
     fn start_dbus(&mut self) -> Result<()> {
-        let out = Command::new("dbus-daemon")
-            .args([
-                "--session",
-                "--fork",
-                "--nopidfile",
-                "--print-address=1",
-                "--print-pid=1",
-            ])
-            .stderr(Stdio::null())
-            .output()
-            .map_err(E2eError::spawn("dbus-daemon --session"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut lines = text.lines();
-        let address = lines
-            .next()
-            .filter(|a| a.starts_with("unix:"))
-            .ok_or_else(|| E2eError::Setup(format!("dbus-daemon printed no address: {text}")))?
-            .to_owned();
-        self.dbus_pid = lines.next().and_then(|p| p.trim().parse().ok());
+        // In the foreground, as our child: stopped and reaped like every other helper.
+        let mut dbus = ProcessGroup::spawn(
+            "dbus-daemon --session",
+            Command::new("dbus-daemon")
+                .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        )?;
+        let address = dbus.read_stdout_line()?;
+        if !address.starts_with("unix:") {
+            return Err(E2eError::Setup(format!(
+                "dbus-daemon printed no address: {address:?}"
+            )));
+        }
+        self.dbus = Some(dbus);
         self.env.push(("DBUS_SESSION_BUS_ADDRESS".into(), address));
         Ok(())
     }
@@ -163,12 +160,8 @@ impl Drop for Desktop {
         if let Some(mut k) = self.keyring.take() {
             k.stop(Duration::from_secs(2));
         }
-        if let Some(pid) = self.dbus_pid.take() {
-            // dbus-daemon forked away from us; it is stopped by the pid it printed.
-            // SAFETY: kill(2) on the pid dbus-daemon reported for itself.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
+        if let Some(mut d) = self.dbus.take() {
+            d.stop(Duration::from_secs(2));
         }
         if let Some(mut x) = self.xvfb.take() {
             x.stop(Duration::from_secs(2));

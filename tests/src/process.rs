@@ -51,6 +51,22 @@ impl ProcessGroup {
         Ok(())
     }
 
+    /// The first line the leader prints on its (piped) stdout, without the newline. Blocks until
+    /// it is printed; the rest of the output is left unread.
+    pub fn read_stdout_line(&mut self) -> Result<String> {
+        use std::io::BufRead;
+        let stdout = self
+            .child
+            .as_mut()
+            .and_then(|c| c.stdout.take())
+            .ok_or_else(|| E2eError::Setup(format!("{}: stdout is not piped", self.what)))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(E2eError::io(format!("read the output of {}", self.what)))?;
+        Ok(line.trim().to_owned())
+    }
+
     /// Whether the leader has exited (reaping it if so).
     pub fn has_exited(&mut self) -> bool {
         if self.status.is_some() {
@@ -77,17 +93,23 @@ impl ProcessGroup {
             return;
         }
         signal_group(self.pgid, libc::SIGTERM);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            self.reap();
-            if group_members(self.pgid).is_empty() {
-                break;
+        let gone = |me: &mut Self, limit: Duration| {
+            let deadline = Instant::now() + limit;
+            loop {
+                me.reap();
+                if group_members(me.pgid).is_empty() {
+                    return true;
+                }
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if !group_members(self.pgid).is_empty() {
+        };
+        if !gone(self, grace) {
             eprintln!("e2e: {} did not stop in {grace:?}; killing it", self.what);
             signal_group(self.pgid, libc::SIGKILL);
+            gone(self, Duration::from_secs(2));
         }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -124,21 +146,23 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
     };
     dir.filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .filter(|pid| proc_stat(*pid).is_some_and(|(state, group)| group == pgid && state != 'Z'))
+        .filter(|pid| {
+            proc_stat(*pid).is_some_and(|(state, group, _)| group == pgid && state != 'Z')
+        })
         .collect()
 }
 
-/// `(state, process group)` of a process from /proc/PID/stat.
-fn proc_stat(pid: i32) -> Option<(char, i32)> {
+/// `(state, process group, parent)` of a process from /proc/PID/stat.
+fn proc_stat(pid: i32) -> Option<(char, i32, i32)> {
     let stat =
         std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
     // The command name is in parentheses and may contain spaces; fields follow the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    Some((state, pgrp, ppid))
 }
 
 /// Poll `ok` every 50 ms until it holds or `limit` passes (blocking; for process plumbing only).

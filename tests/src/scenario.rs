@@ -142,6 +142,7 @@ impl ScenarioBuilder {
             )
         })?;
         let app = app_binary()?;
+        warn_if_stale(&app);
         let mut env: Vec<(String, String)> = desktop.env().to_vec();
         let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
         set("PORTICO_APP", app.to_string_lossy().into_owned());
@@ -500,7 +501,9 @@ impl Scenario {
     where
         F: AsyncFnOnce(&mut Scenario) -> Result<()>,
     {
+        let started = std::time::Instant::now();
         let outcome = CatchUnwind(Box::pin(body(&mut self))).await;
+        let took = started.elapsed();
         let label = match &outcome {
             Ok(Ok(())) => "final",
             _ => "failure",
@@ -513,9 +516,9 @@ impl Scenario {
         let counters = serde_json::to_string_pretty(&self.counters()).unwrap_or_default();
         let _ = std::fs::write(self.artifacts.join("provider-counters.json"), counters);
         let verdict = match &outcome {
-            Ok(Ok(())) => "passed".to_owned(),
-            Ok(Err(e)) => format!("failed: {e}"),
-            Err(p) => format!("panicked: {}", panic_text(p.as_ref())),
+            Ok(Ok(())) => format!("passed in {took:.1?}"),
+            Ok(Err(e)) => format!("failed after {took:.1?}: {e}"),
+            Err(p) => format!("panicked after {took:.1?}: {}", panic_text(p.as_ref())),
         };
         let _ = std::fs::write(self.artifacts.join("outcome.txt"), &verdict);
         let leaks = secret_leaks(&self.artifacts);
@@ -644,6 +647,47 @@ fn write_app_config(dir: &Path, apis: &DemoApis) -> Result<(PathBuf, Vec<String>
     std::fs::write(&path, section.to_string())
         .map_err(E2eError::io(format!("write {}", path.display())))?;
     Ok((path, ids))
+}
+
+/// Warn (once per test binary) when the app binary is older than the sources it is built from:
+/// the tests would exercise yesterday's app. `cargo xtask test` always rebuilds it first.
+fn warn_if_stale(app: &Path) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(built) = std::fs::metadata(app).and_then(|m| m.modified()) else {
+            return;
+        };
+        let root = repo_root();
+        let sources = [
+            "src-tauri/src",
+            "crates/broker/src",
+            "crates/shell-core/src",
+            "ui/web",
+            "tauri.conf.json",
+        ];
+        let newest = sources
+            .iter()
+            .filter_map(|s| newest_mtime(&root.join(s)))
+            .max();
+        if newest.is_some_and(|n| n > built) {
+            eprintln!(
+                "e2e: WARNING: {} is older than its sources; run `cargo build -p portico` to test the current code",
+                app.display()
+            );
+        }
+    });
+}
+
+fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter_map(|e| newest_mtime(&e.path()))
+        .max()
 }
 
 /// One E2E test at a time on this machine, across test threads and test binaries: every test
