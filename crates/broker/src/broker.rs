@@ -32,6 +32,8 @@ const OIDC_SCOPES: &[&str] = &[
 ];
 /// Lifetime assumed when a token response has neither `expires_in` nor a JWT `exp`.
 const FALLBACK_TTL: Duration = Duration::from_secs(300);
+/// Longest lifetime we believe, whatever `expires_in` or `exp` claim.
+const MAX_TTL: Duration = Duration::from_secs(86_400 * 30);
 
 const ROTATION_UNKNOWN: u8 = 0;
 const ROTATION_ON: u8 = 1;
@@ -1122,7 +1124,8 @@ pub(crate) fn expiry(
     claims: Option<&serde_json::Map<String, Value>>,
     now: SystemTime,
 ) -> SystemTime {
-    now + lifetime(expires_in, claims, now)
+    now.checked_add(lifetime(expires_in, claims, now))
+        .unwrap_or(now)
 }
 
 /// Token lifetime from `expires_in` (number or numeric string), else the JWT `exp`, else a fallback.
@@ -1137,11 +1140,15 @@ fn lifetime(
         _ => None,
     });
     if let Some(secs) = from_response {
-        return Duration::from_secs(secs.min(86_400 * 30));
+        return Duration::from_secs(secs).min(MAX_TTL);
     }
     let exp = claims.and_then(|c| c.get("exp")).and_then(Value::as_u64);
     match exp {
-        Some(exp) => Duration::from_secs(exp.saturating_sub(crate::clock::unix_secs(now))),
+        // Capped like `expires_in`: found by the token_response fuzz target (an `exp` in the far
+        // future was believed, and `u64::MAX` overflowed the expiry time).
+        Some(exp) => {
+            Duration::from_secs(exp.saturating_sub(crate::clock::unix_secs(now))).min(MAX_TTL)
+        }
         None => FALLBACK_TTL,
     }
 }
@@ -1182,6 +1189,10 @@ mod tests {
         let c = json!({"exp": 1300}).as_object().unwrap().clone();
         assert_eq!(lifetime(None, Some(&c), now), Duration::from_secs(300));
         assert_eq!(lifetime(None, None, now), FALLBACK_TTL);
+        let far = json!({"exp": u64::MAX}).as_object().unwrap().clone();
+        assert_eq!(lifetime(None, Some(&far), now), MAX_TTL);
+        assert_eq!(expiry(None, Some(&far), now), now + MAX_TTL);
+        assert_eq!(lifetime(Some(&json!(u64::MAX)), None, now), MAX_TTL);
     }
 
     #[test]

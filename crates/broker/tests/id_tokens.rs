@@ -1,6 +1,8 @@
 //! Every ID-token defect the dev-idp can produce is refused with its own reason; key rotation works.
 
+mod adversarial;
 mod common;
+use adversarial::record;
 use common::*;
 use portico_broker::*;
 use portico_dev_idp::IdTokenTamper;
@@ -36,6 +38,19 @@ async fn every_tampered_id_token_is_rejected_with_its_reason() {
             e.admin.set_id_token_tamper(Some(t));
             let cb = callback_for(&e.broker, "alice").await;
             let err = e.broker.complete_login(&cb).await.unwrap_err();
+            let reason = |e: &AuthError| match e {
+                AuthError::IdTokenInvalid { reason } => format!("id_token_invalid:{reason:?}"),
+                other => other.kind().to_string(),
+            };
+            record(
+                "id_tokens",
+                &format!("{t:?} ({dialect:?})"),
+                &reason(&AuthError::IdTokenInvalid {
+                    reason: expected(t),
+                }),
+                &reason(&err),
+                serde_json::json!({"session": e.broker.session().is_some()}),
+            );
             assert_eq!(
                 err,
                 AuthError::IdTokenInvalid {
@@ -66,6 +81,13 @@ async fn key_rotation_is_accepted_with_one_jwks_refetch() {
     e.clock.advance(Duration::from_secs(31));
     let cb = callback_for(&e.broker, "bob").await;
     let info = e.broker.complete_login(&cb).await.unwrap();
+    record(
+        "id_tokens",
+        "unknown kid after key rotation: one JWKS refetch, then accepted",
+        "ok",
+        "ok",
+        serde_json::json!({"jwks_requests": e.admin.counters().jwks}),
+    );
     assert_eq!(info.subject, "auth0|bob");
     assert_eq!(
         e.admin.counters().jwks,
@@ -132,6 +154,13 @@ async fn kid_absent_with_a_single_key_in_the_jwks_is_accepted() {
     let e = env(Dialect::Auth0).await;
     e.admin.set_id_token_tamper(Some(IdTokenTamper::NoKid));
     let info = login(&e.broker, "alice").await;
+    record(
+        "id_tokens",
+        "kid absent, one key in the JWKS",
+        "ok",
+        "ok",
+        serde_json::json!({"jwks_requests": e.admin.counters().jwks}),
+    );
     assert_eq!(info.subject, "auth0|alice");
     assert_eq!(e.admin.counters().jwks, 1);
 }
@@ -145,8 +174,19 @@ async fn kid_absent_with_several_keys_in_the_jwks_is_refused() {
     e.admin.rotate_signing_key();
     e.admin.set_id_token_tamper(Some(IdTokenTamper::NoKid));
     let cb = callback_for(&e.broker, "alice").await;
+    let r = e.broker.complete_login(&cb).await;
+    record(
+        "id_tokens",
+        "kid absent, several keys in the JWKS (refused, not tried in turn)",
+        "id_token_invalid:MissingKeyId",
+        &match &r {
+            Err(AuthError::IdTokenInvalid { reason }) => format!("id_token_invalid:{reason:?}"),
+            other => adversarial::kind_of(other),
+        },
+        serde_json::json!({}),
+    );
     assert_eq!(
-        e.broker.complete_login(&cb).await.unwrap_err(),
+        r.unwrap_err(),
         AuthError::IdTokenInvalid {
             reason: expected(IdTokenTamper::NoKid)
         }

@@ -1,5 +1,6 @@
 //! Login transaction, callback validation and code exchange against the real dev-idp.
 
+mod adversarial;
 mod common;
 use common::*;
 use portico_broker::*;
@@ -343,10 +344,15 @@ async fn discovery_issuer_must_equal_the_configured_issuer() {
         Arc::new(SystemClock),
     )
     .unwrap();
-    assert_eq!(
-        broker.begin_login(None).await.unwrap_err(),
-        AuthError::IssuerMismatch
+    let r = broker.begin_login(None).await;
+    adversarial::record(
+        "id_tokens",
+        "discovery issuer differs from the configured issuer",
+        "issuer_mismatch",
+        &adversarial::kind_of(&r),
+        serde_json::json!({}),
     );
+    assert_eq!(r.unwrap_err(), AuthError::IssuerMismatch);
 }
 
 #[tokio::test]
