@@ -11,6 +11,8 @@
 
 mod bench;
 mod bundle;
+mod fuzz;
+mod reliability;
 mod session;
 mod setup;
 
@@ -44,6 +46,8 @@ fn run() -> Result<()> {
         "session" => in_session(&rest),
         "bundle" => bundle::run(&rest),
         "bench" => bench::run(&rest),
+        "fuzz" => fuzz::run(&rest),
+        "reliability" => reliability::run(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
