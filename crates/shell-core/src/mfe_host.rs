@@ -166,19 +166,20 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_traversal_and_unknown_files() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let a = MfeHost::start("mfes/billing", assets()).await.unwrap();
-        let c = reqwest::Client::new();
-        let missing = c
-            .get(a.url().join("nope.js").unwrap())
-            .send()
+        let missing = reqwest::get(a.url().join("nope.js").unwrap())
             .await
             .unwrap();
         assert_eq!(missing.status(), 404);
-        let enc = c
-            .get(format!("{}%2e%2e/secret", a.url()))
-            .send()
+        // HTTP clients normalise `%2e%2e` away, so speak raw HTTP to send it as an attacker would.
+        let addr = format!("127.0.0.1:{}", a.url().port().unwrap());
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /%2e%2e/secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .await
             .unwrap();
-        assert_eq!(enc.status(), 400);
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     }
 }
