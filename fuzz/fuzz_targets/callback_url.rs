@@ -19,7 +19,10 @@ fn check_accepted(input: &str, index: usize) {
     let expected = Url::parse(fuzzing::REDIRECTS[index / 2]).expect("fixed redirect");
     assert_eq!(url.scheme(), expected.scheme());
     assert_eq!(url.host_str(), expected.host_str());
-    assert_eq!(url.port_or_known_default(), expected.port_or_known_default());
+    assert_eq!(
+        url.port_or_known_default(),
+        expected.port_or_known_default()
+    );
     assert_eq!(url.path(), expected.path());
     let values = |name: &str| -> Vec<String> {
         url.query_pairs()

@@ -12,7 +12,10 @@ use serde_json::Value;
 fuzz_target!(|data: &[u8]| {
     let verdict = fuzzing::config(data);
     if let Ok(issuer) = &verdict.discovery {
-        assert_eq!(issuer.trim_end_matches('/'), fuzzing::ISSUER.trim_end_matches('/'));
+        assert_eq!(
+            issuer.trim_end_matches('/'),
+            fuzzing::ISSUER.trim_end_matches('/')
+        );
     }
     let Ok(value) = serde_json::from_slice::<Value>(data) else {
         return;

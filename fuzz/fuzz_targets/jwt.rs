@@ -126,8 +126,14 @@ fn check_accepted_claims(c: &Map<String, Value>, sub: &str, login: bool) {
     }
     assert!(!sub.is_empty());
     assert_eq!(c.get("sub"), Some(&json!(sub)));
-    assert!(num(c.get("exp")).is_some_and(|e| e + 30.0 > now), "expired accepted");
-    assert!(num(c.get("iat")).is_some_and(|i| i <= now + 30.0), "future iat accepted");
+    assert!(
+        num(c.get("exp")).is_some_and(|e| e + 30.0 > now),
+        "expired accepted"
+    );
+    assert!(
+        num(c.get("iat")).is_some_and(|i| i <= now + 30.0),
+        "future iat accepted"
+    );
     if login {
         assert_eq!(c.get("nonce"), Some(&json!(fuzzing::NONCE)));
     } else {
@@ -147,7 +153,10 @@ fuzz_target!(|data: &[u8]| {
         None => return,
     };
     let v = fuzzing::jwt(&token);
-    assert!(v.verified.is_err(), "verified without the private key: {token}");
+    assert!(
+        v.verified.is_err(),
+        "verified without the private key: {token}"
+    );
     if v.header.is_ok() {
         let h = header(&token).expect("an accepted header parses");
         assert_eq!(h.get("alg"), Some(&json!("RS256")));

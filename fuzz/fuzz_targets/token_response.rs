@@ -104,8 +104,14 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some(t) = &v.token {
         let now = UNIX_EPOCH + Duration::from_secs(fuzzing::NOW_SECS);
-        let life = t.expires_at.duration_since(now).expect("never expired before issued");
-        assert!(life <= Duration::from_secs(86_400 * 30), "lifetime {life:?}");
+        let life = t
+            .expires_at
+            .duration_since(now)
+            .expect("never expired before issued");
+        assert!(
+            life <= Duration::from_secs(86_400 * 30),
+            "lifetime {life:?}"
+        );
         for s in t.granted.iter() {
             assert!(!s.is_empty() && !s.contains(' '));
         }
