@@ -7,6 +7,7 @@ fn main() {
             "mfe_subscribe",
             "mfe_context",
             "mfe_sign_in",
+            "mfe_ping",
             "shell_state",
             "shell_subscribe",
             "shell_sign_in",

@@ -90,6 +90,10 @@ pub async fn get_token<R: Runtime>(
     result
 }
 
+/// No-op round trip: the floor of Tauri IPC that `cargo xtask bench` compares `get_token` with.
+#[tauri::command]
+pub fn mfe_ping() {}
+
 /// Push channel for this webview's own token refreshes and session changes.
 #[tauri::command]
 pub fn mfe_subscribe<R: Runtime>(

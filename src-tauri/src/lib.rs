@@ -28,6 +28,7 @@ pub const MFE_PERMISSIONS: &[&str] = &[
     "allow-mfe-subscribe",
     "allow-mfe-context",
     "allow-mfe-sign-in",
+    "allow-mfe-ping",
 ];
 
 /// Build the Tauri app with every plugin and command of the shell (tests add their runtime).
@@ -52,6 +53,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::mfe_subscribe,
         commands::mfe_context,
         commands::mfe_sign_in,
+        commands::mfe_ping,
         commands::shell_state,
         commands::shell_subscribe,
         commands::shell_sign_in,
