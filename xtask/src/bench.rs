@@ -28,7 +28,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use self::app::{AppRun, WebDriver};
-use self::http::ReadyListener;
+use self::http::{ReadyListener, StaticSite};
 use self::stats::{cell, fmt, stats_json, Stats};
 use crate::session::HeadlessSession;
 use crate::{exec, root, setup, target_dir};
@@ -385,14 +385,19 @@ impl Ctx<'_> {
         Ok(path)
     }
 
-    fn micro_config(&self) -> Result<PathBuf> {
+    /// Part 2's MFE is served by the bench itself (not bundled): the shell pins every MFE
+    /// webview, iframes included, to the MFE's registered origins, and only a URL-sourced MFE
+    /// can list a second origin, the one the web bridge's iframe needs.
+    fn micro_config(&self, page: &StaticSite, frame: &StaticSite) -> Result<PathBuf> {
         let config = json!({
             "provider": self.provider(),
             "mfes": [
-                { "id": "bench", "title": "Bench", "source": { "bundled": "bench/page" },
+                { "id": "bench", "title": "Bench", "source": { "url": format!("{}/", page.origin) },
+                  "origins": [frame.origin],
                   "audiences": [BILLING], "scopes": ["read:invoices", "write:invoices"] },
-                { "id": "bridge", "title": "Web bridge iframe", "source": { "bundled": "bench/frame" },
-                  "audiences": [ANALYTICS], "scopes": ["read:reports"] },
+                // The provider's login audience must belong to some MFE: an idle one has it.
+                { "id": "idle", "title": "Idle", "source": { "bundled": "bench/frame" },
+                  "audiences": [CORE], "scopes": ["read:dashboard"] },
             ],
         });
         let path = self.work.join("micro.json");
@@ -604,23 +609,33 @@ fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value, Valu
             } else {
                 (&off, keyring_off.as_str())
             };
-            ctx.listener.clear();
-            let before = ctx.counters();
-            let run = AppRun::launch(
-                app::app_command(&ctx.app, ctx.session, &ctx.env(config, service)),
-                &ctx.logs.join(format!(
-                    "startup-{}-{round}.log",
-                    if auth { "on" } else { "off" }
-                )),
-            )?;
-            let measured = measure_startup(ctx, &run);
-            run.stop();
-            let m = measured.with_context(|| {
-                format!(
-                    "start-up round {round} with auth {}",
-                    if auth { "on" } else { "off" }
-                )
-            })?;
+            let mode = if auth { "on" } else { "off" };
+            // The machine is shared: an app that could not start (display or bus gone for a
+            // moment) gets one more try; a second failure ends the part.
+            let mut attempt = 0;
+            let (before, m) = loop {
+                ctx.listener.clear();
+                let before = ctx.counters();
+                let mut run = AppRun::launch(
+                    app::app_command(&ctx.app, ctx.session, &ctx.env(config, service)),
+                    &ctx.logs
+                        .join(format!("startup-{mode}-{round}-{attempt}.log")),
+                )?;
+                let measured = measure_startup(ctx, &mut run);
+                run.stop();
+                match measured {
+                    Ok(m) => break (before, m),
+                    Err(e) if attempt == 0 => {
+                        println!(
+                            "xtask: start-up round {round} (auth {mode}) failed, retrying: {e:#}"
+                        );
+                        attempt += 1;
+                    }
+                    Err(e) => {
+                        return Err(e.context(format!("start-up round {round} with auth {mode}")))
+                    }
+                }
+            };
             if let Some(bad) = m
                 .reports_what
                 .iter()
@@ -650,11 +665,14 @@ fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value, Valu
             _ => f64::NAN,
         }
     };
+    let min = |v: &[f64]| Stats::of(v).map_or(f64::NAN, |s| s.min);
     let [on_s, off_s] = &series;
     let startup = json!({
         "warm_start_auth_on_ms": stats_json(&on_s.ready_ms, "ms"),
         "start_auth_off_ms": stats_json(&off_s.ready_ms, "ms"),
         "ratio_on_over_off_p50": ratio(&on_s.ready_ms, &off_s.ready_ms),
+        // Least disturbed runs: on a shared machine the minimum is the steadier comparison.
+        "ratio_on_over_off_min": min(&on_s.ready_ms) / min(&off_s.ready_ms),
         "warm_start_token_endpoint_requests": on_s.requests,
         "auth_off_token_endpoint_requests": off_s.requests,
         "rounds": rounds,
@@ -690,7 +708,7 @@ struct StartupMeasure {
     processes: Value,
 }
 
-fn measure_startup(ctx: &Ctx, run: &AppRun) -> Result<StartupMeasure> {
+fn measure_startup(ctx: &Ctx, run: &mut AppRun) -> Result<StartupMeasure> {
     let limit = Duration::from_secs(90);
     let mut peak = 0u64;
     let ready_at: Instant;
@@ -704,6 +722,9 @@ fn measure_startup(ctx: &Ctx, run: &AppRun) -> Result<StartupMeasure> {
         {
             ready_at = Instant::now();
             break all;
+        }
+        if let Ok(Some(status)) = run.child.try_wait() {
+            bail!("the app exited before its MFEs reported ({status})");
         }
         if run.started.elapsed() > limit {
             bail!("MFEs did not all report within {limit:?}");
@@ -761,7 +782,11 @@ window.__TAURI_INTERNALS__.invoke("mfe_context")
 
 /// Part 2: one page, one run, four ways to a token, timed by performance.now() in the page.
 fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
-    let config = ctx.micro_config()?;
+    let web = root().join("ui").join("web");
+    let client_js = web.join("_portico").join("client.js");
+    let page = StaticSite::start(web.join("bench").join("page"), client_js.clone())?;
+    let frame = StaticSite::start(web.join("bench").join("frame"), client_js)?;
+    let config = ctx.micro_config(&page, &frame)?;
     let driver_bin = setup::cargo_bin("tauri-driver");
     let wd = WebDriver::start(
         &driver_bin,
@@ -774,10 +799,7 @@ fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
         "return (window.porticoBench && document.getElementById('status').textContent === 'ready') ? location.origin : null;",
         Duration::from_secs(60),
     )?;
-    let (_, frame_origin) = wd.find_view(
-        "return document.title === 'Portico bench: web bridge iframe' ? location.origin : null;",
-        Duration::from_secs(60),
-    )?;
+    let frame_origin = frame.origin.clone();
     wd.switch(&bench_view)?;
     // The session is restored from the keyring at start; wait for the native cache to hold a token.
     let start = Instant::now();
@@ -792,7 +814,10 @@ fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let (rounds, warmup) = if plan.quick { (10, 2) } else { (100, 10) };
-    let batch = json!({ "a_client_cache": 200, "b_ipc_get_token": 20, "c_ipc_ping": 20, "d_web_bridge": 20 });
+    // The page's clock ticks in whole milliseconds (WebKit coarsens performance.now()), so each
+    // sample is a batch long enough to span tens of ticks.
+    let batch = json!({ "a_client_cache": 20000, "b_ipc_get_token": 50, "c_ipc_ping": 50,
+        "d_web_bridge": 200, "e_ipc_context": 50 });
     let result = wd.execute_async(
         RUN_SCRIPT,
         json!([{ "rounds": rounds, "warmup": warmup, "batch": batch, "frameOrigin": frame_origin }]),
@@ -808,6 +833,7 @@ fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
         "b_ipc_get_token",
         "c_ipc_ping",
         "d_web_bridge",
+        "e_ipc_context",
     ] {
         let c = &result["cases"][name];
         let nums = |v: &Value| -> Vec<f64> {
@@ -984,6 +1010,10 @@ fn markdown(r: &Value) -> String {
                 "d_web_bridge",
                 "(d) seed's web bridge (postMessage, cross-origin iframe)",
             ),
+            (
+                "e_ipc_context",
+                "(e) diagnostic: `mfe_context` over IPC (identifies the caller; no broker, no push)",
+            ),
         ] {
             md.push_str(&format!(
                 "| {label} | {} ms | {} ms |\n",
@@ -1018,10 +1048,11 @@ fn markdown(r: &Value) -> String {
     if !s.is_null() {
         md.push_str("## 4. Start-up (three MFEs)\n\n| what | ms |\n|---|---|\n");
         md.push_str(&format!(
-            "| warm start, auth on (refresh token in keyring) → all three MFEs hold tokens | {} |\n| same shell, auth off → all three MFEs shown | {} |\n| → ratio on/off (p50) | {} |\n| sign-in callback delivered → all three MFEs hold tokens | {} |\n\n",
+            "| warm start, auth on (refresh token in keyring) → all three MFEs hold tokens | {} |\n| same shell, auth off → all three MFEs shown | {} |\n| → ratio on/off (p50) | {} |\n| → ratio on/off (fastest runs) | {} |\n| sign-in callback delivered → all three MFEs hold tokens | {} |\n\n",
             cell(&s["warm_start_auth_on_ms"]),
             cell(&s["start_auth_off_ms"]),
             fmt(s["ratio_on_over_off_p50"].as_f64().unwrap_or(f64::NAN)),
+            fmt(s["ratio_on_over_off_min"].as_f64().unwrap_or(f64::NAN)),
             cell(&s["login_callback_to_all_tokens"]["ms"]),
         ));
         if let Some(means) = s["auth_off_means"].as_str() {

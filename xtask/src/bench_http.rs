@@ -321,3 +321,73 @@ fn serve_report(stream: TcpStream, sink: &Mutex<Vec<Report>>) {
         b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n",
     );
 }
+
+/// A static site on its own loopback origin: `dir`'s files, plus the shell's client module at
+/// `/_portico/client.js` (the same file the shell serves to bundled MFEs).
+pub struct StaticSite {
+    pub origin: String,
+}
+
+impl StaticSite {
+    pub fn start(dir: std::path::PathBuf, client_js: std::path::PathBuf) -> Result<StaticSite> {
+        let listener = TcpListener::bind("127.0.0.1:0").context("bind a static site")?;
+        let origin = format!("http://{}", listener.local_addr()?);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (dir, client_js) = (dir.clone(), client_js.clone());
+                std::thread::spawn(move || serve_static(stream, &dir, &client_js));
+            }
+        });
+        Ok(StaticSite { origin })
+    }
+}
+
+fn serve_static(stream: TcpStream, dir: &std::path::Path, client_js: &std::path::Path) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut header = String::new();
+    while reader
+        .read_line(&mut header)
+        .map(|n| n > 2)
+        .unwrap_or(false)
+    {
+        header.clear();
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("/");
+    let path = target.split('?').next().unwrap_or("/");
+    let file = if path == "/_portico/client.js" {
+        Some(client_js.to_path_buf())
+    } else {
+        let rel = path.trim_start_matches('/');
+        let rel = if rel.is_empty() { "index.html" } else { rel };
+        // Plain names only: this serves two folders of the repository, nothing else.
+        rel.split('/')
+            .all(|s| !s.is_empty() && s != ".." && s != "." && !s.contains('%'))
+            .then(|| dir.join(rel))
+    };
+    let mut w = &stream;
+    match file.and_then(|f| std::fs::read(&f).ok().map(|b| (f, b))) {
+        Some((f, body)) => {
+            let ctype = match f.extension().and_then(|e| e.to_str()) {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                _ => "application/octet-stream",
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = w.write_all(head.as_bytes());
+            let _ = w.write_all(&body);
+        }
+        None => {
+            let _ = w.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    }
+}

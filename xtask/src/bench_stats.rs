@@ -92,6 +92,10 @@ pub fn cell(stats: &Value) -> String {
             let iqr = stats
                 .get("iqr_pct_of_median")
                 .and_then(Value::as_f64)
+                .or_else(|| {
+                    let q = |k: &str| stats.get(k).and_then(Value::as_f64);
+                    Some((q("p75")? - q("p25")?) / p50 * 100.0)
+                })
                 .unwrap_or(f64::NAN);
             format!("{} / {} (IQR {}%)", fmt(p50), fmt(p99), fmt(iqr))
         }

@@ -112,6 +112,9 @@ async function run({ rounds, batch, frameOrigin, warmup }) {
     a_client_cache: () => getToken(audience),
     b_ipc_get_token: () => t.invoke("get_token", { audience }),
     c_ipc_ping: () => t.invoke("mfe_ping"),
+    // Diagnostic: an IPC command that identifies its caller (webview URL, registry) like
+    // get_token does, but neither asks the broker nor pushes the token status to the chrome.
+    e_ipc_context: () => t.invoke("mfe_context"),
   };
   const out = {};
   for (const name of [...Object.keys(cases), "d_web_bridge"]) out[name] = { batch: [], single: [] };
