@@ -55,14 +55,57 @@ fn require_chrome<R: Runtime>(webview: &Webview<R>) -> Result<(), AuthError> {
     }
 }
 
+/// The JSON type of a value, for argument errors.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `get_token`'s `audience`: required, a string (validated as a URI by `Audience::parse`).
+fn audience_arg(value: Option<Value>) -> Result<String, AuthError> {
+    match value {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Err(AuthError::InvalidAudience {
+            reason: "`audience` is required: the URI of the API the token is for".into(),
+        }),
+        Some(other) => Err(AuthError::InvalidAudience {
+            reason: format!("`audience` must be a string, not {}", json_kind(&other)),
+        }),
+    }
+}
+
+/// `get_token`'s optional `scopes`: one space-separated string (RFC 6749 §3.3), as on the wire.
+fn scopes_arg(value: Option<Value>) -> Result<Option<String>, AuthError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(AuthError::InvalidScope {
+            reason: format!(
+                "`scopes` must be one space-separated string, not {}",
+                json_kind(&other)
+            ),
+        }),
+    }
+}
+
 /// An access token for one of the caller's registered audiences.
 #[tauri::command]
 pub async fn get_token<R: Runtime>(
     webview: Webview<R>,
     shell: ShellState<'_>,
-    audience: String,
-    scopes: Option<String>,
+    audience: Option<Value>,
+    scopes: Option<Value>,
 ) -> Result<TokenGrant, AuthError> {
+    // Arguments arrive as raw JSON so that a wrong type gets our typed error, not Tauri's
+    // free-text "invalid args" string that a client cannot switch on.
+    let audience = audience_arg(audience)?;
+    let scopes = scopes_arg(scopes)?;
     let aud = Audience::parse(&audience)?;
     let url = webview.url().map_err(internal)?;
     let mfe = shell
@@ -155,7 +198,7 @@ pub fn shell_subscribe<R: Runtime>(
 ) -> Result<(), AuthError> {
     require_chrome(&webview)?;
     shell.add_chrome_channel(channel);
-    shell.push_token_status();
+    shell.push_token_status_now();
     Ok(())
 }
 

@@ -178,10 +178,7 @@ fn malformed_arguments_get_errors_not_panics() {
         json!({ "audience": BILLING, "scopes": ["array"] }),
     ] {
         let err = invoke(&billing, &url, "get_token", args.clone()).unwrap_err();
-        assert!(
-            err.get("kind").is_some() || err.is_string(),
-            "{args}: {err}"
-        );
+        assert!(err["kind"].is_string(), "{args}: {err}");
     }
     let err = invoke(&billing, &url, "get_token", json!({ "audience": "" })).unwrap_err();
     assert_eq!(err["kind"], "invalid_audience");
@@ -408,39 +405,71 @@ fn unknown_fields_cannot_change_who_is_calling() {
 }
 
 #[test]
-fn wrong_types_are_refused_before_the_command_runs() {
+fn wrong_types_get_typed_errors_naming_the_argument() {
     let app = App::new();
     let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
     let url = format!("{BILLING_ORIGIN}/");
-    for (case, args) in [
-        ("audience missing", json!({})),
-        ("audience null", json!({ "audience": null })),
-        ("audience number", json!({ "audience": 42 })),
-        ("audience bool", json!({ "audience": true })),
-        ("audience array", json!({ "audience": [BILLING] })),
-        ("audience object", json!({ "audience": { "uri": BILLING } })),
-        ("scopes number", json!({ "audience": BILLING, "scopes": 5 })),
+    for (case, args, expected) in [
+        ("audience missing", json!({}), "invalid_audience"),
+        (
+            "audience null",
+            json!({ "audience": null }),
+            "invalid_audience",
+        ),
+        (
+            "audience number",
+            json!({ "audience": 42 }),
+            "invalid_audience",
+        ),
+        (
+            "audience bool",
+            json!({ "audience": true }),
+            "invalid_audience",
+        ),
+        (
+            "audience array",
+            json!({ "audience": [BILLING] }),
+            "invalid_audience",
+        ),
+        (
+            "audience object",
+            json!({ "audience": { "uri": BILLING } }),
+            "invalid_audience",
+        ),
+        (
+            "scopes number",
+            json!({ "audience": BILLING, "scopes": 5 }),
+            "invalid_scope",
+        ),
         (
             "scopes array",
             json!({ "audience": BILLING, "scopes": ["read:invoices"] }),
+            "invalid_scope",
         ),
-        ("arguments not an object", json!([BILLING])),
+        (
+            "scopes object",
+            json!({ "audience": BILLING, "scopes": { "read": true } }),
+            "invalid_scope",
+        ),
     ] {
         let r = invoke(&billing, &url, "get_token", args.clone());
-        // Tauri's argument deserializer answers (a string naming the argument); the command
-        // and the broker never run, so no token request and no typed AuthError.
-        figure(
-            &format!("wrong type: {case}"),
-            "tauri_args_rejected",
-            &kind(&r),
-        );
+        figure(&format!("wrong type: {case}"), expected, &kind(&r));
         let err = r.unwrap_err();
-        let text = err.as_str().unwrap_or_default();
+        assert_eq!(err["kind"], expected, "{case}: {err}");
+        let reason = err["reason"].as_str().unwrap_or_default();
         assert!(
-            text.contains("invalid args") || text.contains("missing required key"),
-            "{case}: {err}"
+            reason.contains("audience") || reason.contains("scopes"),
+            "{case}: the reason names the argument: {err}"
         );
     }
+    // A payload that is not an object has no `audience` key at all.
+    let r = invoke(&billing, &url, "get_token", json!([BILLING]));
+    figure(
+        "wrong type: arguments not an object",
+        "invalid_audience",
+        &kind(&r),
+    );
+    assert_eq!(r.unwrap_err()["kind"], "invalid_audience");
     // Scopes of the wrong shape inside a string are ours to refuse, typed.
     let r = invoke(
         &billing,
