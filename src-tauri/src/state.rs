@@ -46,6 +46,8 @@ pub struct Shell {
     chrome_channels: Mutex<Vec<Channel<Value>>>,
     /// Warnings raised before the chrome subscribed (e.g. at start), replayed on subscribe.
     early_warnings: Mutex<Vec<String>>,
+    /// The token table last pushed to the chrome, to push only changes.
+    last_token_status: Mutex<Option<Value>>,
     /// Kept alive for the app's lifetime: dropping them stops the servers.
     pub _embedded: Option<Embedded>,
     pub _hosts: Vec<MfeHost>,
@@ -76,6 +78,7 @@ impl Shell {
             mfe_channels: Mutex::new(HashMap::new()),
             chrome_channels: Mutex::new(Vec::new()),
             early_warnings: Mutex::new(Vec::new()),
+            last_token_status: Mutex::new(None),
             _embedded: embedded,
             _hosts: hosts,
         }
@@ -180,8 +183,26 @@ impl Shell {
         self.push_to_chrome(&json!({ "type": "state", "state": self.state_json() }));
     }
 
+    /// Pushes the token table to the chrome if it changed since the last push. Every
+    /// `get_token` ends here, and most are cache hits that change nothing: an unconditional push
+    /// was an extra IPC message to the chrome per call (measured by `cargo xtask bench`).
     pub fn push_token_status(&self) {
-        self.push_to_chrome(&json!({ "type": "tokenStatus", "status": self.token_status_json() }));
+        let status = self.token_status_json();
+        {
+            let mut last = lock(&self.last_token_status);
+            if last.as_ref() == Some(&status) {
+                return;
+            }
+            *last = Some(status.clone());
+        }
+        self.push_to_chrome(&json!({ "type": "tokenStatus", "status": status }));
+    }
+
+    /// Pushes the token table whether or not it changed (a chrome that just subscribed).
+    pub fn push_token_status_now(&self) {
+        let status = self.token_status_json();
+        *lock(&self.last_token_status) = Some(status.clone());
+        self.push_to_chrome(&json!({ "type": "tokenStatus", "status": status }));
     }
 
     /// A warning the user should see in the chrome (kept until the chrome is listening).
