@@ -35,6 +35,9 @@ const FALLBACK_TTL: Duration = Duration::from_secs(300);
 /// Longest lifetime we believe, whatever `expires_in` or `exp` claim.
 const MAX_TTL: Duration = Duration::from_secs(86_400 * 30);
 
+/// Back-off of a proactive refresh after a retryable failure: first wait, and the cap it doubles to.
+const PROACTIVE_RETRY_BACKOFF: (Duration, Duration) =
+    (Duration::from_secs(5), Duration::from_secs(60));
 const ROTATION_UNKNOWN: u8 = 0;
 const ROTATION_ON: u8 = 1;
 const ROTATION_OFF: u8 = 2;
@@ -1091,8 +1094,29 @@ impl Inner {
                 .obtain(&audience, &scopes, self.options.refresh_skew)
                 .await
             {
-                tracing::warn!(audience = %audience, kind = error.kind(), "proactive refresh failed");
-                lock(&self.cache).mark_idle(&audience, &scopes);
+                if error.retryable() {
+                    // The provider is down, slow or rate limiting: keep the token in use and try
+                    // again after a back-off, so the MFE gets a fresh token when it comes back.
+                    let retry_after = match &error {
+                        AuthError::RateLimited {
+                            retry_after_secs: Some(s),
+                        } => Some(Duration::from_secs(*s)),
+                        _ => None,
+                    };
+                    let next = lock(&self.cache).defer(
+                        &audience,
+                        &scopes,
+                        self.clock.now(),
+                        PROACTIVE_RETRY_BACKOFF,
+                        retry_after,
+                    );
+                    tracing::warn!(audience = %audience, kind = error.kind(),
+                        retry_in_ms = next.duration_since(self.clock.now()).unwrap_or_default().as_millis() as u64,
+                        "proactive refresh failed; will retry");
+                } else {
+                    tracing::warn!(audience = %audience, kind = error.kind(), "proactive refresh failed");
+                    lock(&self.cache).mark_idle(&audience, &scopes);
+                }
                 self.emit(BrokerEvent::RefreshFailed { audience, error });
             }
         }

@@ -4,7 +4,7 @@ use crate::clock::unix_ms;
 use crate::config::{Audience, ScopeSet};
 use crate::error::AuthError;
 use crate::ipc::{AudienceStatus, TokenGrant};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Entries kept per audience (different scope sets).
@@ -48,9 +48,18 @@ struct AudienceState {
     last_error: Option<AuthError>,
 }
 
+/// A proactive refresh that failed with a retryable error, waiting for its next attempt.
+#[derive(Debug, Clone, Copy)]
+struct Deferred {
+    not_before: SystemTime,
+    failures: u32,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct TokenCache {
     map: HashMap<Audience, AudienceState>,
+    /// Proactive refreshes backing off after retryable failures, per (audience, requested scopes).
+    deferred: BTreeMap<(Audience, ScopeSet), Deferred>,
 }
 
 impl TokenCache {
@@ -74,6 +83,9 @@ impl TokenCache {
     }
 
     pub(crate) fn insert(&mut self, audience: &Audience, entry: CacheEntry) {
+        // A new token ends any back-off for what it covers.
+        self.deferred
+            .retain(|(a, requested), _| a != audience || !entry.granted.is_superset_of(requested));
         let st = self.map.entry(audience.clone()).or_default();
         st.last_refresh = Some(entry.obtained_at);
         st.last_error = None;
@@ -100,8 +112,37 @@ impl TokenCache {
         }
     }
 
+    /// A proactive refresh failed with a retryable error: try again after a back-off that doubles
+    /// per failure from `first` up to `max` (or after `retry_after`, when the provider said so),
+    /// so a provider outage costs one request per token per back-off step, not one per check.
+    /// Returns when the next attempt is due.
+    pub(crate) fn defer(
+        &mut self,
+        audience: &Audience,
+        requested: &ScopeSet,
+        now: SystemTime,
+        (first, max): (Duration, Duration),
+        retry_after: Option<Duration>,
+    ) -> SystemTime {
+        let d = self
+            .deferred
+            .entry((audience.clone(), requested.clone()))
+            .or_insert(Deferred {
+                not_before: now,
+                failures: 0,
+            });
+        let backoff = first
+            .checked_mul(1u32 << d.failures.min(16))
+            .unwrap_or(max)
+            .min(max);
+        d.failures = d.failures.saturating_add(1);
+        d.not_before = now + retry_after.map_or(backoff, |r| r.max(backoff));
+        d.not_before
+    }
+
     pub(crate) fn clear(&mut self) {
         self.map.clear();
+        self.deferred.clear();
     }
 
     /// Entries in use (handed out within `in_use_window`) whose proactive refresh is due.
@@ -120,7 +161,11 @@ impl TokenCache {
                         && o.granted.is_superset_of(&e.requested)
                         && now < o.due_at(skew)
                 });
-                if idle <= in_use_window && now >= e.due_at(skew) && !superseded {
+                let backing_off = self
+                    .deferred
+                    .get(&(aud.clone(), e.requested.clone()))
+                    .is_some_and(|d| now < d.not_before);
+                if idle <= in_use_window && now >= e.due_at(skew) && !superseded && !backing_off {
                     out.push((aud.clone(), e.requested.clone()));
                 }
             }
@@ -176,6 +221,42 @@ mod tests {
 
     fn s(x: &str) -> ScopeSet {
         ScopeSet::parse(x).unwrap()
+    }
+
+    #[test]
+    fn failed_proactive_refreshes_back_off_doubling_to_a_cap_and_a_new_token_ends_it() {
+        let t0 = SystemTime::now();
+        let mut c = TokenCache::default();
+        c.insert(&aud(), entry("t1", "read", t0, 600));
+        let skew = Duration::from_secs(120);
+        let window = Duration::from_secs(900);
+        let due_time = t0 + Duration::from_secs(480);
+        assert_eq!(c.due(due_time, skew, window).len(), 1);
+        let steps = (Duration::from_secs(5), Duration::from_secs(60));
+        let mut now = due_time;
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let next = c.defer(&aud(), &s("read"), now, steps, None);
+            waits.push(next.duration_since(now).unwrap().as_secs());
+            assert!(c
+                .due(next - Duration::from_millis(1), skew, window)
+                .is_empty());
+            assert_eq!(c.due(next, skew, window).len(), 1);
+            now = next;
+        }
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
+        // Retry-After longer than the step wins.
+        let next = c.defer(
+            &aud(),
+            &s("read"),
+            now,
+            steps,
+            Some(Duration::from_secs(300)),
+        );
+        assert_eq!(next.duration_since(now).unwrap().as_secs(), 300);
+        // A fresh token clears the back-off: its own refresh is due on the normal schedule.
+        c.insert(&aud(), entry("t2", "read", now, 600));
+        assert!(c.deferred.is_empty());
     }
 
     #[test]

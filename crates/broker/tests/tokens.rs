@@ -478,6 +478,58 @@ async fn proactive_refresh_failure_is_announced() {
     task.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_proactive_refresh_is_retried_with_back_off_until_the_provider_is_back() {
+    let e = env(Dialect::Auth0).await;
+    login(&e.broker, "alice").await;
+    let g1 = e
+        .broker
+        .get_token(&billing(), &scopes("read:invoices"))
+        .await
+        .unwrap();
+    let mut events = e.broker.subscribe();
+    e.admin
+        .set_faults(vec![Fault::always(Endpoint::Token, FaultKind::Status(503))]);
+    e.admin.reset_counters();
+    let task = e.broker.start_proactive_refresh();
+    // Due (120 s before expiry): the first attempt fails, with the broker's own retries. The
+    // sign-in's token for the default audience (core) is in use too and fails after billing's.
+    e.clock.advance(Duration::from_secs(481));
+    let failed = wait_event(
+        &mut events,
+        5,
+        |ev| matches!(ev, BrokerEvent::RefreshFailed { audience, .. } if *audience == core()),
+    )
+    .await;
+    assert!(failed.is_some(), "failure announced");
+    let after_first = e.admin.counters().token_refresh;
+    assert!(after_first >= 1);
+    // Many checks (every 50 ms real time) inside the 5 s back-off: no new request.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    e.clock.advance(Duration::from_secs(4));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        e.admin.counters().token_refresh,
+        after_first,
+        "no retry storm while backing off"
+    );
+    // The provider comes back; past the back-off the token is refreshed without anyone asking.
+    e.admin.clear_faults();
+    e.clock.advance(Duration::from_secs(2));
+    let ev = wait_event(
+        &mut events,
+        5,
+        |ev| matches!(ev, BrokerEvent::TokenRefreshed { audience, .. } if *audience == billing()),
+    )
+    .await
+    .expect("refreshed once the provider is back");
+    let BrokerEvent::TokenRefreshed { grant, .. } = ev else {
+        unreachable!()
+    };
+    assert_ne!(grant.access_token, g1.access_token);
+    task.abort();
+}
+
 #[tokio::test]
 async fn silent_login_after_a_restart_needs_no_browser() {
     let e = env(Dialect::Auth0).await;
