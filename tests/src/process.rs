@@ -67,6 +67,11 @@ impl ProcessGroup {
         Ok(line.trim().to_owned())
     }
 
+    /// The leader's (piped) stdout, to read on a thread of the caller's own.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
     /// Whether the leader has exited (reaping it if so).
     pub fn has_exited(&mut self) -> bool {
         if self.status.is_some() {
@@ -115,6 +120,22 @@ impl ProcessGroup {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGKILL the whole group at once — no chance to clean up, as in a crash — and reap it.
+    pub fn kill_now(&mut self) {
+        signal_group(self.pgid, libc::SIGKILL);
+        if let Some(mut child) = self.child.take() {
+            if let Ok(status) = child.wait() {
+                self.status = Some(status);
+            }
+        }
+    }
+
+    /// How the leader ended, once it has (`None` while it runs).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.reap();
+        self.status
     }
 
     fn reap(&mut self) {

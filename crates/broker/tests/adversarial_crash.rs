@@ -2,7 +2,8 @@
 //! with a store whose `save` of the rotated token never returns (the process is gone) — either
 //! before the write reached the store or just after — while the test aborts the call and drops
 //! the broker. A new broker on the same store then has a working session or a clean
-//! `login_required`, and never keeps a dead refresh token.
+//! `login_required`, and never keeps a dead refresh token. The same two cases with a real
+//! SIGKILL of a broker process on the real keyring are in `tests/tests/crash_safety.rs`.
 
 mod adversarial;
 mod common;
