@@ -5,6 +5,12 @@
 //! (`fuzz/seeds/<target>`, committed) plus the growing working corpus (`fuzz/corpus/<target>`,
 //! not committed), with a dictionary. Any crash fails the command; libFuzzer leaves the input in
 //! `fuzz/artifacts/<target>/` — turn it into a test in `crates/broker/tests/fuzz_regressions.rs`.
+//!
+//! The smoke run (CI) builds without a sanitizer: the targets and the code under them are safe
+//! Rust, so AddressSanitizer adds a long build and slower executions for memory errors that code
+//! cannot have; panics, overflow checks and debug assertions are what it finds. Longer runs
+//! (`--seconds N`) keep AddressSanitizer for the `unsafe` inside dependencies. Each sanitizer
+//! builds into its own target directory so switching does not rebuild the other.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,10 +29,36 @@ pub const TARGETS: [(&str, &str); 4] = [
 /// Seconds per target of `--smoke` (the default).
 pub const SMOKE_SECS: u64 = 25;
 
+/// `cargo fuzz --sanitizer`: none for smoke runs, address for longer ones (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sanitizer {
+    None,
+    Address,
+}
+
+impl Sanitizer {
+    /// The sanitizer a run of `seconds` per target uses.
+    pub fn for_run(seconds: u64) -> Sanitizer {
+        if seconds <= SMOKE_SECS {
+            Sanitizer::None
+        } else {
+            Sanitizer::Address
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Sanitizer::None => "none",
+            Sanitizer::Address => "address",
+        }
+    }
+}
+
 /// The outcome of one target's run.
 #[derive(Debug, Clone)]
 pub struct FuzzRun {
     pub target: String,
+    pub sanitizer: Sanitizer,
     /// Fuzzing time asked of libFuzzer (`-max_total_time`).
     pub seconds: u64,
     /// Wall time of the run, including start-up and corpus loading.
@@ -48,11 +80,12 @@ fn fuzz_dir() -> PathBuf {
 pub fn run(args: &[String]) -> Result<()> {
     let (seconds, targets) = parse(args)?;
     let runs = run_targets(seconds, &targets)?;
-    println!("\ntarget            seconds (wall)        execs   exec/s  corpus  crashes");
+    println!("\ntarget           sanitizer seconds (wall)        execs   exec/s  corpus  crashes");
     for r in &runs {
         println!(
-            "{:<16} {:>7} ({:>4}) {:>12} {:>8} {:>7} {:>8}",
+            "{:<16} {:<9} {:>7} ({:>4}) {:>12} {:>8} {:>7} {:>8}",
             r.target,
+            r.sanitizer.flag(),
             r.seconds,
             r.wall_secs,
             r.execs,
@@ -108,13 +141,24 @@ pub fn parse(args: &[String]) -> Result<(u64, Vec<String>)> {
 /// Installs cargo-fuzz if missing, builds once, runs each target for `seconds`.
 pub fn run_targets(seconds: u64, targets: &[String]) -> Result<Vec<FuzzRun>> {
     ensure_cargo_fuzz()?;
+    let sanitizer = Sanitizer::for_run(seconds);
+    let started = Instant::now();
     crate::exec(
-        cargo_fuzz().args(["build", "-O", "--debug-assertions"]),
-        "build the fuzz targets (stable rustc with RUSTC_BOOTSTRAP=1)",
+        cargo_fuzz(sanitizer)
+            .args(["build", "-O", "--debug-assertions"])
+            .args(["--sanitizer", sanitizer.flag()]),
+        &format!(
+            "build the fuzz targets (sanitizer {}; stable rustc with RUSTC_BOOTSTRAP=1)",
+            sanitizer.flag()
+        ),
     )?;
+    println!(
+        "xtask: fuzz targets built in {} s",
+        started.elapsed().as_secs()
+    );
     let mut runs = Vec::new();
     for target in targets {
-        runs.push(run_target(target, seconds)?);
+        runs.push(run_target(target, seconds, sanitizer)?);
     }
     Ok(runs)
 }
@@ -139,13 +183,17 @@ fn ensure_cargo_fuzz() -> Result<()> {
     )
 }
 
-fn cargo_fuzz() -> Command {
+fn cargo_fuzz(sanitizer: Sanitizer) -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let target_dir = match sanitizer {
+        Sanitizer::None => crate::target_dir().join("fuzz"),
+        Sanitizer::Address => crate::target_dir().join("fuzz-asan"),
+    };
     c.arg("fuzz")
         .current_dir(fuzz_dir())
         // Stable toolchain, nightly flags (-Zsanitizer, sancov passes) for the fuzz build only.
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_DIR", crate::target_dir().join("fuzz"));
+        .env("CARGO_TARGET_DIR", target_dir);
     c
 }
 
@@ -155,7 +203,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-fn run_target(target: &str, seconds: u64) -> Result<FuzzRun> {
+fn run_target(target: &str, seconds: u64, sanitizer: Sanitizer) -> Result<FuzzRun> {
     let dict = TARGETS
         .iter()
         .find(|(n, _)| *n == target)
@@ -177,8 +225,9 @@ fn run_target(target: &str, seconds: u64) -> Result<FuzzRun> {
         log_path.display()
     );
     let started = Instant::now();
-    let status = cargo_fuzz()
-        .args(["run", "-O", "--debug-assertions", target])
+    let status = cargo_fuzz(sanitizer)
+        .args(["run", "-O", "--debug-assertions"])
+        .args(["--sanitizer", sanitizer.flag(), target])
         .arg(&corpus)
         .arg(&seeds)
         .arg("--")
@@ -208,6 +257,7 @@ fn run_target(target: &str, seconds: u64) -> Result<FuzzRun> {
         .collect();
     let run = FuzzRun {
         target: target.to_string(),
+        sanitizer,
         seconds,
         wall_secs: started.elapsed().as_secs(),
         execs,
