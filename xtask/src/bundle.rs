@@ -329,6 +329,11 @@ fn check_deb(deb: &Path, binary: &Path, config: &AppConfig, scratch: &Path) -> R
         field("Version"),
         config.version
     );
+    let maintainer = field("Maintainer").unwrap_or_default();
+    ensure!(
+        maintainer.contains('<') && maintainer.ends_with('>'),
+        "control Maintainer is not `Name <address>` (Debian policy 5.6.2): {maintainer:?}"
+    );
     let depends = field("Depends").unwrap_or_default();
     for lib in ["libwebkit2gtk-4.1-0", "libgtk-3-0"] {
         ensure!(
