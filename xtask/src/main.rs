@@ -64,7 +64,12 @@ fn run() -> Result<()> {
 
 /// The repository root (xtask lives one level below it).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Cargo sets CARGO_MANIFEST_DIR for `cargo run` too: read it at run time, so two checkouts
+    // sharing one target dir (CI's) each act on their own tree, not on the one that built xtask.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
@@ -173,10 +178,34 @@ fn test(rest: &[String]) -> Result<()> {
         cmd.arg("--").args(&filter);
     }
     session.apply(&mut cmd);
-    let result = exec(
+    let tests = exec(
         &mut cmd,
         "cargo test --workspace (unit, integration, end-to-end) in the headless session",
     );
     drop(session);
-    result
+    if !filter.is_empty() {
+        // A filtered run is a developer's quick loop: the fuzz smoke run and the bundle are not
+        // about the filtered tests.
+        println!("xtask: test filter given: skipping the fuzz smoke run and the bundle checks");
+        return tests;
+    }
+    // The remaining stages run even when a test failed, so one CI run reports every failure.
+    let mut failed: Vec<String> = Vec::new();
+    if let Err(e) = tests {
+        failed.push(format!("{e:#}"));
+    }
+    if let Err(e) = fuzz::run(&["--smoke".to_string()]) {
+        failed.push(format!("fuzz smoke run: {e:#}"));
+    }
+    if let Err(e) = bundle::run(&[]) {
+        failed.push(format!("bundle: {e:#}"));
+    }
+    if failed.is_empty() {
+        println!("xtask: tests, fuzz smoke run and bundle checks passed");
+        return Ok(());
+    }
+    for f in &failed {
+        eprintln!("xtask: FAILED: {f}");
+    }
+    bail!("{} stage(s) failed", failed.len())
 }
