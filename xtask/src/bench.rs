@@ -11,7 +11,9 @@
 //!    sign-in callback to all tokens.
 //! 5. Memory of the app's whole process tree during those start-ups.
 //!
-//! `--only broker,load,webview,startup` runs a subset; `--quick` fewer rounds (a smoke run).
+//! `--only broker,load,webview,startup` runs a subset; `--quick` fewer rounds (a smoke run);
+//! `--publish` also writes the report to `docs/performance.md` and its summary into the
+//! README's performance section (between the `bench:begin`/`bench:end` markers).
 
 #[path = "bench_app.rs"]
 mod app;
@@ -44,6 +46,7 @@ struct Plan {
     webview: bool,
     startup: bool,
     quick: bool,
+    publish: bool,
 }
 
 impl Plan {
@@ -54,11 +57,13 @@ impl Plan {
             webview: true,
             startup: true,
             quick: false,
+            publish: false,
         };
         let mut args = rest.iter().filter(|a| *a != "--");
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--quick" => plan.quick = true,
+                "--publish" => plan.publish = true,
                 "--only" => {
                     let list = args.next().context("--only needs a list")?;
                     plan.broker = false;
@@ -76,7 +81,7 @@ impl Plan {
                     }
                 }
                 other => bail!(
-                    "unknown argument `{other}`; usage: cargo xtask bench [--quick] [--only broker,load,webview,startup]"
+                    "unknown argument `{other}`; usage: cargo xtask bench [--quick] [--publish] [--only broker,load,webview,startup]"
                 ),
             }
         }
@@ -139,6 +144,12 @@ pub fn run(rest: &[String]) -> Result<()> {
         out.join("report.json").display(),
         out.join("report.md").display()
     );
+    if plan.publish {
+        if !errors.is_empty() || plan.quick {
+            bail!("--publish needs a complete, full run (no --quick, nothing unmeasured)");
+        }
+        publish(&report, &md)?;
+    }
     if !errors.is_empty() {
         bail!(
             "{} part(s) could not be measured: {}",
@@ -146,6 +157,62 @@ pub fn run(rest: &[String]) -> Result<()> {
             errors.join("; ")
         );
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- publish
+
+const README_BEGIN: &str = "<!-- bench:begin";
+const README_END: &str = "<!-- bench:end -->";
+
+/// Writes the report to docs/performance.md and its summary into the README, so the figures
+/// there are always copied from a run, never typed.
+fn publish(report: &Value, md: &str) -> Result<()> {
+    let docs = root().join("docs").join("performance.md");
+    std::fs::write(&docs, md).with_context(|| format!("write {}", docs.display()))?;
+    let readme_path = root().join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).context("read README.md")?;
+    let (Some(begin), Some(end)) = (readme.find(README_BEGIN), readme.find(README_END)) else {
+        bail!("README.md has no `{README_BEGIN} ... {README_END}` block to fill");
+    };
+    let mut block =
+        format!("{README_BEGIN} (written by `cargo xtask bench --publish`; do not edit) -->\n");
+    let m = &report["machine"];
+    block.push_str(&format!(
+        "Measured {} at commit `{}` on {} · {} cores · WebKitGTK {}. Medians (p50) of the full \
+         run; the [full report](docs/performance.md) has p99 and spread for every figure.\n\n",
+        report["date"].as_str().unwrap_or("?"),
+        report["commit"]["hash"]
+            .as_str()
+            .map(|h| &h[..h.len().min(10)])
+            .unwrap_or("?"),
+        m["cpu"].as_str().unwrap_or("?"),
+        m["cores"],
+        m["webkitgtk"].as_str().unwrap_or("?"),
+    ));
+    block.push_str("| target | goal | measured | met |\n|---|---|---|---|\n");
+    for t in report["targets"].as_array().into_iter().flatten() {
+        block.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            t["name"].as_str().unwrap_or("?"),
+            t["target"].as_str().unwrap_or("?"),
+            t["measured"].as_f64().map_or("not measured".into(), fmt),
+            match t["met"].as_bool() {
+                Some(true) => "yes".to_string(),
+                Some(false) => format!("no ({})", t["by"].as_str().unwrap_or("")),
+                None => "–".to_string(),
+            },
+        ));
+    }
+    block.push_str(README_END);
+    let updated = format!(
+        "{}{}{}",
+        &readme[..begin],
+        block,
+        &readme[end + README_END.len()..]
+    );
+    std::fs::write(&readme_path, updated).context("write README.md")?;
+    println!("xtask: published to {} and README.md", docs.display());
     Ok(())
 }
 
