@@ -531,6 +531,18 @@ impl Broker {
         inner.obtain(audience, scopes, inner.options.min_ttl).await
     }
 
+    /// The cached token `get_token` would return at once for `audience` and `scopes`, if there is
+    /// one: no network, never waits. For a caller that must answer synchronously (the shell's IPC
+    /// fast path); anything else — a miss, no session, an unknown audience — is `get_token`'s to
+    /// handle and report.
+    pub fn cached_token(&self, audience: &Audience, scopes: &ScopeSet) -> Option<TokenGrant> {
+        let inner = &self.inner;
+        if !inner.config.knows(audience) || lock(&inner.session).is_none() {
+            return None;
+        }
+        lock(&inner.cache).lookup(audience, scopes, inner.clock.now(), inner.options.min_ttl)
+    }
+
     /// Signs out: revokes the refresh token at the provider (RFC 7009) when it has a revocation
     /// endpoint, clears store and cache, and returns the end-session URL to open in the browser.
     pub async fn logout(&self) -> Result<Option<Url>, AuthError> {

@@ -531,6 +531,36 @@ async fn a_failed_proactive_refresh_is_retried_with_back_off_until_the_provider_
 }
 
 #[tokio::test]
+async fn cached_token_answers_only_what_get_token_would_answer_at_once() {
+    let e = env(Dialect::Auth0).await;
+    let read = scopes("read:invoices");
+    assert!(
+        e.broker.cached_token(&billing(), &read).is_none(),
+        "signed out"
+    );
+    login(&e.broker, "alice").await;
+    assert!(
+        e.broker.cached_token(&billing(), &read).is_none(),
+        "nothing cached for billing yet: a miss is get_token's"
+    );
+    let grant = e.broker.get_token(&billing(), &read).await.unwrap();
+    let before = e.admin.counters();
+    assert_eq!(e.broker.cached_token(&billing(), &read), Some(grant));
+    assert!(e
+        .broker
+        .cached_token(&billing(), &scopes("read:invoices admin"))
+        .is_none());
+    assert!(e
+        .broker
+        .cached_token(&aud("https://api.example.com/unknown"), &read)
+        .is_none());
+    // Within min_ttl of expiry the cache does not serve it: get_token would refresh.
+    e.clock.advance(Duration::from_secs(545));
+    assert!(e.broker.cached_token(&billing(), &read).is_none());
+    assert_eq!(e.admin.counters(), before, "no request to the provider");
+}
+
+#[tokio::test]
 async fn silent_login_after_a_restart_needs_no_browser() {
     let e = env(Dialect::Auth0).await;
     login(&e.broker, "alice").await;
