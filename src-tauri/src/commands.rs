@@ -9,8 +9,8 @@ use std::sync::Arc;
 use portico_broker::{Audience, AuthError, ScopeSet, TokenGrant};
 use portico_shell_core::{AccessDenied, MfeEntry};
 use serde_json::{json, Value};
-use tauri::ipc::Channel;
-use tauri::{AppHandle, Runtime, State, Webview};
+use tauri::ipc::{Channel, Invoke, InvokeBody};
+use tauri::{AppHandle, Manager, Runtime, State, Webview};
 
 use crate::layout::{self, CHROME_LABEL};
 use crate::state::Shell;
@@ -107,14 +107,27 @@ pub async fn get_token<R: Runtime>(
     let audience = audience_arg(audience)?;
     let scopes = scopes_arg(scopes)?;
     let aud = Audience::parse(&audience)?;
-    let url = webview.url().map_err(internal)?;
+    // The page the webview showed when it started loading (recorded on the main thread); asking
+    // the webview itself from this async task would cost an event-loop round trip per call.
+    let url = match shell.mfe_page(webview.label()) {
+        Some(url) => url,
+        None => webview.url().map_err(internal)?,
+    };
     let mfe = shell
         .policy
         .authorize(webview.label(), &url, aud.as_str())
         .map_err(denied)?;
+    let wanted = wanted_scopes(mfe, scopes.as_deref())?;
+    let result = shell.broker.get_token(&aud, &wanted).await;
+    shell.push_token_status();
+    result
+}
+
+/// The scopes a call asks for: the MFE's registered ones when it names none, else a subset of them.
+fn wanted_scopes(mfe: &MfeEntry, asked: Option<&str>) -> Result<ScopeSet, AuthError> {
     let registered = ScopeSet::parse(&mfe.scopes.join(" "))?;
-    let wanted = match scopes.as_deref().map(str::trim) {
-        None | Some("") => registered,
+    match asked.map(str::trim) {
+        None | Some("") => Ok(registered),
         Some(s) => {
             let wanted = ScopeSet::parse(s)?;
             if !registered.is_superset_of(&wanted) {
@@ -125,12 +138,41 @@ pub async fn get_token<R: Runtime>(
                     ),
                 });
             }
-            wanted
+            Ok(wanted)
         }
+    }
+}
+
+/// `get_token` answered on the thread the call arrives on (the main thread) when the token is
+/// cached: the same checks as the command, then the broker's cache, without the hop to the async
+/// runtime and back that an `async` command costs on every call (`cargo xtask bench`, (b)/(c)).
+/// Returns `None` — and the caller runs the command itself — for anything else: a miss, an error
+/// (reported once, by the command), arguments it does not understand.
+pub(crate) fn get_token_from_cache<R: Runtime>(invoke: &Invoke<R>) -> Option<TokenGrant> {
+    if invoke.message.command() != "get_token" {
+        return None;
+    }
+    let InvokeBody::Json(Value::Object(args)) = invoke.message.payload() else {
+        return None;
     };
-    let result = shell.broker.get_token(&aud, &wanted).await;
-    shell.push_token_status();
-    result
+    let audience = Audience::parse(args.get("audience")?.as_str()?).ok()?;
+    let scopes = match args.get("scopes") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return None,
+    };
+    let webview = invoke.message.webview();
+    let shell = webview.try_state::<Arc<Shell>>()?;
+    let url = match shell.mfe_page(webview.label()) {
+        Some(url) => url,
+        None => webview.url().ok()?,
+    };
+    let mfe = shell
+        .policy
+        .authorize(webview.label(), &url, audience.as_str())
+        .ok()?;
+    let wanted = wanted_scopes(mfe, scopes).ok()?;
+    shell.broker.cached_token(&audience, &wanted)
 }
 
 /// No-op round trip: the floor of Tauri IPC that `cargo xtask bench` compares `get_token` with.

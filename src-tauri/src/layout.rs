@@ -3,7 +3,9 @@
 //! ignore positions (tauri#10420), so the shell sets the box packing itself there: the chrome
 //! gets a fixed height, the visible MFE the rest; hidden webviews take no space.
 
-use tauri::webview::{NewWindowResponse, WebviewBuilder};
+use std::sync::Arc;
+
+use tauri::webview::{NewWindowResponse, PageLoadEvent, WebviewBuilder};
 use tauri::{AppHandle, LogicalPosition, LogicalSize, Manager, Runtime, WebviewUrl};
 
 use crate::state::Shell;
@@ -61,6 +63,15 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> tauri::Result<()
                         crate::login::open_in_browser(&popup_opener, url.as_str());
                     }
                     NewWindowResponse::Deny
+                })
+                // The navigation guard above only lets pages of the MFE's origins load, so the
+                // page recorded here is one of them (get_token reads it without a main-thread hop).
+                .on_page_load(|webview, payload| {
+                    if payload.event() == PageLoadEvent::Started {
+                        if let Some(shell) = webview.try_state::<Arc<Shell>>() {
+                            shell.record_mfe_page(webview.label(), payload.url());
+                        }
+                    }
                 }),
             LogicalPosition::new(0.0, CHROME_HEIGHT),
             LogicalSize::new(WIDTH, HEIGHT - CHROME_HEIGHT),

@@ -48,7 +48,7 @@ pub fn builder<R: Runtime>() -> tauri::Builder<R> {
 
 /// Register the shell's IPC commands (the IPC tests use this on a mock runtime).
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![
+    let generated: Box<tauri::ipc::InvokeHandler<R>> = Box::new(tauri::generate_handler![
         commands::get_token,
         commands::mfe_subscribe,
         commands::mfe_context,
@@ -62,7 +62,16 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::shell_select_mfe,
         commands::shell_set_chrome_expanded,
         commands::token_status,
-    ])
+    ]);
+    // Tauri has checked the ACL before calling this. Cache hits of `get_token` are answered right
+    // here; everything else goes to the generated handler.
+    builder.invoke_handler(move |invoke| {
+        if let Some(grant) = commands::get_token_from_cache(&invoke) {
+            invoke.resolver.resolve(grant);
+            return true;
+        }
+        generated(invoke)
+    })
 }
 
 pub fn run() {

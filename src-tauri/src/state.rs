@@ -46,6 +46,10 @@ pub struct Shell {
     chrome_channels: Mutex<Vec<Channel<Value>>>,
     /// Warnings raised before the chrome subscribed (e.g. at start), replayed on subscribe.
     early_warnings: Mutex<Vec<String>>,
+    /// The page each MFE webview shows, by label, recorded on the main thread when a page starts
+    /// loading. `get_token` runs off the main thread, where asking the webview for its URL is a
+    /// round trip through the event loop on every call (see `cargo xtask bench`).
+    mfe_pages: Mutex<HashMap<String, tauri::Url>>,
     /// The token table last pushed to the chrome, to push only changes.
     last_token_status: Mutex<Option<Value>>,
     /// Kept alive for the app's lifetime: dropping them stops the servers.
@@ -79,6 +83,7 @@ impl Shell {
             chrome_channels: Mutex::new(Vec::new()),
             early_warnings: Mutex::new(Vec::new()),
             last_token_status: Mutex::new(None),
+            mfe_pages: Mutex::new(HashMap::new()),
             _embedded: embedded,
             _hosts: hosts,
         }
@@ -181,6 +186,16 @@ impl Shell {
 
     pub fn push_state(&self) {
         self.push_to_chrome(&json!({ "type": "state", "state": self.state_json() }));
+    }
+
+    /// An MFE webview started loading `url` (called on the main thread by the page-load hook).
+    pub fn record_mfe_page(&self, label: &str, url: &tauri::Url) {
+        lock(&self.mfe_pages).insert(label.to_owned(), url.clone());
+    }
+
+    /// The page the MFE webview `label` last started loading, if the hook has seen one.
+    pub fn mfe_page(&self, label: &str) -> Option<tauri::Url> {
+        lock(&self.mfe_pages).get(label).cloned()
     }
 
     /// Pushes the token table to the chrome if it changed since the last push. Every
