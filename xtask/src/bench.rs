@@ -642,6 +642,8 @@ fn login_runs(plan: &Plan, ctx: &Ctx) -> Result<(Value, String)> {
     Ok((
         json!({
             "ms": stats_json(&page_ms, "ms"),
+            // In round order: an outlier's round shows whether it is a first-run effect.
+            "ms_each_round": page_ms,
             "ms_by_report_arrival": stats_json(&arrival_ms, "ms"),
             "token_endpoint_requests_per_round": requests,
             "what": "from starting the second instance with the callback URL (how Linux delivers a deep link) to the last of three MFEs holding its token",
