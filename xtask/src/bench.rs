@@ -13,7 +13,8 @@
 //!
 //! `--only broker,load,webview,startup` runs a subset; `--quick` fewer rounds (a smoke run);
 //! `--publish` also writes the report to `docs/performance.md` and its summary into the
-//! README's performance section (between the `bench:begin`/`bench:end` markers).
+//! README's performance section (between the `bench:begin`/`bench:end` markers);
+//! `--publish-last` publishes the last complete run again without measuring.
 
 #[path = "bench_app.rs"]
 mod app;
@@ -90,8 +91,21 @@ impl Plan {
 }
 
 pub fn run(rest: &[String]) -> Result<()> {
-    let plan = Plan::parse(rest)?;
     let out = root().join("target").join("bench");
+    if rest.iter().any(|a| a == "--publish-last") {
+        // Publish the last complete run again (e.g. after a change to the README summary).
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("report.json"))
+                .context("no target/bench/report.json: run `cargo xtask bench` first")?,
+        )?;
+        if report["quick"] == json!(true)
+            || report["errors"].as_array().is_some_and(|e| !e.is_empty())
+        {
+            bail!("the last run was not complete (quick, or parts not measured)");
+        }
+        return publish(&report, &markdown(&report));
+    }
+    let plan = Plan::parse(rest)?;
     std::fs::create_dir_all(out.join("logs")).context("create target/bench")?;
     let mut report = json!({
         "generated_by": "cargo xtask bench",
@@ -189,6 +203,34 @@ fn publish(report: &Value, md: &str) -> Result<()> {
         m["cpu"].as_str().unwrap_or("?"),
         m["cores"],
         m["webkitgtk"].as_str().unwrap_or("?"),
+    ));
+    let p50 = |v: &Value| v["p50"].as_f64().map_or("–".to_string(), fmt);
+    let w = &report["webview"]["cases"];
+    let case = |name: &str| p50(&w[name]["per_call_ms_batch_means"]);
+    let st = &report["startup"];
+    let mem = &report["memory"];
+    let mib = |v: &Value| {
+        v["p50"]
+            .as_f64()
+            .map_or("–".to_string(), |kb| fmt(kb / 1024.0))
+    };
+    block.push_str(&format!(
+        "- Broker, in process: a cached `get_token` takes {} ns on one core.\n\
+         - In the webview, per call: JS client cache hit {} ms · `get_token` over IPC {} ms · \
+         no-op IPC {} ms · the seed's `postMessage` bridge {} ms.\n\
+         - Warm start to three MFEs holding tokens {} ms (same shell without auth: {} ms); \
+         sign-in callback to all three tokens {} ms.\n\
+         - Memory of the app with its WebKit processes: {} MiB steady with auth, {} MiB without.\n\n",
+        p50(&report["broker"]["cache_hit_get_token"]),
+        case("a_client_cache"),
+        case("b_ipc_get_token"),
+        case("c_ipc_ping"),
+        case("d_web_bridge"),
+        p50(&st["warm_start_auth_on_ms"]),
+        p50(&st["start_auth_off_ms"]),
+        p50(&st["login_callback_to_all_tokens"]["ms"]),
+        mib(&mem["auth_on"]["steady_rss_kb"]),
+        mib(&mem["auth_off"]["steady_rss_kb"]),
     ));
     block.push_str("| target | goal | measured | met |\n|---|---|---|---|\n");
     for t in report["targets"].as_array().into_iter().flatten() {
