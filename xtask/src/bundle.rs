@@ -37,7 +37,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .current_dir(&root)
             .args(["build", "--release", "-p", "portico"])
             .args(["--features", "tauri/custom-protocol"]),
-        "cargo build --release -p portico (a cold release build takes 10-15 minutes)",
+        "cargo build --release -p portico (a cold release build takes about 7 minutes on 2 cores)",
     )?;
     let release = target_dir().join("release");
     let binary = release.join(&config.binary);
