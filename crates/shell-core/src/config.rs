@@ -42,8 +42,10 @@ pub enum DialectSetting {
 pub enum RedirectSetting {
     /// A private-use URI scheme delivered as a deep link, e.g. `dev.portico.app:/callback`.
     PrivateScheme(Url),
-    /// `http://127.0.0.1:{port}{path}` on a one-shot listener (RFC 8252 §7.3).
-    Loopback { path: String },
+    /// `http://127.0.0.1:{port}{path}` (RFC 8252 §7.3): with `port: None` a listener on a port the
+    /// OS picks at each sign-in; with a fixed port (for providers that compare the whole callback
+    /// URL, port included, such as Auth0) one listener on that port for the app's lifetime.
+    Loopback { path: String, port: Option<u16> },
 }
 
 /// A validated provider configuration.
@@ -412,13 +414,18 @@ fn validate_provider(
     })
 }
 
-/// `loopback`, `loopback:/path`, or a private-use scheme URI whose scheme the app registers.
+/// `loopback`, `loopback:/path`, `http://127.0.0.1:<port>/path` (a fixed loopback port), or a
+/// private-use scheme URI whose scheme the app registers.
 fn parse_redirect(raw: &str, schemes: &[String]) -> Result<RedirectSetting, ConfigError> {
     const FIELD: &str = "provider.redirect";
     if raw == "loopback" {
         return Ok(RedirectSetting::Loopback {
             path: "/callback".into(),
+            port: None,
         });
+    }
+    if raw.starts_with("http:") || raw.starts_with("https:") {
+        return parse_fixed_loopback(raw);
     }
     if let Some(path) = raw.strip_prefix("loopback:") {
         if !path.starts_with('/') || path.contains(['?', '#']) {
@@ -427,7 +434,10 @@ fn parse_redirect(raw: &str, schemes: &[String]) -> Result<RedirectSetting, Conf
                 "a loopback path starts with `/` and has no query",
             ));
         }
-        return Ok(RedirectSetting::Loopback { path: path.into() });
+        return Ok(RedirectSetting::Loopback {
+            path: path.into(),
+            port: None,
+        });
     }
     let url = Url::parse(raw).map_err(|e| ConfigError::new(FIELD, format!("not a URI ({e})")))?;
     if !schemes.iter().any(|s| s == url.scheme()) {
@@ -447,6 +457,36 @@ fn parse_redirect(raw: &str, schemes: &[String]) -> Result<RedirectSetting, Conf
         ));
     }
     Ok(RedirectSetting::PrivateScheme(url))
+}
+
+/// `http://127.0.0.1:<port>/path`: the loopback redirect on a port fixed in advance.
+fn parse_fixed_loopback(raw: &str) -> Result<RedirectSetting, ConfigError> {
+    const FIELD: &str = "provider.redirect";
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(FIELD, format!("not a URI ({e})")))?;
+    // RFC 8252 §7.3 and §8.3: plain http on the IPv4 loopback literal (Portico listens on
+    // 127.0.0.1 only; `localhost` may resolve elsewhere and is not accepted).
+    if url.scheme() != "http" || url.host() != Some(url::Host::Ipv4([127, 0, 0, 1].into())) {
+        return Err(ConfigError::new(
+            FIELD,
+            "a fixed loopback redirect is plain http on 127.0.0.1: `http://127.0.0.1:<port>/<path>` (RFC 8252 §7.3)",
+        ));
+    }
+    let port = url.port().filter(|p| *p != 0).ok_or_else(|| {
+        ConfigError::new(
+            FIELD,
+            "a fixed loopback redirect needs a port other than 0 (or use `loopback` for a port chosen at each sign-in)",
+        )
+    })?;
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(ConfigError::new(
+            FIELD,
+            "a fixed loopback redirect has no query, fragment or user",
+        ));
+    }
+    Ok(RedirectSetting::Loopback {
+        path: url.path().to_string(),
+        port: Some(port),
+    })
 }
 
 /// `https://` anywhere; plain `http://` only on loopback, where nothing crosses a network.
@@ -714,10 +754,52 @@ mod tests {
         assert_eq!(
             p.redirect,
             RedirectSetting::Loopback {
-                path: "/oauth/cb".into()
+                path: "/oauth/cb".into(),
+                port: None,
             }
         );
         assert_eq!(p.extra_authorize_params["prompt"], "consent");
+    }
+
+    fn redirect(value: &str) -> Result<RedirectSetting, ConfigError> {
+        let mut v = sample();
+        v["provider"] = json!({"issuer": "https://idp.example.com/", "clientId": "x",
+            "redirect": value});
+        ShellConfig::load(&v, &no_env, &schemes()).map(|c| c.provider.unwrap().redirect)
+    }
+
+    #[test]
+    fn a_fixed_loopback_port_is_accepted_on_127_0_0_1_only() {
+        assert_eq!(
+            redirect("http://127.0.0.1:53682/callback").unwrap(),
+            RedirectSetting::Loopback {
+                path: "/callback".into(),
+                port: Some(53682),
+            }
+        );
+        for (bad, says) in [
+            ("http://localhost:53682/callback", "plain http on 127.0.0.1"),
+            (
+                "https://127.0.0.1:53682/callback",
+                "plain http on 127.0.0.1",
+            ),
+            (
+                "http://192.168.1.2:53682/callback",
+                "plain http on 127.0.0.1",
+            ),
+            ("http://[::1]:53682/callback", "plain http on 127.0.0.1"),
+            ("http://127.0.0.1/callback", "a port other than 0"),
+            ("http://127.0.0.1:0/callback", "a port other than 0"),
+            (
+                "http://127.0.0.1:53682/cb?x=1",
+                "no query, fragment or user",
+            ),
+            ("http://u@127.0.0.1:53682/cb", "no query, fragment or user"),
+        ] {
+            let e = redirect(bad).unwrap_err();
+            assert_eq!(e.field, "provider.redirect", "{bad}");
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
     }
 
     fn mfe_err(mfe: serde_json::Value) -> ConfigError {

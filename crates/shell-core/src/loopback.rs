@@ -24,9 +24,12 @@ struct Shared {
 }
 
 impl LoopbackRedirect {
-    /// Bind `127.0.0.1:0` (never a wildcard address) and serve `path`.
-    pub async fn bind(path: &str) -> std::io::Result<LoopbackRedirect> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    /// Bind `127.0.0.1` (never a wildcard address) on `port`, or on a port the OS picks when
+    /// `None`, and serve `path`.
+    pub async fn bind(path: &str, port: Option<u16>) -> std::io::Result<LoopbackRedirect> {
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))))
+                .await?;
         let port = listener.local_addr()?.port();
         let redirect_uri = Url::parse(&format!("http://127.0.0.1:{port}{path}"))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
@@ -124,7 +127,7 @@ mod tests {
 
     #[tokio::test]
     async fn receives_the_redirect_on_its_path_only() {
-        let mut lb = LoopbackRedirect::bind("/callback").await.unwrap();
+        let mut lb = LoopbackRedirect::bind("/callback", None).await.unwrap();
         let base = lb.redirect_uri().clone();
         assert_eq!(base.host_str(), Some("127.0.0.1"));
         let other = reqwest::get(base.join("/favicon.ico").unwrap())
@@ -142,8 +145,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_fixed_port_is_used_and_a_busy_one_is_an_error() {
+        // A port the OS just handed out and took back is free for the fixed-port listener.
+        let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let mut lb = LoopbackRedirect::bind("/callback", Some(port))
+            .await
+            .unwrap();
+        assert_eq!(
+            lb.redirect_uri().as_str(),
+            format!("http://127.0.0.1:{port}/callback")
+        );
+        let hit = reqwest::get(format!("{}?code=c&state=s", lb.redirect_uri()))
+            .await
+            .unwrap();
+        assert_eq!(hit.status(), 200);
+        assert_eq!(lb.next().await.unwrap().query(), Some("code=c&state=s"));
+        let busy = LoopbackRedirect::bind("/callback", Some(port)).await;
+        assert_eq!(
+            busy.err().map(|e| e.kind()),
+            Some(std::io::ErrorKind::AddrInUse)
+        );
+    }
+
+    #[tokio::test]
     async fn stops_listening_when_dropped() {
-        let lb = LoopbackRedirect::bind("/cb").await.unwrap();
+        let lb = LoopbackRedirect::bind("/cb", None).await.unwrap();
         let url = lb.redirect_uri().clone();
         drop(lb);
         // Graceful shutdown is asynchronous: poll until the port refuses, bounded.
