@@ -44,9 +44,16 @@ pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>, url: &str) {
 pub async fn sign_in<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result<(), AuthError> {
     let request = match &shell.provider_redirect() {
         RedirectSetting::PrivateScheme(_) => shell.broker.begin_login(None).await?,
-        RedirectSetting::Loopback { path } => {
+        RedirectSetting::Loopback {
+            path,
+            port: Some(port),
+        } => {
+            let redirect_uri = fixed_loopback(&app, &shell, path, *port).await?;
+            shell.broker.begin_login(Some(redirect_uri)).await?
+        }
+        RedirectSetting::Loopback { path, port: None } => {
             let mut listener =
-                LoopbackRedirect::bind(path)
+                LoopbackRedirect::bind(path, None)
                     .await
                     .map_err(|e| AuthError::Internal {
                         reason: format!("cannot listen on loopback for the redirect: {e}"),
@@ -72,6 +79,38 @@ pub async fn sign_in<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result
     shell.set_login_phase(LoginPhase::Pending);
     open_in_browser(&app, request.authorize_url.as_str());
     Ok(())
+}
+
+/// The listener on the configured fixed loopback port: bound at the first sign-in and kept, every
+/// request handed to the broker, which takes only the callback of the pending sign-in.
+async fn fixed_loopback<R: Runtime>(
+    app: &AppHandle<R>,
+    shell: &Arc<Shell>,
+    path: &str,
+    port: u16,
+) -> Result<url::Url, AuthError> {
+    let mut bound = shell.fixed_loopback.lock().await;
+    if let Some(uri) = bound.as_ref() {
+        return Ok(uri.clone());
+    }
+    let mut listener = LoopbackRedirect::bind(path, Some(port))
+        .await
+        .map_err(|e| AuthError::Internal {
+            reason: if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!("the sign-in redirect port 127.0.0.1:{port} is in use by another program")
+            } else {
+                format!("cannot listen on 127.0.0.1:{port} for the sign-in redirect: {e}")
+            },
+        })?;
+    let uri = listener.redirect_uri().clone();
+    let (app2, shell2) = (app.clone(), shell.clone());
+    tauri::async_runtime::spawn(async move {
+        while let Some(url) = listener.next().await {
+            handle_callback(&app2, &shell2, url.as_str()).await;
+        }
+    });
+    *bound = Some(uri.clone());
+    Ok(uri)
 }
 
 pub fn cancel(shell: &Shell) {
@@ -148,6 +187,7 @@ impl Shell {
             .map(|p| p.redirect.clone())
             .unwrap_or(RedirectSetting::Loopback {
                 path: "/callback".into(),
+                port: None,
             })
     }
 }

@@ -220,7 +220,7 @@ fn broker_config(
         client_id: p.client_id.clone(),
         redirect: match &p.redirect {
             RedirectSetting::PrivateScheme(u) => RedirectUri::PrivateScheme(u.clone()),
-            RedirectSetting::Loopback { path } => RedirectUri::Loopback { path: path.clone() },
+            RedirectSetting::Loopback { path, .. } => RedirectUri::Loopback { path: path.clone() },
         },
         dialect: match p.dialect {
             DialectSetting::Auth0 => Dialect::Auth0,

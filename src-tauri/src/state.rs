@@ -50,6 +50,9 @@ pub struct Shell {
     /// loading. `get_token` runs off the main thread, where asking the webview for its URL is a
     /// round trip through the event loop on every call (see `cargo xtask bench`).
     mfe_pages: Mutex<HashMap<String, tauri::Url>>,
+    /// The redirect URI of the fixed-port loopback listener, once bound (it stays for the app's
+    /// lifetime: a second sign-in must not find its own earlier listener on the port).
+    pub fixed_loopback: tokio::sync::Mutex<Option<url::Url>>,
     /// The token table last pushed to the chrome, to push only changes.
     last_token_status: Mutex<Option<Value>>,
     /// Kept alive for the app's lifetime: dropping them stops the servers.
@@ -83,6 +86,7 @@ impl Shell {
             chrome_channels: Mutex::new(Vec::new()),
             early_warnings: Mutex::new(Vec::new()),
             last_token_status: Mutex::new(None),
+            fixed_loopback: tokio::sync::Mutex::new(None),
             mfe_pages: Mutex::new(HashMap::new()),
             _embedded: embedded,
             _hosts: hosts,
