@@ -1,6 +1,7 @@
 //! Signing in: the first run, least privilege between MFEs, and the loopback redirect.
 
 use portico_e2e::prelude::*;
+use serde_json::Value;
 
 /// Scenario 1. A first run: one sign-in in the system browser, and every MFE shows data from
 /// its own API with a token whose `aud` is that API. The provider saw one `/authorize` and one
@@ -146,6 +147,71 @@ async fn loopback_redirect_completes_a_sign_in() {
             let c = s.counters();
             assert_eq!(c.authorize, 1);
             assert_eq!(c.token_authorization_code, 1);
+            Ok(())
+        })
+        .await;
+}
+
+/// Scenario 10. A fixed loopback port (`http://127.0.0.1:<port>/callback`, what a provider that
+/// compares the port too, like Auth0, is configured with): the sign-in comes back on that port;
+/// after a sign-out, a second sign-in uses the same port again (the listener is kept, not
+/// re-bound onto a port it still holds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_loopback_port_serves_a_second_sign_in_after_sign_out() {
+    let port = portico_e2e::process::free_ports(1).expect("a free port")[0];
+    let configured = format!("http://127.0.0.1:{port}/callback");
+    Scenario::builder("fixed_loopback_port")
+        .app_env("PORTICO_REDIRECT", &configured)
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            let redirect_of = |url: &str| {
+                url::Url::parse(url)
+                    .ok()
+                    .and_then(|u| {
+                        u.query_pairs()
+                            .find(|(k, _)| k == "redirect_uri")
+                            .map(|(_, v)| v.into_owned())
+                    })
+                    .unwrap_or_default()
+            };
+            for round in 1..=2 {
+                app.chrome().click("sign-in").await?;
+                let authorize = s.authorize_url(round).await?;
+                assert_eq!(redirect_of(&authorize), configured, "round {round}");
+                each_mfe_served_by_its_own_api(s, &app).await?;
+                let deliveries = wait::until(
+                    format!("callback {round} delivered on the loopback port"),
+                    wait::UI,
+                    async || {
+                        let ok: Vec<Value> = s
+                            .browser_events()
+                            .into_iter()
+                            .filter(|e| e["event"] == "delivered" && e["via"] == "loopback")
+                            .collect();
+                        Ok(if ok.len() >= round {
+                            Check::Ready(ok)
+                        } else {
+                            Check::NotYet(format!("{ok:?}"))
+                        })
+                    },
+                )
+                .await?;
+                assert_eq!(deliveries[round - 1]["status"], 200, "round {round}");
+                assert_eq!(s.counters().token_authorization_code, round as u64);
+                if round == 1 {
+                    app.chrome().click("account-menu").await?;
+                    app.chrome().click("sign-out").await?;
+                    each_mfe_signed_out(&app).await?;
+                    app.chrome().wait_for("sign-in", wait::UI).await?;
+                }
+            }
+            assert!(
+                !app.chrome().exists("warning").await?,
+                "no sign-in error or ignored callback"
+            );
             Ok(())
         })
         .await;
