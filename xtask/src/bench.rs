@@ -98,10 +98,14 @@ pub fn run(rest: &[String]) -> Result<()> {
             &std::fs::read_to_string(out.join("report.json"))
                 .context("no target/bench/report.json: run `cargo xtask bench` first")?,
         )?;
-        if report["quick"] == json!(true)
+        let missing = ["broker", "provider_load", "webview", "startup", "memory"]
+            .iter()
+            .any(|part| report[*part].is_null());
+        if missing
+            || report["quick"] == json!(true)
             || report["errors"].as_array().is_some_and(|e| !e.is_empty())
         {
-            bail!("the last run was not complete (quick, or parts not measured)");
+            bail!("the last run was not complete (--quick, --only, or parts not measured)");
         }
         return publish(&report, &markdown(&report));
     }
@@ -159,8 +163,11 @@ pub fn run(rest: &[String]) -> Result<()> {
         out.join("report.md").display()
     );
     if plan.publish {
-        if !errors.is_empty() || plan.quick {
-            bail!("--publish needs a complete, full run (no --quick, nothing unmeasured)");
+        let partial = !(plan.broker && plan.load && plan.webview && plan.startup);
+        if !errors.is_empty() || plan.quick || partial {
+            bail!(
+                "--publish needs a complete, full run (no --quick, no --only, nothing unmeasured)"
+            );
         }
         publish(&report, &md)?;
     }
