@@ -411,6 +411,23 @@ async fn min_ttl_triggers_a_refresh_and_a_fresh_token_is_not_refetched() {
     assert_eq!(e.admin.counters().token_refresh, 2);
 }
 
+/// The next refreshed billing token the broker announces (within 5 s).
+async fn next_billing_refresh(
+    events: &mut tokio::sync::broadcast::Receiver<BrokerEvent>,
+    what: &str,
+) -> TokenGrant {
+    let refreshed = wait_event(
+        events,
+        5,
+        |ev| matches!(ev, BrokerEvent::TokenRefreshed { audience, .. } if *audience == billing()),
+    )
+    .await;
+    match refreshed {
+        Some(BrokerEvent::TokenRefreshed { grant, .. }) => grant,
+        other => panic!("{what}: {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_in_use_are_refreshed_proactively_and_announced() {
     let e = env(Dialect::Auth0).await;
@@ -429,16 +446,7 @@ async fn tokens_in_use_are_refreshed_proactively_and_announced() {
     assert_eq!(e.admin.counters().token_refresh, 0);
     // 120 s before expiry: refreshed without anyone asking.
     e.clock.advance(Duration::from_secs(81));
-    let ev = wait_event(
-        &mut events,
-        5,
-        |ev| matches!(ev, BrokerEvent::TokenRefreshed { audience, .. } if *audience == billing()),
-    )
-    .await
-    .expect("refresh announced");
-    let BrokerEvent::TokenRefreshed { grant, .. } = ev else {
-        unreachable!()
-    };
+    let grant = next_billing_refresh(&mut events, "refresh announced").await;
     assert_ne!(grant.access_token, g1.access_token);
     assert_eq!(grant.scope, "read:invoices");
     // The caller now gets the new token from the cache.
@@ -516,16 +524,7 @@ async fn a_failed_proactive_refresh_is_retried_with_back_off_until_the_provider_
     // The provider comes back; past the back-off the token is refreshed without anyone asking.
     e.admin.clear_faults();
     e.clock.advance(Duration::from_secs(2));
-    let ev = wait_event(
-        &mut events,
-        5,
-        |ev| matches!(ev, BrokerEvent::TokenRefreshed { audience, .. } if *audience == billing()),
-    )
-    .await
-    .expect("refreshed once the provider is back");
-    let BrokerEvent::TokenRefreshed { grant, .. } = ev else {
-        unreachable!()
-    };
+    let grant = next_billing_refresh(&mut events, "refreshed once the provider is back").await;
     assert_ne!(grant.access_token, g1.access_token);
     task.abort();
 }
