@@ -68,30 +68,70 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 /// `get_token`'s `audience`: required, a string (validated as a URI by `Audience::parse`).
-fn audience_arg(value: Option<Value>) -> Result<String, AuthError> {
+fn audience_arg(value: Option<&Value>) -> Result<&str, AuthError> {
     match value {
         Some(Value::String(s)) => Ok(s),
         None | Some(Value::Null) => Err(AuthError::InvalidAudience {
             reason: "`audience` is required: the URI of the API the token is for".into(),
         }),
         Some(other) => Err(AuthError::InvalidAudience {
-            reason: format!("`audience` must be a string, not {}", json_kind(&other)),
+            reason: format!("`audience` must be a string, not {}", json_kind(other)),
         }),
     }
 }
 
 /// `get_token`'s optional `scopes`: one space-separated string (RFC 6749 §3.3), as on the wire.
-fn scopes_arg(value: Option<Value>) -> Result<Option<String>, AuthError> {
+fn scopes_arg(value: Option<&Value>) -> Result<Option<&str>, AuthError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(AuthError::InvalidScope {
             reason: format!(
                 "`scopes` must be one space-separated string, not {}",
-                json_kind(&other)
+                json_kind(other)
             ),
         }),
     }
+}
+
+/// Why a `get_token` call is refused before it reaches the broker.
+enum Refusal {
+    /// The access policy said no (logged by `denied`, once, when the command reports it).
+    Denied(AccessDenied),
+    /// Not a valid request.
+    Invalid(AuthError),
+}
+
+impl From<AuthError> for Refusal {
+    fn from(e: AuthError) -> Self {
+        Refusal::Invalid(e)
+    }
+}
+
+/// What a `get_token` call asks for, checked: its arguments, the caller (the webview's label and
+/// the page it shows) against the registry, and the scopes against the MFE's registration. Both
+/// the command and the cache fast path go through here.
+fn token_request<R: Runtime>(
+    shell: &Shell,
+    webview: &Webview<R>,
+    audience: Option<&Value>,
+    scopes: Option<&Value>,
+) -> Result<(Audience, ScopeSet), Refusal> {
+    let audience = audience_arg(audience)?;
+    let scopes = scopes_arg(scopes)?;
+    let audience = Audience::parse(audience)?;
+    // The page the webview started loading, recorded on the main thread by the page-load hook;
+    // asking the webview itself from the async command would cost an event-loop round trip.
+    let url = match shell.mfe_page(webview.label()) {
+        Some(url) => url,
+        None => webview.url().map_err(internal)?,
+    };
+    let mfe = shell
+        .policy
+        .authorize(webview.label(), &url, audience.as_str())
+        .map_err(Refusal::Denied)?;
+    let wanted = wanted_scopes(mfe, scopes)?;
+    Ok((audience, wanted))
 }
 
 /// An access token for one of the caller's registered audiences.
@@ -104,20 +144,11 @@ pub async fn get_token<R: Runtime>(
 ) -> Result<TokenGrant, AuthError> {
     // Arguments arrive as raw JSON so that a wrong type gets our typed error, not Tauri's
     // free-text "invalid args" string that a client cannot switch on.
-    let audience = audience_arg(audience)?;
-    let scopes = scopes_arg(scopes)?;
-    let aud = Audience::parse(&audience)?;
-    // The page the webview showed when it started loading (recorded on the main thread); asking
-    // the webview itself from this async task would cost an event-loop round trip per call.
-    let url = match shell.mfe_page(webview.label()) {
-        Some(url) => url,
-        None => webview.url().map_err(internal)?,
-    };
-    let mfe = shell
-        .policy
-        .authorize(webview.label(), &url, aud.as_str())
-        .map_err(denied)?;
-    let wanted = wanted_scopes(mfe, scopes.as_deref())?;
+    let (aud, wanted) = token_request(&shell, &webview, audience.as_ref(), scopes.as_ref())
+        .map_err(|refusal| match refusal {
+            Refusal::Denied(e) => denied(e),
+            Refusal::Invalid(e) => e,
+        })?;
     let result = shell.broker.get_token(&aud, &wanted).await;
     shell.push_token_status();
     result
@@ -144,34 +175,27 @@ fn wanted_scopes(mfe: &MfeEntry, asked: Option<&str>) -> Result<ScopeSet, AuthEr
 }
 
 /// `get_token` answered on the thread the call arrives on (the main thread) when the token is
-/// cached: the same checks as the command, then the broker's cache, without the hop to the async
-/// runtime and back that an `async` command costs on every call (`cargo xtask bench`, (b)/(c)).
-/// Returns `None` — and the caller runs the command itself — for anything else: a miss, an error
-/// (reported once, by the command), arguments it does not understand.
+/// cached: the command's own checks (`token_request`), then the broker's cache, without the hop
+/// to the async runtime and back that an `async` command costs on every call (`cargo xtask
+/// bench`, (b)/(c)). Returns `None` — and the caller runs the command itself — for anything
+/// else: a miss, or a refusal (reported once, by the command).
 pub(crate) fn get_token_from_cache<R: Runtime>(invoke: &Invoke<R>) -> Option<TokenGrant> {
     if invoke.message.command() != "get_token" {
         return None;
     }
-    let InvokeBody::Json(Value::Object(args)) = invoke.message.payload() else {
-        return None;
-    };
-    let audience = Audience::parse(args.get("audience")?.as_str()?).ok()?;
-    let scopes = match args.get("scopes") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return None,
+    let args = match invoke.message.payload() {
+        InvokeBody::Json(Value::Object(args)) => Some(args),
+        _ => None,
     };
     let webview = invoke.message.webview();
     let shell = webview.try_state::<Arc<Shell>>()?;
-    let url = match shell.mfe_page(webview.label()) {
-        Some(url) => url,
-        None => webview.url().ok()?,
-    };
-    let mfe = shell
-        .policy
-        .authorize(webview.label(), &url, audience.as_str())
-        .ok()?;
-    let wanted = wanted_scopes(mfe, scopes).ok()?;
+    let (audience, wanted) = token_request(
+        &shell,
+        &webview,
+        args.and_then(|a| a.get("audience")),
+        args.and_then(|a| a.get("scopes")),
+    )
+    .ok()?;
     shell.broker.cached_token(&audience, &wanted)
 }
 
