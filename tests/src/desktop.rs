@@ -134,21 +134,8 @@ impl Desktop {
             "gnome-keyring to own org.freedesktop.secrets",
             Duration::from_secs(20),
             || {
-                let mut q = Command::new("dbus-send");
-                q.args([
-                    "--session",
-                    "--dest=org.freedesktop.DBus",
-                    "--print-reply",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.secrets",
-                ]);
-                for (k, v) in &env {
-                    q.env(k, v);
-                }
-                q.output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
-                    .unwrap_or(false)
+                bus_daemon_call(&env, &["NameHasOwner", "string:org.freedesktop.secrets"])
+                    .is_some_and(|reply| reply.contains("boolean true"))
             },
         )?;
         Ok(())
@@ -167,4 +154,26 @@ impl Drop for Desktop {
             x.stop(Duration::from_secs(2));
         }
     }
+}
+
+/// Calls `org.freedesktop.DBus.<method>` on the session bus described by `env` (the bus
+/// daemon's own interface: name ownership, listing names) and returns the printed reply.
+pub(crate) fn bus_daemon_call(
+    env: &[(String, String)],
+    method_and_args: &[&str],
+) -> Option<String> {
+    let (method, args) = method_and_args.split_first()?;
+    let output = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--dest=org.freedesktop.DBus",
+            "--print-reply",
+            "/org/freedesktop/DBus",
+        ])
+        .arg(format!("org.freedesktop.DBus.{method}"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }

@@ -715,22 +715,9 @@ async fn take_global_lock() -> Result<std::fs::File> {
 
 /// Whether the running app still owns its single-instance name on the session bus.
 fn single_instance_owned(env: &[(String, String)]) -> bool {
-    let mut q = Command::new("dbus-send");
-    q.args([
-        "--session",
-        "--dest=org.freedesktop.DBus",
-        "--print-reply",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus.ListNames",
-    ]);
-    for (k, v) in env {
-        q.env(k, v);
-    }
-    q.output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.contains("SingleInstance") || l.contains("portico"))
-        })
-        .unwrap_or(false)
+    crate::desktop::bus_daemon_call(env, &["ListNames"]).is_some_and(|names| {
+        names
+            .lines()
+            .any(|l| l.contains("SingleInstance") || l.contains("portico"))
+    })
 }
