@@ -51,6 +51,16 @@ pub async fn each_mfe_signed_out(app: &App) -> Result<()> {
     Ok(())
 }
 
+/// Sign out from the chrome's account menu, as a person does, and wait until every MFE shows
+/// its signed-out card and the chrome offers to sign in again.
+pub async fn sign_out_from_the_chrome(app: &App) -> Result<()> {
+    app.chrome().click("account-menu").await?;
+    app.chrome().click("sign-out").await?;
+    each_mfe_signed_out(app).await?;
+    app.chrome().wait_for("sign-in", wait::UI).await?;
+    Ok(())
+}
+
 /// Milliseconds since the Unix epoch (the unit of `data-exp`).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

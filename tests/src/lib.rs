@@ -37,7 +37,9 @@ pub mod wait;
 /// What a scenario file needs.
 pub mod prelude {
     pub use crate::app::{App, Shown, TokenAnswer, View};
-    pub use crate::checks::{each_mfe_served_by_its_own_api, each_mfe_signed_out, now_ms};
+    pub use crate::checks::{
+        each_mfe_served_by_its_own_api, each_mfe_signed_out, now_ms, sign_out_from_the_chrome,
+    };
     pub use crate::error::{E2eError, Result};
     pub use crate::scenario::{BrowserMode, Dialect, KeyringEntry, Scenario};
     pub use crate::wait::{self, Check};

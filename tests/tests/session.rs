@@ -147,11 +147,7 @@ async fn logout_revokes_at_the_provider_clears_the_keyring_and_signs_out_every_m
             let before = s.counters();
             assert_eq!(before.active_families, 1);
 
-            app.chrome().click("account-menu").await?;
-            app.chrome().click("sign-out").await?;
-
-            each_mfe_signed_out(&app).await?;
-            app.chrome().wait_for("sign-in", wait::UI).await?;
+            sign_out_from_the_chrome(&app).await?;
             let revoked = wait::until("the provider to see the revocation", wait::UI, async || {
                 let c = s.counters();
                 Ok(if c.revoke >= 1 {

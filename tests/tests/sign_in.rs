@@ -202,10 +202,7 @@ async fn fixed_loopback_port_serves_a_second_sign_in_after_sign_out() {
                 assert_eq!(deliveries[round - 1]["status"], 200, "round {round}");
                 assert_eq!(s.counters().token_authorization_code, round as u64);
                 if round == 1 {
-                    app.chrome().click("account-menu").await?;
-                    app.chrome().click("sign-out").await?;
-                    each_mfe_signed_out(&app).await?;
-                    app.chrome().wait_for("sign-in", wait::UI).await?;
+                    sign_out_from_the_chrome(&app).await?;
                 }
             }
             assert!(
