@@ -275,15 +275,14 @@ impl ReadyListener {
     }
 }
 
-fn serve_report(stream: TcpStream, sink: &Mutex<Vec<Report>>) {
-    let arrived = Instant::now();
+/// Reads a request's head and returns its target (`/path?query`, empty if the request line has
+/// none), or `None` if nothing could be read; the headers are drained so the client sees a clean
+/// response.
+fn read_request_target(stream: &TcpStream) -> Option<String> {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(&stream);
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    // Drain the headers so the client sees a clean response.
+    reader.read_line(&mut line).ok()?;
     let mut header = String::new();
     while reader
         .read_line(&mut header)
@@ -292,7 +291,19 @@ fn serve_report(stream: TcpStream, sink: &Mutex<Vec<Report>>) {
     {
         header.clear();
     }
-    let target = line.split_whitespace().nth(1).unwrap_or_default();
+    Some(
+        line.split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+fn serve_report(stream: TcpStream, sink: &Mutex<Vec<Report>>) {
+    let arrived = Instant::now();
+    let Some(target) = read_request_target(&stream) else {
+        return;
+    };
     if let Some((path, query)) = target.split_once('?') {
         if path == "/ready" {
             let mut mfe = String::new();
@@ -343,21 +354,10 @@ impl StaticSite {
 }
 
 fn serve_static(stream: TcpStream, dir: &std::path::Path, client_js: &std::path::Path) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(&stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
+    let Some(target) = read_request_target(&stream) else {
         return;
-    }
-    let mut header = String::new();
-    while reader
-        .read_line(&mut header)
-        .map(|n| n > 2)
-        .unwrap_or(false)
-    {
-        header.clear();
-    }
-    let target = line.split_whitespace().nth(1).unwrap_or("/");
+    };
+    let target = if target.is_empty() { "/" } else { &target };
     let path = target.split('?').next().unwrap_or("/");
     let file = if path == "/_portico/client.js" {
         Some(client_js.to_path_buf())
