@@ -53,6 +53,11 @@ impl Admin {
     pub fn set_id_token_tamper(&self, t: Option<IdTokenTamper>) {
         self.shared.set_tamper(t);
     }
+    /// Fault: issue every access token from now on for `audience` instead of the one asked for
+    /// (a provider answering with the wrong token); `None` stops.
+    pub fn set_access_token_audience(&self, audience: Option<&str>) {
+        self.shared.set_wrong_audience(audience.map(str::to_owned));
+    }
     /// Switch refresh-token rotation for subsequent refreshes.
     pub fn set_rotation(&self, r: RefreshRotation) {
         self.shared.set_rotation(r);

@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<FaultSet>,
     pub counters: CounterSet,
     tamper: Mutex<Option<IdTokenTamper>>,
+    /// Fault: access tokens are issued for this audience instead of the one asked for.
+    wrong_audience: Mutex<Option<String>>,
     rotation: Mutex<RefreshRotation>,
     access_ttl: Mutex<Duration>,
 }
@@ -39,6 +41,7 @@ impl Shared {
             faults: Mutex::default(),
             counters: CounterSet::default(),
             tamper: Mutex::new(None),
+            wrong_audience: Mutex::new(None),
         }
     }
 
@@ -56,6 +59,12 @@ impl Shared {
     }
     pub fn set_tamper(&self, t: Option<IdTokenTamper>) {
         *lock(&self.tamper) = t;
+    }
+    pub fn wrong_audience(&self) -> Option<String> {
+        lock(&self.wrong_audience).clone()
+    }
+    pub fn set_wrong_audience(&self, aud: Option<String>) {
+        *lock(&self.wrong_audience) = aud;
     }
     pub fn rotation(&self) -> RefreshRotation {
         *lock(&self.rotation)

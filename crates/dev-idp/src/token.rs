@@ -78,12 +78,33 @@ pub(crate) fn pkce_matches(verifier: &str, challenge: &str) -> bool {
             == 0
 }
 
-/// The audiences a token gets when the request does not narrow them: the login's `audience`,
-/// else all resources granted at `/authorize` (RFC 8707 §2.2), else none (userinfo).
-fn default_audiences(req: &AuthRequest) -> Vec<String> {
-    match &req.audience {
-        Some(a) => vec![a.clone()],
-        None => req.resources.clone(),
+/// The audiences of a token, RFC 8707 §2.2 applied the way certified servers apply it: every
+/// token request resolves to exactly one resource. A named resource must have been granted at
+/// `/authorize` and be the only one named; naming none is fine only when one was granted. Without
+/// resource indicators the token is for the login's `audience` (Auth0), else for userinfo only.
+fn token_audiences(named: &[&str], req: &AuthRequest) -> Result<Vec<String>, OAuthError> {
+    let mut distinct: Vec<&str> = Vec::new();
+    for r in named {
+        if !distinct.contains(r) {
+            distinct.push(r);
+        }
+    }
+    match distinct.as_slice() {
+        [] => match (req.resources.as_slice(), &req.audience) {
+            ([], Some(a)) => Ok(vec![a.clone()]),
+            ([], None) => Ok(vec![]),
+            ([only], _) => Ok(vec![only.clone()]),
+            (_, _) => Err(OAuthError::invalid_target(
+                "several resources were granted; a token request must name one of them (RFC 8707 §2.2)",
+            )),
+        },
+        [one] => {
+            check_resources(&[one], &req.resources)?;
+            Ok(vec![(*one).to_owned()])
+        }
+        _ => Err(OAuthError::invalid_target(
+            "only a single resource indicator may be requested in a token request (RFC 8707 §2.2)",
+        )),
     }
 }
 
@@ -177,12 +198,7 @@ fn code_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
         return Err(OAuthError::invalid_grant("PKCE verification failed"));
     }
     let user = user(shared, &authz.sub)?;
-    check_resources(&resources, &req.resources)?;
-    let audiences = if resources.is_empty() {
-        default_audiences(req)
-    } else {
-        resources.iter().map(|r| (*r).to_owned()).collect()
-    };
+    let audiences = token_audiences(&resources, req)?;
     let scopes = grant_scopes(
         &req.scopes,
         &req.scopes,
@@ -225,7 +241,13 @@ fn refresh_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
         &client.client_id,
         shared.rotation(),
         Instant::now(),
-        |family| check_resources(&resources, &family.authz.request.resources),
+        // Checked before anything rotates: a refused request leaves the token family as it was.
+        |family| {
+            if audience.is_some() && family.authz.request.audience.is_some() {
+                return Ok(());
+            }
+            token_audiences(&resources, &family.authz.request).map(|_| ())
+        },
     );
     let refreshed = outcome.map_err(|e| match e {
         RefreshError::Unknown => OAuthError::invalid_grant("unknown refresh token"),
@@ -261,10 +283,14 @@ fn refresh_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
             (vec![api.identifier.clone()], scopes)
         }
         None => {
-            let audiences = if resources.is_empty() {
-                default_audiences(req)
-            } else {
-                resources.iter().map(|r| (*r).to_owned()).collect()
+            let audiences = match audience {
+                // Auth0 style: `audience=` for the login's own audience (or an unknown one,
+                // which falls back to it like Auth0's MRRT does).
+                Some(_) => match &req.audience {
+                    Some(a) => vec![a.clone()],
+                    None => token_audiences(&resources, req)?,
+                },
+                None => token_audiences(&resources, req)?,
             };
             let asked = requested.unwrap_or_else(|| req.scopes.clone());
             let apis = apis_for(shared, &audiences);

@@ -83,7 +83,9 @@ pub(crate) fn access_token(
 ) -> Result<(Secret, u64), OAuthError> {
     let now = now_secs();
     let ttl = shared.access_token_ttl().as_secs();
+    let wrong = shared.wrong_audience();
     let aud = match audiences {
+        _ if wrong.is_some() => json!(wrong),
         [] => json!(shared.userinfo_url()),
         [one] => json!(one),
         many => json!(many),

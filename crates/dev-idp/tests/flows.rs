@@ -212,26 +212,102 @@ async fn mrrt_policy_limits_scopes() {
     assert_eq!(claims(&core["access_token"])["aud"], json!(BILLING_API));
 }
 
+/// Signs in with `resources` granted at /authorize and returns the code and its verifier.
+async fn code_for(
+    idp: &portico_dev_idp::DevIdp,
+    resources: &[&str],
+    scope: &str,
+) -> (String, Pkce) {
+    let p = pkce();
+    let mut extra: Vec<(&str, &str)> = resources.iter().map(|r| ("resource", *r)).collect();
+    extra.push(("scope", scope));
+    let cb = callback(idp, "alice", &p, &extra).await;
+    (cb["code"].clone(), p)
+}
+
+/// The code exchange with these `resource` parameters.
+async fn exchange_naming(
+    idp: &portico_dev_idp::DevIdp,
+    code: &str,
+    p: &Pkce,
+    resources: &[&str],
+) -> (u16, serde_json::Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", DEMO_CLIENT_ID),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", &p.verifier),
+    ];
+    form.extend(resources.iter().map(|r| ("resource", *r)));
+    token(idp, &form).await
+}
+
+fn assert_invalid_target(what: &str, (status, body): (u16, serde_json::Value)) {
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target")),
+        "{what}: {body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{what}: the reason is given: {body}"
+    );
+}
+
+const TWO: [&str; 2] = [BILLING_API, CORE_API];
+const SCOPE: &str = "openid offline_access read:invoices read:dashboard";
+
+#[tokio::test]
+async fn rfc8707_code_exchange_without_resource_while_several_granted_is_invalid_target() {
+    let idp = start(|_| {}).await;
+    let (code, p) = code_for(&idp, &TWO, SCOPE).await;
+    assert_invalid_target(
+        "no resource, two granted",
+        exchange_naming(&idp, &code, &p, &[]).await,
+    );
+    assert_eq!(idp.admin().active_families(), 0, "no grant was started");
+}
+
+#[tokio::test]
+async fn rfc8707_code_exchange_naming_two_resources_is_invalid_target() {
+    let idp = start(|_| {}).await;
+    let (code, p) = code_for(&idp, &TWO, SCOPE).await;
+    assert_invalid_target("two named", exchange_naming(&idp, &code, &p, &TWO).await);
+}
+
+#[tokio::test]
+async fn rfc8707_code_exchange_naming_an_ungranted_resource_is_invalid_target() {
+    let idp = start(|_| {}).await;
+    let (code, p) = code_for(&idp, &TWO, SCOPE).await;
+    assert_invalid_target(
+        "analytics was not granted",
+        exchange_naming(&idp, &code, &p, &[ANALYTICS_API]).await,
+    );
+}
+
+#[tokio::test]
+async fn rfc8707_a_single_granted_resource_needs_no_naming() {
+    let idp = start(|_| {}).await;
+    let (code, p) = code_for(&idp, &[CORE_API], "openid read:dashboard").await;
+    let (s, t) = exchange_naming(&idp, &code, &p, &[]).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(claims(&t["access_token"])["aud"], json!(CORE_API));
+}
+
 #[tokio::test]
 async fn rfc8707_resources_bind_at_authorization() {
     let idp = start(|_| {}).await;
-    let t = login(
-        &idp,
-        "alice",
-        &[
-            ("resource", BILLING_API),
-            ("resource", CORE_API),
-            (
-                "scope",
-                "openid offline_access read:invoices read:dashboard",
-            ),
-        ],
-    )
-    .await;
-    // No narrowing at the code exchange: all granted resources (RFC 8707 §2.2).
+    let (code, p) = code_for(&idp, &TWO, SCOPE).await;
+    // The code exchange names one of the granted resources; the token is for that one only.
+    let (s, t) = exchange_naming(&idp, &code, &p, &[BILLING_API]).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(claims(&t["access_token"])["aud"], json!(BILLING_API));
     assert_eq!(
-        claims(&t["access_token"])["aud"],
-        json!([BILLING_API, CORE_API])
+        scopes(&t["scope"]),
+        ["openid", "offline_access", "read:invoices"]
     );
     let rt = t["refresh_token"].as_str().expect("rt");
 
@@ -244,18 +320,27 @@ async fn rfc8707_resources_bind_at_authorization() {
     );
     let rt = core["refresh_token"].as_str().expect("rt");
 
-    // A resource not granted at /authorize: invalid_target, and the token still works after.
-    let (s, e) = refresh(&idp, rt, &[("resource", ANALYTICS_API)]).await;
-    assert_eq!(
-        (s, e["error"].as_str()),
-        (400, Some("invalid_target")),
-        "{e}"
+    // Each of these is refused before anything rotates, so the same token keeps working.
+    assert_invalid_target(
+        "refresh naming no resource while two were granted",
+        refresh(&idp, rt, &[]).await,
     );
-    let (s, e) = refresh(&idp, rt, &[("resource", "https://nowhere.example/")]).await;
-    assert_eq!(
-        (s, e["error"].as_str()),
-        (400, Some("invalid_target")),
-        "{e}"
+    assert_invalid_target(
+        "refresh naming two resources",
+        refresh(
+            &idp,
+            rt,
+            &[("resource", BILLING_API), ("resource", CORE_API)],
+        )
+        .await,
+    );
+    assert_invalid_target(
+        "refresh naming a resource not granted at /authorize",
+        refresh(&idp, rt, &[("resource", ANALYTICS_API)]).await,
+    );
+    assert_invalid_target(
+        "refresh naming an unknown resource",
+        refresh(&idp, rt, &[("resource", "https://nowhere.example/")]).await,
     );
     // Both dialects at once: invalid_request.
     let (s, e) = refresh(&idp, rt, &[("resource", CORE_API), ("audience", CORE_API)]).await;
@@ -264,7 +349,13 @@ async fn rfc8707_resources_bind_at_authorization() {
         (400, Some("invalid_request")),
         "{e}"
     );
-    let (s, b) = refresh(&idp, rt, &[("resource", BILLING_API)]).await;
+    // The same resource twice is one resource.
+    let (s, b) = refresh(
+        &idp,
+        rt,
+        &[("resource", BILLING_API), ("resource", BILLING_API)],
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(claims(&b["access_token"])["aud"], json!(BILLING_API));
     assert_eq!(idp.admin().counters().reuse_detections, 0);
