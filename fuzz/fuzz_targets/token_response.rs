@@ -102,6 +102,13 @@ fuzz_target!(|data: &[u8]| {
             .chars()
             .all(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e')));
     }
+    // The provider's reason reaches people and logs: bounded, no control characters, no JWT.
+    if let Some(d) = &v.oauth_error_description {
+        assert!(v.oauth_error.is_some());
+        assert!(!d.is_empty() && d.chars().count() <= 201, "{d:?}");
+        assert!(!d.chars().any(char::is_control), "{d:?}");
+        assert!(!d.contains("eyJ"), "{d:?}");
+    }
     if let Some(t) = &v.token {
         let now = UNIX_EPOCH + Duration::from_secs(fuzzing::NOW_SECS);
         let life = t

@@ -69,6 +69,16 @@ struct Pending {
     consumed: VecDeque<String>,
 }
 
+impl Pending {
+    /// Remembers a taken (or dead) sign-in's state so its persisted copy is never restored.
+    fn consume(&mut self, state: String) {
+        if self.consumed.len() >= CONSUMED_STATES {
+            self.consumed.pop_front();
+        }
+        self.consumed.push_back(state);
+    }
+}
+
 /// Single-flight gate of one audience, with the outcome of the last refresh behind it.
 #[derive(Default)]
 struct Flight {
@@ -337,48 +347,53 @@ impl Broker {
                 }
             }
         }
-        let (tx, outcome) = {
+        // Decided under the lock; the store is touched after it is released.
+        let taken: Result<(LoginTransaction, CallbackOutcome), (AuthError, Option<String>)> = {
             let mut p = lock(&inner.pending);
             let cancelled = |p: &Pending| {
                 let st = state_param(callback_url);
                 st.is_some() && st == p.cancelled_state
             };
-            let Some(tx) = p.tx.as_ref() else {
-                return Err(if cancelled(&p) {
-                    AuthError::LoginCancelled
-                } else {
-                    AuthError::NoPendingLogin
-                });
-            };
-            if inner.clock.now() >= tx.expires_at {
-                let state = tx.state.clone();
-                p.tx = None;
-                drop(p);
-                self.forget_pending(state);
-                return Err(AuthError::LoginExpired);
-            }
-            match tx.check_callback(
-                callback_url,
-                &metadata.issuer,
-                metadata.iss_parameter_supported,
-            ) {
-                Err(AuthError::StateMismatch) if cancelled(&p) => {
-                    return Err(AuthError::LoginCancelled)
+            match p.tx.as_ref() {
+                None if cancelled(&p) => Err((AuthError::LoginCancelled, None)),
+                None => Err((AuthError::NoPendingLogin, None)),
+                Some(tx) if inner.clock.now() >= tx.expires_at => {
+                    let state = tx.state.clone();
+                    p.tx = None;
+                    // Dead for good: its stored copy must not be restored by the next callback,
+                    // even before the removal has reached the store.
+                    p.consume(state.clone());
+                    Err((AuthError::LoginExpired, Some(state)))
                 }
-                Err(e) => {
-                    tracing::warn!(kind = e.kind(), "refused a callback; pending login kept");
-                    return Err(e);
-                }
-                Ok(outcome) => match p.tx.take() {
-                    Some(tx) => {
-                        if p.consumed.len() >= CONSUMED_STATES {
-                            p.consumed.pop_front();
-                        }
-                        p.consumed.push_back(tx.state.clone());
-                        (tx, outcome)
+                Some(tx) => match tx.check_callback(
+                    callback_url,
+                    &metadata.issuer,
+                    metadata.iss_parameter_supported,
+                ) {
+                    Err(AuthError::StateMismatch) if cancelled(&p) => {
+                        Err((AuthError::LoginCancelled, None))
                     }
-                    None => return Err(AuthError::NoPendingLogin),
+                    Err(e) => {
+                        tracing::warn!(kind = e.kind(), error = %e, "refused a callback; pending login kept");
+                        Err((e, None))
+                    }
+                    Ok(outcome) => match p.tx.take() {
+                        Some(tx) => {
+                            p.consume(tx.state.clone());
+                            Ok((tx, outcome))
+                        }
+                        None => Err((AuthError::NoPendingLogin, None)),
+                    },
                 },
+            }
+        };
+        let (tx, outcome) = match taken {
+            Ok(taken) => taken,
+            Err((error, forget)) => {
+                if let Some(state) = forget {
+                    inner.forget_pending_now(state).await;
+                }
+                return Err(error);
             }
         };
         // Taken: remove the persisted copy before the code is spent, so no replay revives it.
@@ -563,25 +578,9 @@ impl Broker {
                 },
             }
         };
-        if let (Some(rt), Some(endpoint)) = (
-            &rt,
-            metadata
-                .as_ref()
-                .and_then(|m| m.revocation_endpoint.clone()),
-        ) {
-            let form = [
-                ("token", rt.expose_secret()),
-                ("token_type_hint", "refresh_token"),
-                ("client_id", inner.config.client_id.as_str()),
-            ];
-            if let Err(e) = inner
-                .http
-                .post_form_status(&endpoint, &form, "revocation")
-                .await
-            {
-                // Local sign-out proceeds regardless; the token dies with the store entry.
-                tracing::warn!(kind = e.kind(), "refresh token revocation failed");
-            }
+        if let (Some(rt), Some(metadata)) = (&rt, &metadata) {
+            // Local sign-out proceeds regardless; the token dies with the store entry.
+            inner.revoke_refresh_token(metadata, rt).await;
         }
         let cleared = inner.store_op(|s| s.clear()).await;
         inner.emit(BrokerEvent::SessionChanged(None));
@@ -708,35 +707,50 @@ impl Inner {
         tx: LoginTransaction,
         code: AuthCode,
     ) -> Result<SessionInfo, AuthError> {
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.expose_secret()),
-            ("redirect_uri", tx.redirect_uri.as_str()),
-            ("client_id", self.config.client_id.as_str()),
-            ("code_verifier", tx.verifier.expose_secret()),
+        let login_audience = self.config.login_token_audience();
+        let mut form: Vec<(&str, String)> = vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code.expose_secret().to_owned()),
+            ("redirect_uri", tx.redirect_uri.to_string()),
+            ("client_id", self.config.client_id.clone()),
+            ("code_verifier", tx.verifier.expose_secret().to_owned()),
         ];
+        // RFC 8707 §2.2: a server may require each token request to resolve to one resource.
+        if let Some((k, v)) =
+            login_audience.and_then(|a| self.config.dialect.code_exchange_param(a))
+        {
+            form.push((k, v));
+        }
+        let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let resp: TokenResponse = self
             .http
-            .post_form_json(&metadata.token_endpoint, &form, "token")
+            .post_form_json(&metadata.token_endpoint, &form_ref, "token")
             .await?;
-        let raw_id = resp
-            .id_token
+        let refresh_token = resp
+            .refresh_token
             .clone()
-            .ok_or(AuthError::id_token(IdTokenDefect::Malformed))?;
-        let claims = self
-            .validate_id_token(metadata, &raw_id, Some(&tx.nonce), None)
-            .await?;
+            .filter(|s| !s.is_empty())
+            .map(RefreshToken::new);
+        // Whatever is wrong with the response, the grant it started must not outlive the refusal.
+        let (claims, raw_id, login_token) = match self
+            .check_login_response(metadata, &tx, &resp, login_audience)
+            .await
+        {
+            Ok(checked) => checked,
+            Err(e) => {
+                if let Some(rt) = &refresh_token {
+                    self.revoke_refresh_token(metadata, rt).await;
+                }
+                tracing::warn!(kind = e.kind(), error = %e, "refused the sign-in's token response");
+                return Err(e);
+            }
+        };
         let info = SessionInfo {
             subject: claims.sub,
             name: claims.name,
             email: claims.email,
             issuer: metadata.issuer.clone(),
         };
-        let refresh_token = resp
-            .refresh_token
-            .clone()
-            .filter(|s| !s.is_empty())
-            .map(RefreshToken::new);
         if refresh_token.is_none() {
             tracing::warn!(
                 "the provider issued no refresh token; other audiences will need a new sign-in"
@@ -767,7 +781,9 @@ impl Inner {
                 None => self.store_op(|st| st.clear()).await,
             }
         };
-        self.cache_login_token(&resp);
+        if let Some((audience, entry)) = login_token {
+            lock(&self.cache).insert(audience, entry);
+        }
         self.emit(BrokerEvent::SessionChanged(Some(info.clone())));
         tracing::info!("signed in");
         match persisted {
@@ -779,38 +795,113 @@ impl Inner {
         }
     }
 
-    /// The login's access token is cached when it is for exactly one configured audience.
-    fn cache_login_token(&self, resp: &TokenResponse) {
-        let Some(claims) = id_token::unverified_claims(&resp.access_token) else {
-            return;
+    /// Checks a code exchange's response: the ID token (signature, `iss`, `aud`, `exp`, `nonce`)
+    /// and, when the sign-in asked for an audience, the access token like any other (its `aud`,
+    /// its scopes). Returns the ID token's claims, the raw ID token and the access token's cache
+    /// entry (None when the sign-in asked for no audience: that token is for userinfo only).
+    async fn check_login_response<'a>(
+        &self,
+        metadata: &ProviderMetadata,
+        tx: &LoginTransaction,
+        resp: &TokenResponse,
+        login_audience: Option<&'a Audience>,
+    ) -> Result<(IdClaims, String, Option<(&'a Audience, CacheEntry)>), AuthError> {
+        let raw_id = resp
+            .id_token
+            .clone()
+            .ok_or(AuthError::id_token(IdTokenDefect::Malformed))?;
+        let claims = self
+            .validate_id_token(metadata, &raw_id, Some(&tx.nonce), None)
+            .await?;
+        let login_token = match login_audience {
+            Some(audience) => {
+                let mut entry = self.accept_access_token(resp, audience, &ScopeSet::empty())?;
+                // What a proactive refresh of this token asks for again: its API scopes.
+                entry.requested = api_scopes(&entry.granted);
+                Some((audience, entry))
+            }
+            None => None,
         };
-        let auds = id_token::audiences(&claims);
-        let mut configured = self
-            .config
-            .audiences
-            .iter()
-            .filter(|a| auds.iter().any(|x| x == a.as_str()));
-        let (Some(aud), None) = (configured.next(), configured.next()) else {
-            return;
-        };
+        Ok((claims, raw_id, login_token))
+    }
+
+    /// Checks a token response's access token for `audience` and builds its cache entry: when it
+    /// is a JWT its `aud` must name `audience` and no other configured audience; its granted
+    /// scopes must cover `requested`. An opaque token is the provider's answer for the audience
+    /// the request named.
+    fn accept_access_token(
+        &self,
+        resp: &TokenResponse,
+        audience: &Audience,
+        requested: &ScopeSet,
+    ) -> Result<CacheEntry, AuthError> {
         let now = self.clock.now();
-        let granted = granted_scopes(resp.scope.as_deref(), &claims, &ScopeSet::empty());
-        let expires_at = expiry(resp.expires_in.as_ref(), Some(&claims), now);
-        let entry = CacheEntry {
+        let claims = id_token::unverified_claims(&resp.access_token);
+        if let Some(c) = &claims {
+            let auds = id_token::audiences(c);
+            let leaks_other = auds.iter().any(|a| {
+                a != audience.as_str() && self.config.audiences.iter().any(|k| k.as_str() == a)
+            });
+            if !auds.iter().any(|a| a == audience.as_str()) || leaks_other {
+                // E.g. Auth0 MRRT fallback to the login audience: never hand out a wrong token.
+                tracing::warn!(audience = %audience, granted = %auds.join(" "),
+                    "the provider returned a token for a different audience");
+                return Err(AuthError::AudienceNotGranted {
+                    audience: audience.to_string(),
+                    granted: auds,
+                    description: None,
+                });
+            }
+        }
+        let empty = serde_json::Map::new();
+        let granted = granted_scopes(
+            resp.scope.as_deref(),
+            claims.as_ref().unwrap_or(&empty),
+            requested,
+        );
+        let missing = granted.missing_from(requested);
+        if !missing.is_empty() {
+            return Err(AuthError::ScopeNotGranted {
+                audience: audience.to_string(),
+                missing,
+            });
+        }
+        let expires_at = expiry(resp.expires_in.as_ref(), claims.as_ref(), now);
+        Ok(CacheEntry {
             grant: TokenGrant {
                 access_token: AccessToken::new(resp.access_token.clone()),
                 expires_at: unix_ms(expires_at),
                 scope: granted.to_string(),
                 token_type: resp.token_type.clone().unwrap_or_else(|| "Bearer".into()),
-                audience: aud.to_string(),
+                audience: audience.to_string(),
             },
-            requested: api_scopes(&granted),
             granted,
+            requested: requested.clone(),
             obtained_at: now,
             expires_at,
             last_used: now,
+        })
+    }
+
+    /// Revokes a refresh token at the provider (RFC 7009) when it has a revocation endpoint.
+    /// Best effort: a failure is logged, never reported; the caller drops the token either way.
+    async fn revoke_refresh_token(&self, metadata: &ProviderMetadata, rt: &RefreshToken) {
+        let Some(endpoint) = &metadata.revocation_endpoint else {
+            tracing::warn!("the provider has no revocation endpoint; the refresh token stays valid until it expires");
+            return;
         };
-        lock(&self.cache).insert(aud, entry);
+        let form = [
+            ("token", rt.expose_secret()),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", self.config.client_id.as_str()),
+        ];
+        if let Err(e) = self
+            .http
+            .post_form_status(endpoint, &form, "revocation")
+            .await
+        {
+            tracing::warn!(kind = e.kind(), error = %e, "refresh token revocation failed");
+        }
     }
 
     /// Single-flight per audience: one caller refreshes, the others wait and read the cache.
@@ -918,12 +1009,15 @@ impl Inner {
         {
             Ok(r) => r,
             Err(AuthError::ProviderError {
-                error: Some(code), ..
+                error: Some(code),
+                description,
+                ..
             }) if code == "invalid_grant" => {
                 self.session_lost(generation).await;
-                return Err(AuthError::login_required(
-                    "the provider no longer accepts the session",
-                ));
+                return Err(AuthError::login_required(match description {
+                    Some(why) => format!("the provider no longer accepts the session ({why})"),
+                    None => "the provider no longer accepts the session".to_owned(),
+                }));
             }
             Err(AuthError::RateLimited {
                 retry_after_secs: Some(secs),
@@ -938,11 +1032,14 @@ impl Inner {
                 });
             }
             Err(AuthError::ProviderError {
-                error: Some(code), ..
+                error: Some(code),
+                description,
+                ..
             }) if code == "invalid_target" => {
                 return Err(AuthError::AudienceNotGranted {
                     audience: audience.map(|a| a.to_string()).unwrap_or_default(),
                     granted: vec![],
+                    description,
                 })
             }
             Err(e) => return Err(e),
@@ -982,43 +1079,8 @@ impl Inner {
         let Some(audience) = audience else {
             return persist_error.map_or(Ok(None), Err);
         };
-        let now = self.clock.now();
-        let claims = id_token::unverified_claims(&resp.access_token);
-        if let Some(c) = &claims {
-            let auds = id_token::audiences(c);
-            let leaks_other = auds.iter().any(|a| {
-                a != audience.as_str() && self.config.audiences.iter().any(|k| k.as_str() == a)
-            });
-            if !auds.iter().any(|a| a == audience.as_str()) || leaks_other {
-                // E.g. Auth0 MRRT fallback to the login audience: never hand out a wrong token.
-                tracing::warn!(audience = %audience, "provider returned a token for a different audience");
-                return Err(AuthError::AudienceNotGranted {
-                    audience: audience.to_string(),
-                    granted: auds,
-                });
-            }
-        }
-        let empty = serde_json::Map::new();
-        let granted = granted_scopes(
-            resp.scope.as_deref(),
-            claims.as_ref().unwrap_or(&empty),
-            scopes,
-        );
-        let missing = granted.missing_from(scopes);
-        if !missing.is_empty() {
-            return Err(AuthError::ScopeNotGranted {
-                audience: audience.to_string(),
-                missing,
-            });
-        }
-        let expires_at = expiry(resp.expires_in.as_ref(), claims.as_ref(), now);
-        let grant = TokenGrant {
-            access_token: AccessToken::new(resp.access_token),
-            expires_at: unix_ms(expires_at),
-            scope: granted.to_string(),
-            token_type: resp.token_type.unwrap_or_else(|| "Bearer".into()),
-            audience: audience.to_string(),
-        };
+        let entry = self.accept_access_token(&resp, audience, scopes)?;
+        let grant = entry.grant.clone();
         let current = lock(&self.session)
             .as_ref()
             .is_some_and(|s| s.generation == generation);
@@ -1027,17 +1089,7 @@ impl Inner {
                 "signed out while the token was being obtained",
             ));
         }
-        lock(&self.cache).insert(
-            audience,
-            CacheEntry {
-                grant: grant.clone(),
-                granted,
-                requested: scopes.clone(),
-                obtained_at: now,
-                expires_at,
-                last_used: now,
-            },
-        );
+        lock(&self.cache).insert(audience, entry);
         self.emit(BrokerEvent::TokenRefreshed {
             audience: audience.clone(),
             grant: grant.clone(),

@@ -317,6 +317,12 @@ impl ProviderConfig {
         s
     }
 
+    /// The audience the sign-in's own access token is for (see [`Dialect::login_token_audience`]).
+    pub fn login_token_audience(&self) -> Option<&Audience> {
+        self.dialect
+            .login_token_audience(&self.audiences, self.default_audience.as_ref())
+    }
+
     /// Whether an audience is registered.
     pub fn knows(&self, audience: &Audience) -> bool {
         self.audiences.contains(audience)

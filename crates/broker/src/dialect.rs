@@ -45,6 +45,40 @@ impl Dialect {
         }
     }
 
+    /// The audience the sign-in's own access token is for. Auth0: the `audience` sent at
+    /// /authorize (the default audience; none means a userinfo-only token). RFC 8707: the one
+    /// resource the code exchange names, the default audience, else the first registered one.
+    ///
+    /// ```
+    /// use portico_broker::{Audience, Dialect};
+    /// let a = Audience::parse("https://api.a/").unwrap();
+    /// let b = Audience::parse("https://api.b/").unwrap();
+    /// let all = [a.clone(), b.clone()];
+    /// assert_eq!(Dialect::Rfc8707.login_token_audience(&all, None), Some(&a));
+    /// assert_eq!(Dialect::Rfc8707.login_token_audience(&all, Some(&b)), Some(&b));
+    /// assert_eq!(Dialect::Auth0.login_token_audience(&all, None), None);
+    /// ```
+    pub fn login_token_audience<'a>(
+        self,
+        audiences: &'a [Audience],
+        default_audience: Option<&'a Audience>,
+    ) -> Option<&'a Audience> {
+        match self {
+            Dialect::Auth0 => default_audience,
+            Dialect::Rfc8707 => default_audience.or(audiences.first()),
+        }
+    }
+
+    /// The audience parameter of the `authorization_code` grant, if the dialect has one.
+    /// RFC 8707 §2.2 lets a server require every token request to resolve to one resource, so
+    /// the code exchange names exactly one; Auth0 took its `audience` at /authorize.
+    pub fn code_exchange_param(self, audience: &Audience) -> Option<(&'static str, String)> {
+        match self {
+            Dialect::Auth0 => None,
+            Dialect::Rfc8707 => Some(("resource", audience.as_str().to_owned())),
+        }
+    }
+
     /// The single audience parameter of a refresh-token grant.
     pub fn refresh_param(self, audience: &Audience) -> (&'static str, String) {
         match self {
@@ -144,6 +178,37 @@ mod tests {
         assert_eq!(Dialect::Auth0.refresh_param(&a).0, "audience");
         assert_eq!(Dialect::Rfc8707.refresh_param(&a).0, "resource");
         assert_eq!(Dialect::Rfc8707.refresh_param(&a).1, "https://api/a");
+    }
+
+    #[test]
+    fn code_exchange_names_one_resource_in_rfc8707_only() {
+        let c = config(Dialect::Rfc8707);
+        let login = Dialect::Rfc8707
+            .login_token_audience(&c.audiences, c.default_audience.as_ref())
+            .unwrap();
+        assert_eq!(
+            login.as_str(),
+            "https://api/b",
+            "the default audience first"
+        );
+        assert_eq!(
+            Dialect::Rfc8707.code_exchange_param(login),
+            Some(("resource", "https://api/b".to_owned()))
+        );
+        assert_eq!(
+            Dialect::Rfc8707
+                .login_token_audience(&c.audiences, None)
+                .map(Audience::as_str),
+            Some("https://api/a"),
+            "else the first registered one"
+        );
+        assert_eq!(Dialect::Auth0.code_exchange_param(login), None);
+        assert_eq!(
+            Dialect::Auth0
+                .login_token_audience(&c.audiences, c.default_audience.as_ref())
+                .map(Audience::as_str),
+            Some("https://api/b")
+        );
     }
 
     #[test]

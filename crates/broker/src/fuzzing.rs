@@ -78,6 +78,8 @@ pub fn callback(callback: &str) -> Vec<CallbackVerdict> {
 pub struct TokenVerdict {
     /// The OAuth error code, when the body is an RFC 6749 §5.2 error.
     pub oauth_error: Option<String>,
+    /// The provider's `error_description`, sanitized the way errors and logs carry it.
+    pub oauth_error_description: Option<String>,
     /// `Some` when the body is a token response.
     pub token: Option<ParsedToken>,
 }
@@ -94,7 +96,7 @@ pub struct ParsedToken {
 
 /// Parses a token-endpoint body the way a refresh or code exchange does.
 pub fn token_response(body: &[u8], requested: &str) -> TokenVerdict {
-    let oauth_error = crate::http::oauth_error_code(body);
+    let (oauth_error, oauth_error_description) = crate::http::oauth_error(body);
     let requested = ScopeSet::parse(requested).unwrap_or_default();
     let now = UNIX_EPOCH + Duration::from_secs(NOW_SECS);
     let token = serde_json::from_slice::<TokenResponse>(body).ok().map(|r| {
@@ -114,7 +116,11 @@ pub fn token_response(body: &[u8], requested: &str) -> TokenVerdict {
                 .map(|t| id_token::check_header(&t).map(|h| h.kid)),
         }
     });
-    TokenVerdict { oauth_error, token }
+    TokenVerdict {
+        oauth_error,
+        oauth_error_description,
+        token,
+    }
 }
 
 /// An RSA public key (2048-bit) for the signature path of the JWT target.

@@ -3,7 +3,7 @@
 //! Network errors, timeouts and 5xx are retried; 429 waits for `Retry-After` (if acceptable) and retries;
 //! OAuth errors (4xx) are final. Server bodies never become error messages: only an OAuth error code does.
 
-use crate::error::AuthError;
+use crate::error::{text, AuthError};
 use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
@@ -137,7 +137,12 @@ impl Http {
                             retry_after_secs: after,
                         });
                     }
-                    tracing::debug!(endpoint, attempt, retry_after = ?after, "rate limited, waiting");
+                    tracing::debug!(
+                        endpoint,
+                        attempt,
+                        retry_after_secs = after.unwrap_or(0),
+                        "rate limited, waiting"
+                    );
                     wait.unwrap_or_else(|| self.backoff(attempt))
                 }
             };
@@ -184,11 +189,7 @@ impl Http {
             return Attempt::RateLimited(retry_after);
         }
         if status.is_server_error() {
-            return Attempt::Transient(AuthError::ProviderError {
-                endpoint: endpoint.to_owned(),
-                status: Some(status.as_u16()),
-                error: None,
-            });
+            return Attempt::Transient(provider_error(endpoint, status, &body));
         }
         Attempt::Done(Response { status, body })
     }
@@ -227,24 +228,43 @@ fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
 #[derive(Deserialize)]
 struct OAuthErrorBody {
     error: String,
+    error_description: Option<String>,
 }
 
-/// An OAuth error code if the body is an RFC 6749 §5.2 error and the code is well-formed.
-pub(crate) fn oauth_error_code(body: &[u8]) -> Option<String> {
-    let e: OAuthErrorBody = serde_json::from_slice(body).ok()?;
+/// An RFC 6749 §5.2 error body: the code if it is well-formed, and the provider's description
+/// made safe to show (see [`text::sanitize_description`]) when there is a code.
+pub(crate) fn oauth_error(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(e) = serde_json::from_slice::<OAuthErrorBody>(body) else {
+        return (None, None);
+    };
     let ok = !e.error.is_empty()
         && e.error.len() <= 64
         && e.error
             .chars()
             .all(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e'));
-    ok.then_some(e.error)
+    if !ok {
+        return (None, None);
+    }
+    let description = e
+        .error_description
+        .as_deref()
+        .and_then(text::sanitize_description);
+    (Some(e.error), description)
+}
+
+/// The OAuth error code alone (see [`oauth_error`]).
+#[cfg(test)]
+fn oauth_error_code(body: &[u8]) -> Option<String> {
+    oauth_error(body).0
 }
 
 fn provider_error(endpoint: &str, status: StatusCode, body: &[u8]) -> AuthError {
+    let (error, description) = oauth_error(body);
     AuthError::ProviderError {
         endpoint: endpoint.to_owned(),
         status: Some(status.as_u16()),
-        error: oauth_error_code(body),
+        error,
+        description,
     }
 }
 
@@ -262,6 +282,7 @@ fn parse_json<T: DeserializeOwned>(endpoint: &str, resp: Response) -> Result<T, 
             endpoint: endpoint.to_owned(),
             status: Some(resp.status.as_u16()),
             error: None,
+            description: None,
         }
     })
 }

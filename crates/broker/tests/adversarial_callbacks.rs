@@ -123,6 +123,7 @@ async fn twenty_plus_forged_callbacks_are_refused_and_the_sign_in_survives() {
             endpoint: "token".into(),
             status: Some(400),
             error: Some("invalid_grant".into()),
+            description: Some("PKCE verification failed".into()),
         },
     )
     .await;

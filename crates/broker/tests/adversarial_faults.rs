@@ -402,7 +402,8 @@ async fn jwks_unavailable_fails_the_sign_in_typed_and_bounded() {
         AuthError::ProviderError {
             endpoint: "jwks".into(),
             status: Some(503),
-            error: None
+            error: Some("server_error".into()),
+            description: Some("injected fault".into()),
         }
     );
     assert!(err.retryable());

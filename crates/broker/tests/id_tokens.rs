@@ -65,6 +65,12 @@ async fn every_tampered_id_token_is_rejected_with_its_reason() {
                 !e.broker.pending_login(),
                 "the code is spent; a new login is needed"
             );
+            // RFC 7009: the refused response's refresh token was revoked before the error.
+            assert_eq!(
+                e.admin.active_families(),
+                0,
+                "{dialect:?} {t:?}: no live grant left behind"
+            );
         }
         e.admin.set_id_token_tamper(None);
         assert_eq!(login(&e.broker, "alice").await.subject, "auth0|alice");
@@ -197,4 +203,42 @@ async fn kid_absent_with_several_keys_in_the_jwks_is_refused() {
     e.admin.set_id_token_tamper(None);
     login(&e.broker, "alice").await;
     assert_eq!(e.admin.counters().jwks, 1);
+}
+
+/// A sign-in whose access token is for another audience than the one the sign-in asked for is
+/// refused, and its refresh token revoked: no live grant is left behind.
+#[tokio::test]
+async fn a_sign_in_answered_with_a_token_for_another_audience_is_refused_and_revoked() {
+    for dialect in [Dialect::Auth0, Dialect::Rfc8707] {
+        let e = env(dialect).await;
+        let asked = e.config.login_token_audience().unwrap().clone();
+        e.admin
+            .set_access_token_audience(Some(portico_dev_idp::ANALYTICS_API));
+        let cb = callback_for(&e.broker, "alice").await;
+        let err = e.broker.complete_login(&cb).await.unwrap_err();
+        record(
+            "id_tokens",
+            &format!("sign-in answered with another audience's token ({dialect:?})"),
+            "audience_not_granted",
+            err.kind(),
+            serde_json::json!({"active_families": e.admin.active_families(),
+                "revocations": e.admin.counters().revoke}),
+        );
+        assert_eq!(
+            err,
+            AuthError::AudienceNotGranted {
+                audience: asked.to_string(),
+                granted: vec![portico_dev_idp::ANALYTICS_API.to_owned()],
+                description: None,
+            },
+            "{dialect:?}"
+        );
+        assert!(e.broker.session().is_none());
+        assert!(e.store.load().unwrap().is_none());
+        assert_eq!(e.admin.active_families(), 0, "{dialect:?}: revoked");
+        assert_eq!(e.admin.counters().revoke, 1, "{dialect:?}");
+        e.admin.set_access_token_audience(None);
+        assert_eq!(login(&e.broker, "alice").await.subject, "auth0|alice");
+        assert_eq!(e.admin.active_families(), 1);
+    }
 }

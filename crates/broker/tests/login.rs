@@ -104,8 +104,10 @@ async fn rfc8707_login_sends_every_resource_and_tokens_are_per_audience() {
             "token must not open another API"
         );
     }
+    // Billing's token came with the sign-in: the code exchange named it (RFC 8707 §2.2).
     let by_aud = e.admin.counters().refresh_by_audience;
-    for a in [billing(), core(), analytics()] {
+    assert_eq!(by_aud.get(billing().as_str()), None, "{by_aud:?}");
+    for a in [core(), analytics()] {
         assert_eq!(by_aud.get(a.as_str()), Some(&1), "{by_aud:?}");
     }
 }

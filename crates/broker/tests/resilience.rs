@@ -46,7 +46,8 @@ async fn retries_are_bounded_and_the_error_is_retryable() {
         AuthError::ProviderError {
             endpoint: "token".into(),
             status: Some(502),
-            error: None
+            error: None,
+            description: None,
         }
     );
     assert!(err.retryable());
@@ -162,7 +163,8 @@ async fn malformed_success_bodies_are_provider_errors_without_retry() {
         AuthError::ProviderError {
             endpoint: "token".into(),
             status: Some(200),
-            error: None
+            error: None,
+            description: None,
         }
     );
     assert_eq!(e.admin.counters().token_refresh, 1);

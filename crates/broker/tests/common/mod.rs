@@ -121,13 +121,20 @@ impl Env {
     /// A raw refresh-token grant, bypassing the broker (to probe what the provider thinks of a token).
     pub async fn raw_refresh(&self, rt: &str) -> (u16, serde_json::Value) {
         let url = self.idp.issuer().join("oauth/token").unwrap();
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", DEMO_CLIENT_ID),
+        ];
+        // RFC 8707 §2.2: with several resources granted, a token request must name one.
+        if self.config.dialect == Dialect::Rfc8707 {
+            if let Some(a) = self.config.login_token_audience() {
+                form.push(("resource", a.as_str()));
+            }
+        }
         let resp = reqwest::Client::new()
             .post(url)
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt),
-                ("client_id", DEMO_CLIENT_ID),
-            ])
+            .form(&form)
             .send()
             .await
             .unwrap();

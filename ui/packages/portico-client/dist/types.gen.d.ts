@@ -60,6 +60,7 @@ export type AuthError = {
     "kind": "audience_not_granted";
     audience: string;
     granted: Array<string>;
+    description: string | null;
 } | {
     "kind": "scope_not_granted";
     audience: string;
@@ -88,6 +89,7 @@ export type AuthError = {
     endpoint: string;
     status: number | null;
     error: string | null;
+    description: string | null;
 } | {
     "kind": "invalid_callback";
     reason: CallbackDefect;
