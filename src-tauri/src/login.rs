@@ -150,10 +150,7 @@ pub async fn handle_callback<R: Runtime>(app: &AppHandle<R>, shell: &Arc<Shell>,
             | AuthError::NoPendingLogin
             | AuthError::LoginCancelled),
         ) => {
-            shell.warn(format!(
-                "Ignored a sign-in callback that did not match the pending sign-in ({}).",
-                e.kind()
-            ));
+            shell.warn(format!("Ignored a sign-in response. {e}"));
         }
         Err(e) => {
             shell.warn(format!("Sign-in failed: {e}"));

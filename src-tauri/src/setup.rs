@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use portico_broker::{
-    Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, RedirectUri, ScopeSet,
-    SystemClock,
+    Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, RedirectUri,
+    Revocation, ScopeSet, SystemClock,
 };
 use portico_shell_core::config::{
-    DialectSetting, MfeSource, Origin, ProviderSettings, RedirectSetting,
+    DialectSetting, MfeSource, Origin, ProviderSettings, RedirectSetting, RevocationSetting,
 };
 use portico_shell_core::embedded::Embedded;
 use portico_shell_core::mfe_host::{AssetSource, MfeHost};
@@ -28,7 +28,8 @@ pub enum StartError {
     Embedded(String),
     #[error("cannot serve bundled micro frontend `{id}`: {reason}")]
     Host { id: String, reason: String },
-    #[error("invalid provider configuration: {0}")]
+    /// The broker's own check of the provider configuration (its text is a sentence).
+    #[error(transparent)]
     Broker(portico_broker::AuthError),
 }
 
@@ -239,5 +240,9 @@ fn broker_config(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         post_logout_redirect: None,
+        revocation: match p.revocation {
+            RevocationSetting::Rfc7009 => Revocation::Rfc7009,
+            RevocationSetting::GlewlwydDeleteToken => Revocation::GlewlwydDeleteToken,
+        },
     })
 }

@@ -45,6 +45,7 @@ fn shell() -> Shell {
         scopes: ScopeSet::parse("openid offline_access").unwrap(),
         extra_authorize_params: vec![],
         post_logout_redirect: None,
+        revocation: Default::default(),
     };
     let broker = Broker::new(
         provider,

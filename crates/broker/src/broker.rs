@@ -3,6 +3,7 @@
 use crate::cache::{CacheEntry, TokenCache};
 use crate::clock::{unix_ms, Clock};
 use crate::config::{is_loopback, Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet};
+use crate::dialect::Revocation;
 use crate::discovery::{self, ProviderMetadata};
 use crate::error::{AuthError, IdTokenDefect, StoreError};
 use crate::http::{Http, RetryPolicy};
@@ -126,6 +127,7 @@ struct Inner {
 ///     scopes: ScopeSet::parse("profile email")?,
 ///     extra_authorize_params: vec![],
 ///     post_logout_redirect: None,
+///     revocation: Revocation::Rfc7009,
 /// };
 /// let store = Arc::new(KeyringStore::new("dev.portico.app", "session"));
 /// let broker = Broker::new(config, BrokerOptions::default(), store, Arc::new(SystemClock))?;
@@ -883,23 +885,38 @@ impl Inner {
         })
     }
 
-    /// Revokes a refresh token at the provider (RFC 7009) when it has a revocation endpoint.
-    /// Best effort: a failure is logged, never reported; the caller drops the token either way.
+    /// Revokes a refresh token at the provider (RFC 7009, or the provider's own way, see
+    /// [`Revocation`]). Best effort: a failure is logged, never reported; the caller drops the
+    /// token either way.
     async fn revoke_refresh_token(&self, metadata: &ProviderMetadata, rt: &RefreshToken) {
-        let Some(endpoint) = &metadata.revocation_endpoint else {
-            tracing::warn!("the provider has no revocation endpoint; the refresh token stays valid until it expires");
-            return;
+        let client_id = self.config.client_id.as_str();
+        let result = match self.config.revocation {
+            Revocation::Rfc7009 => {
+                let Some(endpoint) = &metadata.revocation_endpoint else {
+                    tracing::warn!("the provider has no revocation endpoint; the refresh token stays valid until it expires");
+                    return;
+                };
+                let form = [
+                    ("token", rt.expose_secret()),
+                    ("token_type_hint", "refresh_token"),
+                    ("client_id", client_id),
+                ];
+                self.http
+                    .post_form_status(endpoint, &form, "revocation")
+                    .await
+            }
+            Revocation::GlewlwydDeleteToken => {
+                let form = [
+                    ("grant_type", "delete_token"),
+                    ("refresh_token", rt.expose_secret()),
+                    ("client_id", client_id),
+                ];
+                self.http
+                    .post_form_status(&metadata.token_endpoint, &form, "token")
+                    .await
+            }
         };
-        let form = [
-            ("token", rt.expose_secret()),
-            ("token_type_hint", "refresh_token"),
-            ("client_id", self.config.client_id.as_str()),
-        ];
-        if let Err(e) = self
-            .http
-            .post_form_status(endpoint, &form, "revocation")
-            .await
-        {
+        if let Err(e) = result {
             tracing::warn!(kind = e.kind(), error = %e, "refresh token revocation failed");
         }
     }
@@ -1008,6 +1025,19 @@ impl Inner {
             .await
         {
             Ok(r) => r,
+            // A refresh refused with 400/401 and no error code at all (RFC 6749 §5.2 requires
+            // one; Glewlwyd 2.7 answers a revoked or unknown refresh token with an empty 400)
+            // cannot succeed on a retry either: the session is over, as with invalid_grant.
+            Err(AuthError::ProviderError {
+                status: Some(400 | 401),
+                error: None,
+                ..
+            }) => {
+                self.session_lost(generation).await;
+                return Err(AuthError::login_required(
+                    "the provider refused the session without giving a reason",
+                ));
+            }
             Err(AuthError::ProviderError {
                 error: Some(code),
                 description,
@@ -1174,11 +1204,11 @@ impl Inner {
                         PROACTIVE_RETRY_BACKOFF,
                         retry_after,
                     );
-                    tracing::warn!(audience = %audience, kind = error.kind(),
+                    tracing::warn!(audience = %audience, kind = error.kind(), error = %error,
                         retry_in_ms = next.duration_since(self.clock.now()).unwrap_or_default().as_millis() as u64,
                         "proactive refresh failed; will retry");
                 } else {
-                    tracing::warn!(audience = %audience, kind = error.kind(), "proactive refresh failed");
+                    tracing::warn!(audience = %audience, kind = error.kind(), error = %error, "proactive refresh failed");
                     lock(&self.cache).mark_idle(&audience, &scopes);
                 }
                 self.emit(BrokerEvent::RefreshFailed { audience, error });

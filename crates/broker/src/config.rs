@@ -1,6 +1,6 @@
 //! Provider configuration, audiences, scopes and broker options, with validation.
 
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, Revocation};
 use crate::error::AuthError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -195,6 +195,9 @@ pub struct ProviderConfig {
     /// Where the provider returns the browser after logout (`returnTo` / `post_logout_redirect_uri`).
     #[serde(default)]
     pub post_logout_redirect: Option<Url>,
+    /// How refresh tokens are revoked (RFC 7009 unless the provider needs otherwise).
+    #[serde(default)]
+    pub revocation: Revocation,
 }
 
 /// Parameters a caller may not set through `extra_authorize_params`.
@@ -396,6 +399,7 @@ mod tests {
             scopes: ScopeSet::parse("profile email").unwrap(),
             extra_authorize_params: vec![],
             post_logout_redirect: None,
+            revocation: Default::default(),
         }
     }
 

@@ -14,6 +14,43 @@ pub enum Dialect {
     Rfc8707,
 }
 
+/// How a refresh token is revoked (at sign-out, and after a refused sign-in).
+///
+/// ```
+/// use portico_broker::Revocation;
+/// let r: Revocation = serde_json::from_str("\"glewlwyd-delete-token\"").unwrap();
+/// assert_eq!(r, Revocation::GlewlwydDeleteToken);
+/// assert_eq!(Revocation::default(), Revocation::Rfc7009);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Revocation {
+    /// RFC 7009 at the discovered `revocation_endpoint`, as a public client (`client_id` only).
+    #[default]
+    Rfc7009,
+    /// Glewlwyd 2.7 answers a public client's RFC 7009 request with 401 (it demands client
+    /// authentication, which RFC 7009 §2.1 asks of confidential clients only). Its token
+    /// endpoint's own `grant_type=delete_token` revokes the refresh token instead.
+    GlewlwydDeleteToken,
+}
+
+impl Revocation {
+    /// The configuration spelling (`rfc7009`, `glewlwyd-delete-token`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revocation::Rfc7009 => "rfc7009",
+            Revocation::GlewlwydDeleteToken => "glewlwyd-delete-token",
+        }
+    }
+
+    /// Parses the configuration spelling.
+    pub fn parse(s: &str) -> Option<Revocation> {
+        [Revocation::Rfc7009, Revocation::GlewlwydDeleteToken]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
 impl Dialect {
     /// Audience parameters for the authorization request.
     ///
@@ -133,6 +170,7 @@ impl Dialect {
 mod tests {
     use super::*;
     use crate::config::{RedirectUri, ScopeSet};
+    use crate::Revocation;
 
     fn config(dialect: Dialect) -> ProviderConfig {
         ProviderConfig {
@@ -150,6 +188,7 @@ mod tests {
             scopes: ScopeSet::empty(),
             extra_authorize_params: vec![],
             post_logout_redirect: Some(Url::parse("http://127.0.0.1:9/bye").unwrap()),
+            revocation: Revocation::Rfc7009,
         }
     }
 

@@ -129,6 +129,7 @@ mod tests {
             scopes: ScopeSet::empty(),
             extra_authorize_params: vec![],
             post_logout_redirect: None,
+            revocation: Default::default(),
         }
     }
 

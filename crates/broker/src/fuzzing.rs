@@ -188,6 +188,7 @@ fn sample_config() -> Option<ProviderConfig> {
         scopes: ScopeSet::empty(),
         extra_authorize_params: vec![],
         post_logout_redirect: None,
+        revocation: Default::default(),
     })
 }
 

@@ -23,6 +23,7 @@
 //!     scopes: ScopeSet::parse("profile email")?,
 //!     extra_authorize_params: vec![],
 //!     post_logout_redirect: None,
+//!     revocation: Revocation::Rfc7009,
 //! };
 //! let broker = Broker::new(config, BrokerOptions::default(), Arc::new(MemoryStore::new()), Arc::new(SystemClock))?;
 //! let login = broker.begin_login(Some("http://127.0.0.1:53123/callback".parse().unwrap())).await?;
@@ -61,7 +62,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet, MAX_AUDIENCE_LEN,
 };
-pub use dialect::Dialect;
+pub use dialect::{Dialect, Revocation};
 pub use error::{AuthError, CallbackDefect, IdTokenDefect, StoreError};
 pub use ipc::{
     typescript_declarations, AudienceStatus, BrokerEvent, SessionInfo, TokenGrant, TS_OUTPUT,

@@ -202,6 +202,7 @@ mod tests {
             scopes: ScopeSet::parse("profile").unwrap(),
             extra_authorize_params: vec![("prompt".into(), "consent".into())],
             post_logout_redirect: None,
+            revocation: Default::default(),
         };
         let t = tx();
         let url = t.authorize_url(

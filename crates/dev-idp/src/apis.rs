@@ -82,7 +82,12 @@ impl Validator {
         if let Some(u) = slot.as_ref() {
             return Ok(u.clone());
         }
-        let discovery = format!("{}.well-known/openid-configuration", self.issuer);
+        // OpenID Connect Discovery §4: the issuer without its trailing slash, then the path
+        // (an issuer need not end with `/`, e.g. Glewlwyd's `.../api/oidc`).
+        let discovery = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
         let doc: Value = self
             .http
             .get(&discovery)

@@ -59,6 +59,18 @@ pub struct ProviderSettings {
     pub default_audience: Option<String>,
     pub scopes: Vec<String>,
     pub extra_authorize_params: BTreeMap<String, String>,
+    /// How refresh tokens are revoked: `rfc7009` (default) or `glewlwyd-delete-token`.
+    pub revocation: RevocationSetting,
+}
+
+/// How the provider revokes a refresh token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RevocationSetting {
+    /// RFC 7009 at the discovered `revocation_endpoint`.
+    #[default]
+    Rfc7009,
+    /// Glewlwyd's `grant_type=delete_token` (its RFC 7009 endpoint refuses public clients).
+    GlewlwydDeleteToken,
 }
 
 /// Where a micro frontend's page comes from.
@@ -205,6 +217,7 @@ impl ShellConfig {
             scopes: env_nonempty(env, "PORTICO_SCOPES")
                 .map(|v| v.split_whitespace().map(str::to_string).collect()),
             extra_authorize_params: BTreeMap::new(),
+            revocation: None,
         };
         self.provider = Some(validate_provider(raw, self, deep_link_schemes)?);
         Ok(())
@@ -244,6 +257,8 @@ struct RawProvider {
     scopes: Option<Vec<String>>,
     #[serde(default)]
     extra_authorize_params: BTreeMap<String, String>,
+    #[serde(default)]
+    revocation: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,6 +319,9 @@ fn apply_provider_env(
     }
     if let Some(v) = env_nonempty(env, "PORTICO_SCOPES") {
         p.scopes = Some(v.split_whitespace().map(str::to_string).collect());
+    }
+    if let Some(v) = env_nonempty(env, "PORTICO_REVOCATION") {
+        p.revocation = Some(v);
     }
     Ok(Some(p))
 }
@@ -403,6 +421,16 @@ fn validate_provider(
             ));
         }
     }
+    let revocation = match p.revocation.as_deref().unwrap_or("rfc7009") {
+        "rfc7009" => RevocationSetting::Rfc7009,
+        "glewlwyd-delete-token" => RevocationSetting::GlewlwydDeleteToken,
+        other => {
+            return Err(ConfigError::new(
+                "provider.revocation",
+                format!("`{other}` is not one of `rfc7009`, `glewlwyd-delete-token`"),
+            ))
+        }
+    };
     Ok(ProviderSettings {
         issuer,
         client_id,
@@ -411,6 +439,7 @@ fn validate_provider(
         default_audience,
         scopes,
         extra_authorize_params: p.extra_authorize_params,
+        revocation,
     })
 }
 

@@ -91,6 +91,7 @@ fn provider(issuer: Url) -> Result<ProviderConfig, String> {
         scopes: ScopeSet::parse("profile email read:dashboard").map_err(|e| e.to_string())?,
         extra_authorize_params: vec![],
         post_logout_redirect: None,
+        revocation: Default::default(),
     })
 }
 

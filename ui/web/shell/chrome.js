@@ -303,11 +303,10 @@ function renderNotices() {
     items.push(
       h(
         "div",
-        { class: "notice notice-error", "data-testid": "shell-error", "data-kind": err.kind, title: `${err.kind}: ${err.message}` },
+        // People read the message (a sentence with the provider's reason); the kind is for tests.
+        { class: "notice notice-error", "data-testid": "shell-error", "data-kind": err.kind, title: err.message },
         svg(ICONS.error, 15),
-        h("code", { class: "kind", text: err.kind }),
-        // Next to a warning only the kind fits; the message stays in the tooltip.
-        state.warnings.length === 0 ? h("span", { class: "notice-text", text: err.message }) : null,
+        h("span", { class: "notice-text", text: err.message }),
         h("button", { type: "button", class: "notice-close", "aria-label": "Dismiss", onclick: () => ((state.error = null), render()) }, svg(ICONS.close, 13)),
       ),
     );
@@ -434,8 +433,7 @@ function statusCell(row, now) {
   if (row.lastError) {
     return h(
       "div",
-      { class: "status status-error", "data-testid": "token-error", title: row.lastError.message },
-      h("code", { class: "kind", text: row.lastError.kind }),
+      { class: "status status-error", "data-testid": "token-error", "data-kind": row.lastError.kind, title: row.lastError.message },
       h("span", { class: "status-msg", text: row.lastError.message }),
     );
   }

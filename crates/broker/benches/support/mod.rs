@@ -50,6 +50,7 @@ pub fn provider(idp: &DevIdp, dialect: Dialect) -> ProviderConfig {
         .expect("login scopes"),
         extra_authorize_params: vec![],
         post_logout_redirect: None,
+        revocation: Revocation::Rfc7009,
     }
 }
 

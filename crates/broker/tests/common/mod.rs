@@ -43,6 +43,7 @@ pub fn provider(idp: &DevIdp, dialect: Dialect) -> ProviderConfig {
         },
         extra_authorize_params: vec![],
         post_logout_redirect: Some(Url::parse("http://127.0.0.1:1/signed-out").unwrap()),
+        revocation: Revocation::Rfc7009,
     }
 }
 
