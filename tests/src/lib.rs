@@ -41,7 +41,7 @@ pub mod prelude {
         each_mfe_served_by_its_own_api, each_mfe_signed_out, now_ms, sign_out_from_the_chrome,
     };
     pub use crate::error::{E2eError, Result};
-    pub use crate::scenario::{BrowserMode, Dialect, KeyringEntry, Scenario};
+    pub use crate::scenario::{BrowserMode, Dialect, KeyringEntry, Provider, Scenario};
     pub use crate::wait::{self, Check};
     pub use portico_dev_idp::{Endpoint, Fault, FaultKind, ANALYTICS_API, BILLING_API, CORE_API};
     pub use std::time::Duration;

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use portico_dev_idp::{Admin, Counters, DemoApis, DevIdp, IdpConfig, DEMO_CLIENT_ID};
+use portico_testkit::glewlwyd::{Glewlwyd, GlewlwydOptions};
 use serde_json::Value;
 
 use crate::app::{app_binary, sibling_binary, App, LaunchSpec};
@@ -30,6 +31,31 @@ pub enum Dialect {
     Rfc8707,
 }
 
+/// The OpenID Provider a scenario signs in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// Our development provider, in-process: fault switches and request counters.
+    DevIdp,
+    /// Glewlwyd 2.7 (Debian's package), a provider we did not write, in RFC 8707 mode. Its
+    /// access tokens live [`ScenarioBuilder::access_token_ttl`] (default 300 s).
+    Glewlwyd,
+}
+
+/// The provider a running scenario talks to.
+enum RunningProvider {
+    Dev(DevIdp),
+    Glewlwyd(Box<Glewlwyd>),
+}
+
+impl RunningProvider {
+    fn issuer(&self) -> &url::Url {
+        match self {
+            RunningProvider::Dev(idp) => idp.issuer(),
+            RunningProvider::Glewlwyd(op) => op.issuer(),
+        }
+    }
+}
+
 /// What the scripted system browser does with an authorization URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BrowserMode {
@@ -43,6 +69,7 @@ pub enum BrowserMode {
 #[derive(Debug, Clone)]
 pub struct ScenarioBuilder {
     name: String,
+    provider: Provider,
     dialect: Dialect,
     loopback: bool,
     browser: BrowserMode,
@@ -72,6 +99,16 @@ pub struct KeyringEntry {
 }
 
 impl ScenarioBuilder {
+    /// The provider the app signs in with (default [`Provider::DevIdp`]). Glewlwyd speaks
+    /// RFC 8707 only, so it implies [`Dialect::Rfc8707`].
+    pub fn provider(mut self, p: Provider) -> Self {
+        self.provider = p;
+        if p == Provider::Glewlwyd {
+            self.dialect = Dialect::Rfc8707;
+        }
+        self
+    }
+
     /// The provider dialect the app uses (default Auth0).
     pub fn dialect(mut self, d: Dialect) -> Self {
         self.dialect = d;
@@ -129,10 +166,50 @@ impl ScenarioBuilder {
                 .map_err(|e| E2eError::Setup(format!("desktop start panicked: {e}")))??
         };
         let api_configs = self.idp.apis.clone();
-        let idp = DevIdp::start(self.idp).await?;
+        let mut provider_env: Vec<(String, String)> = Vec::new();
+        let (idp, client_id) = match self.provider {
+            Provider::DevIdp => (
+                RunningProvider::Dev(DevIdp::start(self.idp).await?),
+                DEMO_CLIENT_ID,
+            ),
+            Provider::Glewlwyd => {
+                if self.dialect != Dialect::Rfc8707 {
+                    return Err(E2eError::Setup(
+                        "Glewlwyd speaks RFC 8707 resource indicators, not the Auth0 dialect"
+                            .into(),
+                    ));
+                }
+                // Glewlwyd compares the loopback redirect with its port (RFC 8252 §7.3 says it
+                // should not), so a loopback scenario registers and configures a fixed port.
+                let port = if self.loopback {
+                    Some(crate::process::free_ports(1)?[0])
+                } else {
+                    None
+                };
+                let op = Glewlwyd::start(GlewlwydOptions {
+                    access_token_lifetime: self.idp.access_token_ttl,
+                    loopback_redirect_port: port,
+                    ..GlewlwydOptions::default()
+                })
+                .await
+                .map_err(|e| E2eError::Setup(format!("Glewlwyd: {e}")))?;
+                if port.is_some() {
+                    provider_env.push((
+                        "PORTICO_REDIRECT".into(),
+                        op.loopback_redirect_uri().to_string(),
+                    ));
+                }
+                // Glewlwyd refuses RFC 7009 from a public client; see docs/providers.md.
+                provider_env.push(("PORTICO_REVOCATION".into(), "glewlwyd-delete-token".into()));
+                provider_env.push(("PORTICO_BROWSER_PROVIDER".into(), "glewlwyd".into()));
+                (
+                    RunningProvider::Glewlwyd(Box::new(op)),
+                    portico_testkit::glewlwyd::CLIENT_ID,
+                )
+            }
+        };
         let apis = DemoApis::start(idp.issuer(), &api_configs).await?;
         let (config_path, mfes) = write_app_config(&dir.0, &apis)?;
-
         let keyring_service = format!("portico-e2e-{}-{}", self.name, std::process::id());
         let issuer = idp.issuer().to_string();
         let browser_log = artifacts.join("browser.log");
@@ -147,7 +224,7 @@ impl ScenarioBuilder {
         let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
         set("PORTICO_APP", app.to_string_lossy().into_owned());
         set("PORTICO_ISSUER", issuer.clone());
-        set("PORTICO_CLIENT_ID", DEMO_CLIENT_ID.to_owned());
+        set("PORTICO_CLIENT_ID", client_id.to_owned());
         set(
             "PORTICO_DIALECT",
             match self.dialect {
@@ -156,8 +233,11 @@ impl ScenarioBuilder {
             }
             .to_owned(),
         );
-        if self.loopback {
+        if self.loopback && self.provider == Provider::DevIdp {
             set("PORTICO_REDIRECT", "loopback".to_owned());
+        }
+        for (k, v) in provider_env {
+            set(&k, v);
         }
         set("PORTICO_CONFIG", config_path.to_string_lossy().into_owned());
         set(
@@ -196,7 +276,7 @@ impl ScenarioBuilder {
             env,
             mfes,
             keyring_service,
-            account: format!("{DEMO_CLIENT_ID}@{issuer}"),
+            account: format!("{client_id}@{issuer}"),
             launches: 0,
             _dir: dir,
             _lock: lock,
@@ -208,7 +288,7 @@ impl ScenarioBuilder {
 pub struct Scenario {
     apps: Vec<App>,
     desktop: Desktop,
-    idp: DevIdp,
+    idp: RunningProvider,
     apis: DemoApis,
     name: String,
     artifacts: PathBuf,
@@ -236,6 +316,7 @@ impl Scenario {
     pub fn builder(name: &str) -> ScenarioBuilder {
         ScenarioBuilder {
             name: name.to_owned(),
+            provider: Provider::DevIdp,
             dialect: Dialect::Auth0,
             loopback: false,
             browser: BrowserMode::SignIn,
@@ -298,14 +379,31 @@ impl Scenario {
         }
     }
 
-    /// The provider's switches (faults, TTLs, rotation) and counters.
+    /// The dev provider's switches (faults, TTLs, rotation) and counters. Panics in a
+    /// [`Provider::Glewlwyd`] scenario: Glewlwyd has neither (see [`Scenario::glewlwyd`]).
     pub fn admin(&self) -> Admin {
-        self.idp.admin()
+        match &self.idp {
+            RunningProvider::Dev(idp) => idp.admin(),
+            RunningProvider::Glewlwyd(_) => {
+                panic!(
+                    "the dev provider's switches and counters do not exist in a Glewlwyd scenario"
+                )
+            }
+        }
     }
 
-    /// A snapshot of the provider's request counters.
+    /// A snapshot of the dev provider's request counters (see [`Scenario::admin`]).
     pub fn counters(&self) -> Counters {
-        self.idp.admin().counters()
+        self.admin().counters()
+    }
+
+    /// The Glewlwyd instance of a [`Provider::Glewlwyd`] scenario (its refresh tokens, its
+    /// endpoints), `None` with the dev provider.
+    pub fn glewlwyd(&self) -> Option<&Glewlwyd> {
+        match &self.idp {
+            RunningProvider::Glewlwyd(op) => Some(op),
+            RunningProvider::Dev(_) => None,
+        }
     }
 
     /// The provider's issuer URL.
@@ -513,8 +611,12 @@ impl Scenario {
                 .await;
             app.quit().await;
         }
-        let counters = serde_json::to_string_pretty(&self.counters()).unwrap_or_default();
-        let _ = std::fs::write(self.artifacts.join("provider-counters.json"), counters);
+        if let RunningProvider::Dev(idp) = &self.idp {
+            let counters =
+                serde_json::to_string_pretty(&idp.admin().counters()).unwrap_or_default();
+            let _ = std::fs::write(self.artifacts.join("provider-counters.json"), counters);
+        }
+
         let verdict = match &outcome {
             Ok(Ok(())) => format!("passed in {took:.1?}"),
             Ok(Err(e)) => format!("failed after {took:.1?}: {e}"),
@@ -522,6 +624,11 @@ impl Scenario {
         };
         let _ = std::fs::write(self.artifacts.join("outcome.txt"), &verdict);
         let leaks = secret_leaks(&self.artifacts);
+        // Glewlwyd's own log may quote tokens, so it is kept (after the leak scan) only to
+        // explain a failure.
+        if let (RunningProvider::Glewlwyd(op), false) = (&self.idp, matches!(outcome, Ok(Ok(())))) {
+            let _ = std::fs::write(self.artifacts.join("glewlwyd-log-tail.txt"), op.log_tail());
+        }
         let artifacts = self.artifacts.display().to_string();
         drop(self);
         match outcome {

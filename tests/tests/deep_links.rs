@@ -37,10 +37,11 @@ async fn forged_deep_link_is_ignored_with_a_warning_and_the_real_one_completes()
                 "the deep-link instance forwards the URL and exits cleanly"
             );
             let warning = app.chrome().wait_for("warning", wait::UI).await?;
-            assert!(
-                warning.text.contains("Ignored a sign-in callback"),
-                "visible warning, got {:?}",
-                warning.text
+            // A sentence that says why, not a kind name.
+            assert_eq!(
+                warning.text,
+                "Ignored a sign-in response. The sign-in response does not belong to the \
+                 sign-in in progress (its state differs)."
             );
             // Still waiting for the real callback; nothing was exchanged.
             assert!(app.chrome().exists("login-pending").await?);

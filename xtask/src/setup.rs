@@ -27,12 +27,14 @@ const RUN_PACKAGES: &[&str] = &[
     "dbus-x11",
 ];
 
-/// Headless tests add an X server, the keyring tools and WebKit's WebDriver.
+/// Headless tests add an X server, the keyring tools, WebKit's WebDriver, and Glewlwyd: the
+/// OpenID Provider we did not write, which every flow is also proven against.
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "libsecret-tools",
     "webkit2gtk-driver",
     "imagemagick",
+    "glewlwyd",
 ];
 
 pub fn ensure(purpose: Purpose) -> Result<()> {

@@ -2,7 +2,9 @@
 //! as the last argument, and it does what a person at a browser does:
 //!
 //! - an authorization URL: load the provider's sign-in page, sign in as `PORTICO_TEST_USER`
-//!   (default `alice`), and deliver the redirect the way the OS does: a private-scheme callback
+//!   (default `alice`) — on the dev provider's form, or with `PORTICO_BROWSER_PROVIDER=glewlwyd`
+//!   through the REST calls Glewlwyd's login page makes — and deliver the redirect the way the OS
+//!   does: a private-scheme callback
 //!   by launching `$PORTICO_APP <callback>` (single-instance forwards it to the running app), a
 //!   `http://127.0.0.1` callback with a GET;
 //! - any other URL (e.g. the provider's logout page): open it.
@@ -33,8 +35,27 @@ fn record(event: Value) {
     }
 }
 
+/// An OAuth authorization request, whatever the provider calls its endpoint (`/authorize`,
+/// Glewlwyd's `/api/oidc/auth`).
 fn is_authorize(url: &Url) -> bool {
-    url.path().ends_with("/authorize") && url.query_pairs().any(|(k, _)| k == "response_type")
+    let has = |name: &str| url.query_pairs().any(|(k, _)| k == name);
+    has("response_type") && has("client_id")
+}
+
+/// Sign in as `user` at the provider the scenario runs, returning the redirect (callback) URL.
+async fn sign_in(url: &Url, user: &str) -> Result<String, String> {
+    match std::env::var("PORTICO_BROWSER_PROVIDER").as_deref() {
+        Ok("glewlwyd") => {
+            let person = portico_testkit::glewlwyd::user(user)
+                .ok_or_else(|| format!("no Glewlwyd test user {user}"))?;
+            portico_testkit::glewlwyd::sign_in_at(url.as_str(), person.username, person.password)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        _ => portico_dev_idp::browser::sign_in(url.as_str(), user)
+            .await
+            .map_err(|e| e.to_string()),
+    }
 }
 
 fn is_loopback_http(url: &Url) -> bool {
@@ -65,10 +86,10 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let user = std::env::var("PORTICO_TEST_USER").unwrap_or_else(|_| "alice".into());
-    let callback = match portico_dev_idp::browser::sign_in(url.as_str(), &user).await {
+    let callback = match sign_in(&url, &user).await {
         Ok(c) => c,
         Err(e) => {
-            record(json!({ "event": "sign_in_failed", "error": e.to_string() }));
+            record(json!({ "event": "sign_in_failed", "error": e }));
             eprintln!("scripted browser: sign-in failed: {e}");
             return ExitCode::FAILURE;
         }
