@@ -2,7 +2,7 @@
 
 use crate::cache::{CacheEntry, TokenCache};
 use crate::clock::{unix_ms, Clock};
-use crate::config::{is_loopback, Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet};
+use crate::config::{Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet};
 use crate::dialect::Revocation;
 use crate::discovery::{self, ProviderMetadata};
 use crate::error::{AuthError, IdTokenDefect, StoreError};
@@ -13,11 +13,13 @@ use crate::jwks::JwksCache;
 use crate::secret::{AccessToken, AuthCode, IdToken, RefreshToken};
 use crate::store::{SessionStore, StoredSession};
 use crate::transaction::{CallbackOutcome, LoginTransaction};
+use portico_types::net::is_loopback_ip;
+use portico_types::sync::lock;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, RwLock};
 use url::Url;
@@ -166,11 +168,6 @@ pub(crate) struct TokenResponse {
     pub(crate) id_token: Option<String>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these short locks leaves consistent data; keep serving.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn api_scopes(s: &ScopeSet) -> ScopeSet {
     let mut out = ScopeSet::empty();
     for x in s.iter().filter(|x| !OIDC_SCOPES.contains(x)) {
@@ -249,13 +246,8 @@ impl Broker {
                 ))
             }
             (RedirectUri::Loopback { path }, Some(o)) => {
-                let ip_literal = matches!(
-                    o.host(),
-                    Some(url::Host::Ipv4(_)) | Some(url::Host::Ipv6(_))
-                );
                 if o.scheme() != "http"
-                    || !ip_literal
-                    || !is_loopback(&o)
+                    || !is_loopback_ip(&o)
                     || o.port().is_none()
                     || o.path() != path
                     || o.query().is_some()

@@ -1,5 +1,6 @@
 //! Time source, injectable so expiry is deterministic in tests.
 
+use portico_types::sync::lock;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,19 +46,19 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut t = lock(&self.0);
         *t += by;
     }
 
     /// Sets the clock.
     pub fn set(&self, to: SystemTime) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = to;
+        *lock(&self.0) = to;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        *lock(&self.0)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::dialect::{Dialect, Revocation};
 use crate::error::AuthError;
+use portico_types::net::is_loopback;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -216,16 +217,6 @@ const RESERVED_PARAMS: &[&str] = &[
     "request",
     "request_uri",
 ];
-
-/// Whether a URL's host is a loopback address (where plain http is acceptable).
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
 
 /// https everywhere, http only for loopback hosts.
 pub(crate) fn check_endpoint_url(url: &Url, what: &str) -> Result<(), String> {

@@ -1,60 +1,27 @@
-//! Redacted newtypes for secrets: tokens, codes and verifiers never print their value.
+//! The broker's secrets, one type per kind, so one cannot be passed for another; none prints
+//! its value (see [`portico_types::secret_newtype`]).
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
-macro_rules! secret_newtype {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Wraps a raw secret value.
-            pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
-            }
-
-            /// The raw value. Call sites are few and deliberate: the wire, the store, the MFE.
-            pub fn expose_secret(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "(<redacted {} bytes>)"), self.0.len())
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("<redacted>")
-            }
-        }
-    };
-}
+use portico_types::secret_newtype;
 
 secret_newtype!(
     /// An OAuth refresh token. Lives in memory and in the session store only.
-    RefreshToken
+    pub RefreshToken
 );
 secret_newtype!(
     /// An OAuth access token. Serializes to its raw value because it is handed to the entitled MFE.
-    AccessToken
+    pub AccessToken
 );
 secret_newtype!(
     /// A compact-serialized OpenID Connect ID token.
-    IdToken
+    pub IdToken
 );
 secret_newtype!(
     /// An authorization code from the callback.
-    AuthCode
+    pub AuthCode
 );
 secret_newtype!(
     /// A PKCE code verifier (RFC 7636).
-    PkceVerifier
+    pub PkceVerifier
 );
 
 #[cfg(test)]
