@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use portico_types::net::is_loopback;
 use serde::Deserialize;
 use url::Url;
 
@@ -531,16 +532,6 @@ fn check_secure_url(url: &Url, field: &str) -> Result<(), ConfigError> {
             field,
             format!("scheme `{other}` is not https"),
         )),
-    }
-}
-
-/// Whether the URL's host is a loopback address or `localhost`.
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
     }
 }
 
