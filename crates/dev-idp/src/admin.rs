@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::keys::SigningKey;
-use crate::lock;
 use crate::server::ConnCtl;
 use crate::state::Shared;
 use crate::{Counters, Fault, IdTokenTamper, RefreshRotation};
+use portico_types::sync::lock;
 
 /// Runtime switches and counters of a [`crate::DevIdp`]. Cheap to clone, `Send + Sync`.
 #[derive(Clone)]

@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::server::{self, ServerHandle};
-use crate::{lock, ApiConfig, IdpError};
+use crate::{ApiConfig, IdpError};
+use portico_types::sync::lock;
 
 /// A `kid` that was still missing after a refetch is not looked up again for this long, so
 /// garbage tokens cannot make us hammer the JWKS endpoint.

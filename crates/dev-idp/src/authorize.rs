@@ -12,11 +12,11 @@ use url::Url;
 use crate::config::ClientConfig;
 use crate::grants::{AuthRequest, Authorization};
 use crate::html;
-use crate::lock;
 use crate::params::{self, Params};
 use crate::sessions::{session_cookie, Session, SESSION_COOKIE};
 use crate::state::Shared;
 use crate::tokens::{now_secs, split_scope};
+use portico_types::sync::lock;
 
 /// Where errors and codes go once client and redirect URI are trusted.
 struct Reply<'a> {
@@ -192,7 +192,7 @@ fn complete(shared: &Shared, req: AuthRequest, session: &Session) -> Response {
         state: req.state.as_deref(),
         iss: &iss,
     }
-    .send(&[("code", code.expose())])
+    .send(&[("code", code.expose_secret())])
 }
 
 pub(crate) async fn authorize(
@@ -316,7 +316,7 @@ pub(crate) async fn login(
     let mut resp = complete(&shared, req, &session);
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
-        sid.expose()
+        sid.expose_secret()
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use portico_types::net::is_loopback_ip;
 use serde::{Deserialize, Serialize};
-use url::{Host, Url};
+use url::Url;
 
 /// Everything [`crate::DevIdp::start`] needs. `Default` is [`IdpConfig::portico_demo`].
 #[derive(Debug, Clone)]
@@ -238,22 +239,13 @@ impl ClientConfig {
             if reg.scheme() != cand.scheme() || reg.host() != cand.host() {
                 return false;
             }
-            is_loopback_http(&reg) || reg.port() == cand.port()
+            (reg.scheme() == "http" && is_loopback_ip(&reg)) || reg.port() == cand.port()
         })
     }
 
     pub(crate) fn mrrt_policy(&self, audience: &str) -> Option<&MrrtPolicy> {
         self.mrrt.iter().find(|p| p.audience == audience)
     }
-}
-
-fn is_loopback_http(url: &Url) -> bool {
-    url.scheme() == "http"
-        && match url.host() {
-            Some(Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(Host::Ipv6(ip)) => ip.is_loopback(),
-            _ => false,
-        }
 }
 
 /// RFC 8252 §7.3: for loopback IP redirects the port is chosen at run time, so ignore it;
@@ -265,7 +257,7 @@ pub(crate) fn redirect_matches(registered: &str, candidate: &str) -> bool {
     let (Ok(reg), Ok(cand)) = (Url::parse(registered), Url::parse(candidate)) else {
         return false;
     };
-    if !is_loopback_http(&reg) || reg.port().is_some() {
+    if reg.scheme() != "http" || !is_loopback_ip(&reg) || reg.port().is_some() {
         return false;
     }
     // Compare what the registered entry says, with the candidate's port taken out.

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lock;
+use portico_types::sync::lock;
 
 /// Snapshot of the provider's counters. Requests are counted as received, before injected
 /// faults, so a retried request counts twice.

@@ -13,10 +13,10 @@ use url::Url;
 
 use crate::error::{no_store, OAuthError};
 use crate::html;
-use crate::lock;
 use crate::params::{self, Params};
 use crate::sessions::{session_cookie, SESSION_COOKIE};
 use crate::state::Shared;
+use portico_types::sync::lock;
 
 pub(crate) async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     let mut scopes: Vec<String> = ["openid", "profile", "email", "offline_access"]

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::config::RefreshRotation;
-use crate::secret::{random_token, Secret};
+use crate::secret::random_token;
+use portico_types::Secret;
 
 /// What the client asked for at `/authorize` (kept until the code is redeemed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,17 +286,17 @@ mod tests {
         let mut g = GrantStore::default();
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
-        let a = g.redeem_code(code.expose(), t0).expect("first use");
-        let rt = g.start_family(code.expose(), a);
+        let a = g.redeem_code(code.expose_secret(), t0).expect("first use");
+        let rt = g.start_family(code.expose_secret(), a);
         assert_eq!(g.active_families(), 1);
         assert_eq!(
-            g.redeem_code(code.expose(), t0),
+            g.redeem_code(code.expose_secret(), t0),
             Err(CodeError::Replayed {
                 family_revoked: true
             })
         );
         assert_eq!(g.active_families(), 0);
-        let r = g.refresh(rt.expose(), "c", ROT0, t0, ok);
+        let r = g.refresh(rt.expose_secret(), "c", ROT0, t0, ok);
         assert!(matches!(r, Err(RefreshError::Revoked)), "{r:?}");
         assert_eq!(g.redeem_code("nope", t0), Err(CodeError::Unknown));
     }
@@ -306,9 +307,12 @@ mod tests {
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(1), t0);
         let late = t0 + Duration::from_secs(2);
-        assert_eq!(g.redeem_code(code.expose(), late), Err(CodeError::Expired));
         assert_eq!(
-            g.redeem_code(code.expose(), late),
+            g.redeem_code(code.expose_secret(), late),
+            Err(CodeError::Expired)
+        );
+        assert_eq!(
+            g.redeem_code(code.expose_secret(), late),
             Err(CodeError::Replayed {
                 family_revoked: false
             })
@@ -320,29 +324,41 @@ mod tests {
         let mut g = GrantStore::default();
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
-        let a = g.redeem_code(code.expose(), t0).expect("code");
-        let rt1 = g.start_family(code.expose(), a);
+        let a = g.redeem_code(code.expose_secret(), t0).expect("code");
+        let rt1 = g.start_family(code.expose_secret(), a);
         let rot = RefreshRotation::Rotating {
             overlap: Duration::from_secs(5),
         };
         let rt2 = g
-            .refresh(rt1.expose(), "c", rot, t0, ok)
+            .refresh(rt1.expose_secret(), "c", rot, t0, ok)
             .expect("refresh")
             .new_token
             .expect("rotated");
         // Within the overlap the old token still works and yields another successor.
         let rt3 = g
-            .refresh(rt1.expose(), "c", rot, t0 + Duration::from_secs(4), ok)
+            .refresh(
+                rt1.expose_secret(),
+                "c",
+                rot,
+                t0 + Duration::from_secs(4),
+                ok,
+            )
             .expect("overlap")
             .new_token
             .expect("rotated");
         assert_ne!(rt2, rt3);
         // After the overlap: reuse, family gone, successors dead too.
-        let r = g.refresh(rt1.expose(), "c", rot, t0 + Duration::from_secs(6), ok);
+        let r = g.refresh(
+            rt1.expose_secret(),
+            "c",
+            rot,
+            t0 + Duration::from_secs(6),
+            ok,
+        );
         assert!(matches!(r, Err(RefreshError::Reuse)), "{r:?}");
         assert_eq!(g.active_families(), 0);
         for t in [&rt2, &rt3] {
-            let r = g.refresh(t.expose(), "c", rot, t0 + Duration::from_secs(6), ok);
+            let r = g.refresh(t.expose_secret(), "c", rot, t0 + Duration::from_secs(6), ok);
             assert!(matches!(r, Err(RefreshError::Revoked)), "{r:?}");
         }
     }
@@ -352,15 +368,27 @@ mod tests {
         let mut g = GrantStore::default();
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
-        let a = g.redeem_code(code.expose(), t0).expect("code");
-        let rt = g.start_family(code.expose(), a);
+        let a = g.redeem_code(code.expose_secret(), t0).expect("code");
+        let rt = g.start_family(code.expose_secret(), a);
         for _ in 0..3 {
             let r = g
-                .refresh(rt.expose(), "c", RefreshRotation::NonRotating, t0, ok)
+                .refresh(
+                    rt.expose_secret(),
+                    "c",
+                    RefreshRotation::NonRotating,
+                    t0,
+                    ok,
+                )
                 .expect("reusable");
             assert!(r.new_token.is_none());
         }
-        let r = g.refresh(rt.expose(), "other", RefreshRotation::NonRotating, t0, ok);
+        let r = g.refresh(
+            rt.expose_secret(),
+            "other",
+            RefreshRotation::NonRotating,
+            t0,
+            ok,
+        );
         assert!(matches!(r, Err(RefreshError::WrongClient)), "{r:?}");
     }
 
@@ -369,14 +397,14 @@ mod tests {
         let mut g = GrantStore::default();
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
-        let a = g.redeem_code(code.expose(), t0).expect("code");
-        let rt = g.start_family(code.expose(), a);
-        let r = g.refresh(rt.expose(), "c", ROT0, t0, |_| Err("invalid_target"));
+        let a = g.redeem_code(code.expose_secret(), t0).expect("code");
+        let rt = g.start_family(code.expose_secret(), a);
+        let r = g.refresh(rt.expose_secret(), "c", ROT0, t0, |_| Err("invalid_target"));
         assert!(
             matches!(r, Err(RefreshError::Rejected("invalid_target"))),
             "{r:?}"
         );
-        assert!(g.refresh(rt.expose(), "c", ROT0, t0, ok).is_ok());
+        assert!(g.refresh(rt.expose_secret(), "c", ROT0, t0, ok).is_ok());
     }
 
     #[test]
@@ -386,16 +414,16 @@ mod tests {
         let mut rts = vec![];
         for sub in ["alice", "alice", "bob"] {
             let code = g.issue_code(authz("c", sub), Duration::from_secs(60), t0);
-            let a = g.redeem_code(code.expose(), t0).expect("code");
-            rts.push(g.start_family(code.expose(), a));
+            let a = g.redeem_code(code.expose_secret(), t0).expect("code");
+            rts.push(g.start_family(code.expose_secret(), a));
         }
         assert_eq!(g.active_families(), 3);
-        assert!(!g.revoke_token(rts[2].expose(), "someone-else"));
-        assert!(g.revoke_token(rts[2].expose(), "c"));
-        assert!(!g.revoke_token(rts[2].expose(), "c"));
+        assert!(!g.revoke_token(rts[2].expose_secret(), "someone-else"));
+        assert!(g.revoke_token(rts[2].expose_secret(), "c"));
+        assert!(!g.revoke_token(rts[2].expose_secret(), "c"));
         assert_eq!(g.revoke_subject("alice"), 2);
         assert_eq!(g.active_families(), 0);
-        let r = g.refresh(rts[0].expose(), "c", ROT0, t0, ok);
+        let r = g.refresh(rts[0].expose_secret(), "c", ROT0, t0, ok);
         assert!(matches!(r, Err(RefreshError::Revoked)), "{r:?}");
         let r = g.refresh("never-issued", "c", ROT0, t0, ok);
         assert!(matches!(r, Err(RefreshError::Unknown)), "{r:?}");

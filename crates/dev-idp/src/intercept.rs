@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use crate::counters::Counter;
 use crate::error::OAuthError;
 use crate::faults::{Endpoint, FaultKind};
-use crate::lock;
 use crate::server::ConnCtl;
 use crate::state::Shared;
+use portico_types::sync::lock;
 
 /// Form bodies larger than this are refused (they never come from a real client).
 pub(crate) const MAX_FORM: usize = 64 * 1024;

@@ -197,9 +197,3 @@ impl DevIdp {
         self.server.shutdown().await;
     }
 }
-
-/// Lock a mutex, recovering from poisoning: the guarded data stays consistent because no
-/// critical section in this crate can panic half-way through an update.
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}

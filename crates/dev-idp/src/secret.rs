@@ -1,31 +1,4 @@
-//! A string that must never be logged (tokens, codes, verifiers).
-
-use std::fmt;
-
-/// Holds a credential; `Debug`/`Display` print a placeholder instead of the value.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Secret(value)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+//! Fresh secrets. The type that holds them is [`portico_types::Secret`].
 
 /// A fresh random opaque token (256 bits, base64url).
 pub(crate) fn random_token() -> String {
@@ -39,14 +12,6 @@ pub(crate) fn random_token() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn debug_and_display_redact() {
-        let s = Secret::new("rt-very-secret".into());
-        assert!(!format!("{s:?}").contains("very-secret"));
-        assert!(!format!("{s}").contains("very-secret"));
-        assert_eq!(s.expose(), "rt-very-secret");
-    }
 
     #[test]
     fn random_tokens_differ_and_are_url_safe() {

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::grants::AuthRequest;
-use crate::secret::{random_token, Secret};
+use crate::secret::random_token;
+use portico_types::Secret;
 
 pub(crate) const SESSION_COOKIE: &str = "portico_idp_session";
 /// A person has this long to submit the sign-in page.
@@ -110,7 +111,7 @@ mod tests {
             auth_time: 5,
         });
         let mut h = HeaderMap::new();
-        let cookie = format!("a=b; {SESSION_COOKIE}={}; c=d", id.expose());
+        let cookie = format!("a=b; {SESSION_COOKIE}={}; c=d", id.expose_secret());
         h.insert("cookie", HeaderValue::from_str(&cookie).expect("header"));
         let found = session_cookie(&h).expect("cookie");
         assert_eq!(s.get(&found).map(|x| x.sub), Some("auth0|alice".into()));

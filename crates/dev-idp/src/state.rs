@@ -10,8 +10,8 @@ use crate::counters::CounterSet;
 use crate::faults::{FaultSet, IdTokenTamper};
 use crate::grants::GrantStore;
 use crate::keys::KeyStore;
-use crate::lock;
 use crate::sessions::Sessions;
+use portico_types::sync::lock;
 
 pub(crate) struct Shared {
     pub config: IdpConfig,

@@ -17,10 +17,10 @@ use crate::config::{ApiConfig, ClientConfig, DemoUser};
 use crate::counters::Counter;
 use crate::error::{no_store, OAuthError};
 use crate::grants::{AuthRequest, CodeError, RefreshError};
-use crate::lock;
 use crate::params::{self, Params};
 use crate::state::Shared;
 use crate::tokens::{self, grant_scopes, split_scope};
+use portico_types::sync::lock;
 
 pub(crate) async fn token(
     State(shared): State<Arc<Shared>>,
@@ -144,14 +144,14 @@ fn respond(
 ) -> Result<Value, OAuthError> {
     let (at, ttl) = tokens::access_token(shared, user, client_id, audiences, scopes)?;
     let mut out = json!({
-        "access_token": at.expose(),
+        "access_token": at.expose_secret(),
         "token_type": "Bearer",
         "expires_in": ttl,
         "scope": scopes.join(" "),
     });
     if scopes.iter().any(|s| s == "openid") {
         let idt = tokens::id_token(shared, user, client_id, nonce, auth_time)?;
-        out["id_token"] = json!(idt.expose());
+        out["id_token"] = json!(idt.expose_secret());
     }
     if let Some(rt) = refresh_token {
         out["refresh_token"] = json!(rt);
@@ -218,7 +218,7 @@ fn code_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
         &scopes,
         req.nonce.as_deref(),
         authz.auth_time,
-        rt.as_ref().map(|s| s.expose()),
+        rt.as_ref().map(|s| s.expose_secret()),
     )
 }
 
@@ -306,7 +306,7 @@ fn refresh_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
         &scopes,
         req.nonce.as_deref(),
         authz.auth_time,
-        refreshed.new_token.as_ref().map(|s| s.expose()),
+        refreshed.new_token.as_ref().map(|s| s.expose_secret()),
     )
 }
 

@@ -11,8 +11,9 @@ use crate::config::{ApiConfig, DemoUser, CLAIM_NAMESPACE};
 use crate::error::OAuthError;
 use crate::faults::IdTokenTamper;
 use crate::keys::KeyStore;
-use crate::secret::{random_token, Secret};
+use crate::secret::random_token;
 use crate::state::Shared;
+use portico_types::Secret;
 
 /// Scopes that are about the user, not about an API.
 pub(crate) const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
