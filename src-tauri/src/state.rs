@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
 use portico_broker::{AuthError, Broker};
 use portico_shell_core::config::DialectSetting;
 use portico_shell_core::embedded::Embedded;
 use portico_shell_core::mfe_host::MfeHost;
 use portico_shell_core::{AccessPolicy, ShellConfig};
+use portico_types::sync::lock;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tauri::ipc::Channel;
@@ -58,11 +59,6 @@ pub struct Shell {
     /// Kept alive for the app's lifetime: dropping them stops the servers.
     pub _embedded: Option<Embedded>,
     pub _hosts: Vec<MfeHost>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing here panics while holding a lock; a poisoned lock still holds consistent data.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shell {
