@@ -1,7 +1,9 @@
 //! The broker: login, session, per-audience tokens with single-flight and rotation-safe refresh.
 
+pub(crate) mod token_endpoint;
+
 use crate::cache::{CacheEntry, TokenCache};
-use crate::clock::{unix_ms, Clock};
+use crate::clock::Clock;
 use crate::config::{Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet};
 use crate::dialect::Revocation;
 use crate::discovery::{self, ProviderMetadata};
@@ -10,33 +12,18 @@ use crate::http::{Http, RetryPolicy};
 use crate::id_token::{self, IdClaims};
 use crate::ipc::{AudienceStatus, BrokerEvent, SessionInfo, TokenGrant};
 use crate::jwks::JwksCache;
-use crate::secret::{AccessToken, AuthCode, IdToken, RefreshToken};
+use crate::secret::{AuthCode, IdToken, RefreshToken};
 use crate::store::{SessionStore, StoredSession};
 use crate::transaction::{CallbackOutcome, LoginTransaction};
 use portico_types::net::is_loopback_ip;
 use portico_types::sync::lock;
-use serde::Deserialize;
-use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
+use token_endpoint::{accept_access_token, api_scopes, Form, TokenResponse};
 use tokio::sync::{broadcast, RwLock};
 use url::Url;
-
-/// Scopes that describe the login, not an API; never what a proactive refresh asks for.
-const OIDC_SCOPES: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "offline_access",
-    "address",
-    "phone",
-];
-/// Lifetime assumed when a token response has neither `expires_in` nor a JWT `exp`.
-const FALLBACK_TTL: Duration = Duration::from_secs(300);
-/// Longest lifetime we believe, whatever `expires_in` or `exp` claim.
-const MAX_TTL: Duration = Duration::from_secs(86_400 * 30);
 
 /// Back-off of a proactive refresh after a retryable failure: first wait, and the cap it doubles to.
 const PROACTIVE_RETRY_BACKOFF: (Duration, Duration) =
@@ -156,24 +143,6 @@ impl std::fmt::Debug for Broker {
             .field("client_id", &self.inner.config.client_id)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct TokenResponse {
-    pub(crate) access_token: String,
-    pub(crate) token_type: Option<String>,
-    pub(crate) expires_in: Option<Value>,
-    pub(crate) scope: Option<String>,
-    pub(crate) refresh_token: Option<String>,
-    pub(crate) id_token: Option<String>,
-}
-
-fn api_scopes(s: &ScopeSet) -> ScopeSet {
-    let mut out = ScopeSet::empty();
-    for x in s.iter().filter(|x| !OIDC_SCOPES.contains(x)) {
-        out.insert(x);
-    }
-    out
 }
 
 impl Broker {
@@ -702,23 +671,17 @@ impl Inner {
         code: AuthCode,
     ) -> Result<SessionInfo, AuthError> {
         let login_audience = self.config.login_token_audience();
-        let mut form: Vec<(&str, String)> = vec![
-            ("grant_type", "authorization_code".into()),
-            ("code", code.expose_secret().to_owned()),
-            ("redirect_uri", tx.redirect_uri.to_string()),
-            ("client_id", self.config.client_id.clone()),
-            ("code_verifier", tx.verifier.expose_secret().to_owned()),
-        ];
         // RFC 8707 §2.2: a server may require each token request to resolve to one resource.
-        if let Some((k, v)) =
-            login_audience.and_then(|a| self.config.dialect.code_exchange_param(a))
-        {
-            form.push((k, v));
-        }
-        let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let form = Form::default()
+            .with("grant_type", "authorization_code")
+            .with("code", code.expose_secret())
+            .with("redirect_uri", tx.redirect_uri.as_str())
+            .with("client_id", self.config.client_id.as_str())
+            .with("code_verifier", tx.verifier.expose_secret())
+            .with_opt(login_audience.and_then(|a| self.config.dialect.code_exchange_param(a)));
         let resp: TokenResponse = self
             .http
-            .post_form_json(&metadata.token_endpoint, &form_ref, "token")
+            .post_form_json(&metadata.token_endpoint, &form.pairs(), "token")
             .await?;
         let refresh_token = resp
             .refresh_token
@@ -819,62 +782,20 @@ impl Inner {
         Ok((claims, raw_id, login_token))
     }
 
-    /// Checks a token response's access token for `audience` and builds its cache entry: when it
-    /// is a JWT its `aud` must name `audience` and no other configured audience; its granted
-    /// scopes must cover `requested`. An opaque token is the provider's answer for the audience
-    /// the request named.
+    /// [`accept_access_token`] against this broker's audiences, now.
     fn accept_access_token(
         &self,
         resp: &TokenResponse,
         audience: &Audience,
         requested: &ScopeSet,
     ) -> Result<CacheEntry, AuthError> {
-        let now = self.clock.now();
-        let claims = id_token::unverified_claims(&resp.access_token);
-        if let Some(c) = &claims {
-            let auds = id_token::audiences(c);
-            let leaks_other = auds.iter().any(|a| {
-                a != audience.as_str() && self.config.audiences.iter().any(|k| k.as_str() == a)
-            });
-            if !auds.iter().any(|a| a == audience.as_str()) || leaks_other {
-                // E.g. Auth0 MRRT fallback to the login audience: never hand out a wrong token.
-                tracing::warn!(audience = %audience, granted = %auds.join(" "),
-                    "the provider returned a token for a different audience");
-                return Err(AuthError::AudienceNotGranted {
-                    audience: audience.to_string(),
-                    granted: auds,
-                    description: None,
-                });
-            }
-        }
-        let empty = serde_json::Map::new();
-        let granted = granted_scopes(
-            resp.scope.as_deref(),
-            claims.as_ref().unwrap_or(&empty),
+        accept_access_token(
+            resp,
+            audience,
             requested,
-        );
-        let missing = granted.missing_from(requested);
-        if !missing.is_empty() {
-            return Err(AuthError::ScopeNotGranted {
-                audience: audience.to_string(),
-                missing,
-            });
-        }
-        let expires_at = expiry(resp.expires_in.as_ref(), claims.as_ref(), now);
-        Ok(CacheEntry {
-            grant: TokenGrant {
-                access_token: AccessToken::new(resp.access_token.clone()),
-                expires_at: unix_ms(expires_at),
-                scope: granted.to_string(),
-                token_type: resp.token_type.clone().unwrap_or_else(|| "Bearer".into()),
-                audience: audience.to_string(),
-            },
-            granted,
-            requested: requested.clone(),
-            obtained_at: now,
-            expires_at,
-            last_used: now,
-        })
+            &self.config.audiences,
+            self.clock.now(),
+        )
     }
 
     /// Revokes a refresh token at the provider (RFC 7009, or the provider's own way, see
@@ -997,23 +918,15 @@ impl Inner {
                 .ok_or_else(|| AuthError::login_required("the session has no refresh token"))?;
             (rt, s.generation, s.info.subject.clone())
         };
-        let scope_str = scopes.to_string();
-        let mut form: Vec<(&str, String)> = vec![
-            ("grant_type", "refresh_token".into()),
-            ("refresh_token", rt.expose_secret().to_owned()),
-            ("client_id", self.config.client_id.clone()),
-        ];
-        if let Some(aud) = audience {
-            let (k, v) = self.config.dialect.refresh_param(aud);
-            form.push((k, v));
-        }
-        if !scopes.is_empty() {
-            form.push(("scope", scope_str));
-        }
-        let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let form = Form::default()
+            .with("grant_type", "refresh_token")
+            .with("refresh_token", rt.expose_secret())
+            .with("client_id", self.config.client_id.as_str())
+            .with_opt(audience.map(|aud| self.config.dialect.refresh_param(aud)))
+            .with_opt((!scopes.is_empty()).then(|| ("scope", scopes.to_string())));
         let resp: TokenResponse = match self
             .http
-            .post_form_json(&metadata.token_endpoint, &form_ref, "token")
+            .post_form_json(&metadata.token_endpoint, &form.pairs(), "token")
             .await
         {
             Ok(r) => r,
@@ -1209,107 +1122,9 @@ impl Inner {
     }
 }
 
-/// Granted scopes: the response's `scope`, else the token's `scope`/`scp` claim, else (RFC 6749 §5.1) as requested.
-pub(crate) fn granted_scopes(
-    scope: Option<&str>,
-    claims: &serde_json::Map<String, Value>,
-    requested: &ScopeSet,
-) -> ScopeSet {
-    if let Some(s) = scope.and_then(|s| ScopeSet::parse(s).ok()) {
-        return s;
-    }
-    match claims.get("scope").or_else(|| claims.get("scp")) {
-        Some(Value::String(s)) => ScopeSet::parse(s).unwrap_or_else(|_| requested.clone()),
-        Some(Value::Array(a)) => {
-            let joined: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
-            ScopeSet::parse(&joined.join(" ")).unwrap_or_else(|_| requested.clone())
-        }
-        _ => requested.clone(),
-    }
-}
-
-/// When a token from this response expires, by our clock.
-pub(crate) fn expiry(
-    expires_in: Option<&Value>,
-    claims: Option<&serde_json::Map<String, Value>>,
-    now: SystemTime,
-) -> SystemTime {
-    now.checked_add(lifetime(expires_in, claims, now))
-        .unwrap_or(now)
-}
-
-/// Token lifetime from `expires_in` (number or numeric string), else the JWT `exp`, else a fallback.
-fn lifetime(
-    expires_in: Option<&Value>,
-    claims: Option<&serde_json::Map<String, Value>>,
-    now: SystemTime,
-) -> Duration {
-    let from_response = expires_in.and_then(|v| match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    });
-    if let Some(secs) = from_response {
-        return Duration::from_secs(secs).min(MAX_TTL);
-    }
-    let exp = claims.and_then(|c| c.get("exp")).and_then(Value::as_u64);
-    match exp {
-        // Capped like `expires_in`: found by the token_response fuzz target (an `exp` in the far
-        // future was believed, and `u64::MAX` overflowed the expiry time).
-        Some(exp) => {
-            Duration::from_secs(exp.saturating_sub(crate::clock::unix_secs(now))).min(MAX_TTL)
-        }
-        None => FALLBACK_TTL,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn granted_scope_precedence() {
-        let req = ScopeSet::parse("a").unwrap();
-        let claims = json!({"scope": "x y"}).as_object().unwrap().clone();
-        assert_eq!(
-            granted_scopes(Some("b c"), &claims, &req).to_string(),
-            "b c"
-        );
-        assert_eq!(granted_scopes(None, &claims, &req).to_string(), "x y");
-        let scp = json!({"scp": ["p", "q"]}).as_object().unwrap().clone();
-        assert_eq!(granted_scopes(None, &scp, &req).to_string(), "p q");
-        assert_eq!(
-            granted_scopes(None, &serde_json::Map::new(), &req).to_string(),
-            "a"
-        );
-    }
-
-    #[test]
-    fn lifetime_sources() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
-        assert_eq!(
-            lifetime(Some(&json!(600)), None, now),
-            Duration::from_secs(600)
-        );
-        assert_eq!(
-            lifetime(Some(&json!("90")), None, now),
-            Duration::from_secs(90)
-        );
-        let c = json!({"exp": 1300}).as_object().unwrap().clone();
-        assert_eq!(lifetime(None, Some(&c), now), Duration::from_secs(300));
-        assert_eq!(lifetime(None, None, now), FALLBACK_TTL);
-        let far = json!({"exp": u64::MAX}).as_object().unwrap().clone();
-        assert_eq!(lifetime(None, Some(&far), now), MAX_TTL);
-        assert_eq!(expiry(None, Some(&far), now), now + MAX_TTL);
-        assert_eq!(lifetime(Some(&json!(u64::MAX)), None, now), MAX_TTL);
-    }
-
-    #[test]
-    fn api_scopes_drop_oidc_ones() {
-        let s = ScopeSet::parse("openid profile email offline_access read:x").unwrap();
-        assert_eq!(api_scopes(&s).to_string(), "read:x");
-    }
 
     #[test]
     fn broker_is_send_sync_clone() {
