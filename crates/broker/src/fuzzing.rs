@@ -2,7 +2,7 @@
 //! and validators that see provider or attacker input, driven exactly as the broker drives them.
 //! Not part of the API (hidden from the docs); nothing here does I/O.
 
-use crate::broker::state_param;
+use crate::broker::sign_in::pending::state_param;
 use crate::broker::token_endpoint::{expiry, granted_scopes, TokenResponse};
 use crate::config::{ProviderConfig, RedirectUri, ScopeSet};
 use crate::dialect::Dialect;

@@ -1,27 +1,29 @@
 //! The broker: login, session, per-audience tokens with single-flight and rotation-safe refresh.
 
+pub(crate) mod sign_in;
 pub(crate) mod token_endpoint;
+
+pub use sign_in::LoginRequest;
 
 use crate::cache::{CacheEntry, TokenCache};
 use crate::clock::Clock;
-use crate::config::{Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet};
+use crate::config::{Audience, BrokerOptions, ProviderConfig, ScopeSet};
 use crate::dialect::Revocation;
 use crate::discovery::{self, ProviderMetadata};
-use crate::error::{AuthError, IdTokenDefect, StoreError};
+use crate::error::{AuthError, StoreError};
 use crate::http::{Http, RetryPolicy};
 use crate::id_token::{self, IdClaims};
 use crate::ipc::{AudienceStatus, BrokerEvent, SessionInfo, TokenGrant};
 use crate::jwks::JwksCache;
-use crate::secret::{AuthCode, IdToken, RefreshToken};
+use crate::secret::{IdToken, RefreshToken};
 use crate::store::{SessionStore, StoredSession};
-use crate::transaction::{CallbackOutcome, LoginTransaction};
-use portico_types::net::is_loopback_ip;
 use portico_types::sync::lock;
-use std::collections::{HashMap, VecDeque};
+use sign_in::pending::PendingSignIns;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
-use token_endpoint::{accept_access_token, api_scopes, Form, TokenResponse};
+use token_endpoint::{accept_access_token, Form, TokenResponse};
 use tokio::sync::{broadcast, RwLock};
 use url::Url;
 
@@ -31,42 +33,12 @@ const PROACTIVE_RETRY_BACKOFF: (Duration, Duration) =
 const ROTATION_UNKNOWN: u8 = 0;
 const ROTATION_ON: u8 = 1;
 const ROTATION_OFF: u8 = 2;
-/// States of completed (or completing) sign-ins remembered so a replayed callback cannot revive
-/// their persisted copy.
-const CONSUMED_STATES: usize = 16;
-
-/// A started login: open `authorize_url` in the system browser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginRequest {
-    pub authorize_url: Url,
-    /// After this the callback is refused with [`AuthError::LoginExpired`].
-    pub expires_at: SystemTime,
-}
-
 struct Session {
     info: SessionInfo,
     refresh_token: Option<RefreshToken>,
     id_token: Option<IdToken>,
     /// Bumped on every sign-in/sign-out so late results of an old session are dropped.
     generation: u64,
-}
-
-struct Pending {
-    tx: Option<LoginTransaction>,
-    /// State of the last cancelled or superseded login: its callback is `LoginCancelled`, not a forgery.
-    cancelled_state: Option<String>,
-    /// States whose callback was already taken: never restored from the store again.
-    consumed: VecDeque<String>,
-}
-
-impl Pending {
-    /// Remembers a taken (or dead) sign-in's state so its persisted copy is never restored.
-    fn consume(&mut self, state: String) {
-        if self.consumed.len() >= CONSUMED_STATES {
-            self.consumed.pop_front();
-        }
-        self.consumed.push_back(state);
-    }
 }
 
 /// Single-flight gate of one audience, with the outcome of the last refresh behind it.
@@ -86,7 +58,7 @@ struct Inner {
     http: Http,
     metadata: tokio::sync::Mutex<Option<Arc<ProviderMetadata>>>,
     jwks: JwksCache,
-    pending: Mutex<Pending>,
+    pending: Mutex<PendingSignIns>,
     session: Mutex<Option<Session>>,
     cache: Mutex<TokenCache>,
     flights: Mutex<HashMap<Audience, Arc<Flight>>>,
@@ -177,11 +149,7 @@ impl Broker {
                 clock,
                 http,
                 metadata: tokio::sync::Mutex::new(None),
-                pending: Mutex::new(Pending {
-                    tx: None,
-                    cancelled_state: None,
-                    consumed: VecDeque::new(),
-                }),
+                pending: Mutex::new(PendingSignIns::default()),
                 session: Mutex::new(None),
                 cache: Mutex::new(TokenCache::default()),
                 flights: Mutex::new(HashMap::new()),
@@ -191,223 +159,6 @@ impl Broker {
                 events,
             }),
         })
-    }
-
-    /// Starts a login: a fresh PKCE/state/nonce transaction replacing any pending one.
-    ///
-    /// With a loopback redirect, pass the `http://127.0.0.1:{port}{path}` the shell listens on.
-    pub async fn begin_login(
-        &self,
-        redirect_uri_override: Option<Url>,
-    ) -> Result<LoginRequest, AuthError> {
-        let inner = &self.inner;
-        let redirect = match (&inner.config.redirect, redirect_uri_override) {
-            (RedirectUri::PrivateScheme(u), None) => u.clone(),
-            (RedirectUri::PrivateScheme(u), Some(o)) if &o == u => o,
-            (RedirectUri::PrivateScheme(_), Some(_)) => {
-                return Err(AuthError::config(
-                    "redirect override differs from the configured redirect URI",
-                ))
-            }
-            (RedirectUri::Loopback { .. }, None) => {
-                return Err(AuthError::config(
-                    "a loopback redirect needs the listening port",
-                ))
-            }
-            (RedirectUri::Loopback { path }, Some(o)) => {
-                if o.scheme() != "http"
-                    || !is_loopback_ip(&o)
-                    || o.port().is_none()
-                    || o.path() != path
-                    || o.query().is_some()
-                    || o.fragment().is_some()
-                {
-                    return Err(AuthError::config(
-                        "loopback redirect must be http://127.0.0.1:{port} (or [::1]) with the configured path",
-                    ));
-                }
-                o
-            }
-        };
-        let metadata = inner.metadata().await?;
-        let tx = LoginTransaction::new(redirect, inner.clock.now(), inner.options.transaction_ttl);
-        let request = LoginRequest {
-            authorize_url: tx.authorize_url(&metadata.authorization_endpoint, &inner.config),
-            expires_at: tx.expires_at,
-        };
-        // A deep-link sign-in may be completed by a later process (the link starts the app),
-        // so its transaction is persisted; a loopback listener dies with this process.
-        if matches!(inner.config.redirect, RedirectUri::PrivateScheme(_)) {
-            let pending = tx.to_pending();
-            if let Err(e) = inner.store_op(move |s| s.save_pending(&pending)).await {
-                tracing::warn!(error = %e, "pending sign-in not persisted; it completes in this run only");
-            }
-        }
-        let mut p = lock(&inner.pending);
-        if let Some(old) = p.tx.replace(tx) {
-            p.cancelled_state = Some(old.state);
-        }
-        Ok(request)
-    }
-
-    /// Forget the persisted pending sign-in, off the caller's thread (store calls block and
-    /// this is called from sync contexts too).
-    /// Only the entry of that transaction is removed, so a sign-in begun meanwhile survives.
-    fn forget_pending(&self, state: String) {
-        let store = self.inner.store.clone();
-        std::thread::spawn(move || {
-            let result = match store.load_pending() {
-                Ok(Some(p)) if p.state == state => store.clear_pending(),
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "could not clear the persisted pending sign-in");
-            }
-        });
-    }
-
-    /// Drops the pending login; its callback will be refused with [`AuthError::LoginCancelled`].
-    pub fn cancel_login(&self) {
-        {
-            let mut p = lock(&self.inner.pending);
-            if let Some(old) = p.tx.take() {
-                p.cancelled_state = Some(old.state.clone());
-                drop(p);
-                self.forget_pending(old.state);
-            }
-        }
-    }
-
-    /// Whether a login is pending and not expired.
-    pub fn pending_login(&self) -> bool {
-        let now = self.inner.clock.now();
-        lock(&self.inner.pending)
-            .tx
-            .as_ref()
-            .is_some_and(|t| now < t.expires_at)
-    }
-
-    /// Completes the pending login with the callback URL (deep link or loopback request URL).
-    ///
-    /// Forged, replayed or malformed callbacks are refused and leave the pending login in place.
-    /// If the session cannot be persisted the sign-in still holds for this run and
-    /// [`AuthError::StorageUnavailable`] is returned; [`Broker::session`] then shows the user.
-    pub async fn complete_login(&self, callback_url: &str) -> Result<SessionInfo, AuthError> {
-        let inner = &self.inner;
-        let metadata = inner.metadata().await?;
-        if lock(&inner.pending).tx.is_none() {
-            // Started by the deep link itself? The sign-in may have begun in an earlier run.
-            if let Ok(Some(saved)) = inner.store_op(|s| s.load_pending()).await {
-                if let Some(tx) = LoginTransaction::from_pending(saved) {
-                    let mut p = lock(&inner.pending);
-                    // A used or cancelled sign-in whose stored copy is not yet removed stays dead.
-                    let dead = p.consumed.contains(&tx.state)
-                        || p.cancelled_state.as_ref() == Some(&tx.state);
-                    if p.tx.is_none() && !dead {
-                        p.tx = Some(tx);
-                    }
-                }
-            }
-        }
-        // Decided under the lock; the store is touched after it is released.
-        let taken: Result<(LoginTransaction, CallbackOutcome), (AuthError, Option<String>)> = {
-            let mut p = lock(&inner.pending);
-            let cancelled = |p: &Pending| {
-                let st = state_param(callback_url);
-                st.is_some() && st == p.cancelled_state
-            };
-            match p.tx.as_ref() {
-                None if cancelled(&p) => Err((AuthError::LoginCancelled, None)),
-                None => Err((AuthError::NoPendingLogin, None)),
-                Some(tx) if inner.clock.now() >= tx.expires_at => {
-                    let state = tx.state.clone();
-                    p.tx = None;
-                    // Dead for good: its stored copy must not be restored by the next callback,
-                    // even before the removal has reached the store.
-                    p.consume(state.clone());
-                    Err((AuthError::LoginExpired, Some(state)))
-                }
-                Some(tx) => match tx.check_callback(
-                    callback_url,
-                    &metadata.issuer,
-                    metadata.iss_parameter_supported,
-                ) {
-                    Err(AuthError::StateMismatch) if cancelled(&p) => {
-                        Err((AuthError::LoginCancelled, None))
-                    }
-                    Err(e) => {
-                        tracing::warn!(kind = e.kind(), error = %e, "refused a callback; pending login kept");
-                        Err((e, None))
-                    }
-                    Ok(outcome) => match p.tx.take() {
-                        Some(tx) => {
-                            p.consume(tx.state.clone());
-                            Ok((tx, outcome))
-                        }
-                        None => Err((AuthError::NoPendingLogin, None)),
-                    },
-                },
-            }
-        };
-        let (tx, outcome) = match taken {
-            Ok(taken) => taken,
-            Err((error, forget)) => {
-                if let Some(state) = forget {
-                    inner.forget_pending_now(state).await;
-                }
-                return Err(error);
-            }
-        };
-        // Taken: remove the persisted copy before the code is spent, so no replay revives it.
-        inner.forget_pending_now(tx.state.clone()).await;
-        match outcome {
-            CallbackOutcome::Error { error, description } => {
-                Err(AuthError::AccessDenied { error, description })
-            }
-            CallbackOutcome::Code(code) => {
-                let kept = tx.clone();
-                let result = inner.exchange_code(&metadata, tx, code).await;
-                if let Err(AuthError::ProviderError {
-                    error: Some(e),
-                    status: Some(400..=499),
-                    ..
-                }) = &result
-                {
-                    if e == "invalid_grant" {
-                        // The provider refused the code (another transaction's, expired, replayed):
-                        // it was not ours to spend, so the sign-in in progress is still good.
-                        self.restore_pending(kept).await;
-                    }
-                }
-                result
-            }
-        }
-    }
-
-    /// Puts a transaction whose code was refused back in place, unless a newer one exists.
-    async fn restore_pending(&self, tx: LoginTransaction) {
-        let inner = &self.inner;
-        if inner.clock.now() >= tx.expires_at {
-            return;
-        }
-        let persist = {
-            let mut p = lock(&inner.pending);
-            if p.tx.is_some() {
-                return;
-            }
-            p.consumed.retain(|s| s != &tx.state);
-            let persist = matches!(inner.config.redirect, RedirectUri::PrivateScheme(_))
-                .then(|| tx.to_pending());
-            p.tx = Some(tx);
-            persist
-        };
-        if let Some(pending) = persist {
-            if let Err(e) = inner.store_op(move |s| s.save_pending(&pending)).await {
-                tracing::debug!(error = %e, "restored sign-in not persisted");
-            }
-        }
-        tracing::warn!("the provider refused the callback's code; the sign-in stays pending");
     }
 
     /// Restores the session from the store and proves it with one refresh, without a browser.
@@ -530,7 +281,7 @@ impl Broker {
             let mut gen = inner.lineage.write().await;
             *gen += 1;
             lock(&inner.cache).clear();
-            lock(&inner.pending).tx = None;
+            lock(&inner.pending).discard();
             let session = lock(&inner.session).take();
             match session {
                 Some(s) => (s.refresh_token, s.id_token),
@@ -583,15 +334,6 @@ impl Broker {
     }
 }
 
-/// The `state` of a callback URL, for recognising a cancelled login. No validation here.
-pub(crate) fn state_param(callback: &str) -> Option<String> {
-    Url::parse(callback)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-}
-
 impl Inner {
     fn emit(&self, e: BrokerEvent) {
         // No subscribers is fine.
@@ -607,20 +349,6 @@ impl Inner {
         let m = Arc::new(discovery::fetch(&self.http, &self.config).await?);
         *g = Some(m.clone());
         Ok(m)
-    }
-
-    /// Removes the persisted pending sign-in of `state` (only that one), awaited.
-    async fn forget_pending_now(&self, state: String) {
-        let result = self
-            .store_op(move |s| match s.load_pending() {
-                Ok(Some(p)) if p.state == state => s.clear_pending(),
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::debug!(error = %e, "could not clear the persisted pending sign-in");
-        }
     }
 
     async fn store_op<T: Send + 'static>(
@@ -662,124 +390,6 @@ impl Inner {
                 leeway: self.options.leeway,
             },
         )
-    }
-
-    async fn exchange_code(
-        &self,
-        metadata: &ProviderMetadata,
-        tx: LoginTransaction,
-        code: AuthCode,
-    ) -> Result<SessionInfo, AuthError> {
-        let login_audience = self.config.login_token_audience();
-        // RFC 8707 §2.2: a server may require each token request to resolve to one resource.
-        let form = Form::default()
-            .with("grant_type", "authorization_code")
-            .with("code", code.expose_secret())
-            .with("redirect_uri", tx.redirect_uri.as_str())
-            .with("client_id", self.config.client_id.as_str())
-            .with("code_verifier", tx.verifier.expose_secret())
-            .with_opt(login_audience.and_then(|a| self.config.dialect.code_exchange_param(a)));
-        let resp: TokenResponse = self
-            .http
-            .post_form_json(&metadata.token_endpoint, &form.pairs(), "token")
-            .await?;
-        let refresh_token = resp
-            .refresh_token
-            .clone()
-            .filter(|s| !s.is_empty())
-            .map(RefreshToken::new);
-        // Whatever is wrong with the response, the grant it started must not outlive the refusal.
-        let (claims, raw_id, login_token) = match self
-            .check_login_response(metadata, &tx, &resp, login_audience)
-            .await
-        {
-            Ok(checked) => checked,
-            Err(e) => {
-                if let Some(rt) = &refresh_token {
-                    self.revoke_refresh_token(metadata, rt).await;
-                }
-                tracing::warn!(kind = e.kind(), error = %e, "refused the sign-in's token response");
-                return Err(e);
-            }
-        };
-        let info = SessionInfo {
-            subject: claims.sub,
-            name: claims.name,
-            email: claims.email,
-            issuer: metadata.issuer.clone(),
-        };
-        if refresh_token.is_none() {
-            tracing::warn!(
-                "the provider issued no refresh token; other audiences will need a new sign-in"
-            );
-        }
-        let stored = refresh_token.clone().map(|rt| StoredSession {
-            refresh_token: rt,
-            issuer: info.issuer.clone(),
-            client_id: self.config.client_id.clone(),
-            subject: info.subject.clone(),
-            name: info.name.clone(),
-            email: info.email.clone(),
-            id_token_hint: Some(IdToken::new(raw_id.clone())),
-        });
-        let persisted = {
-            let mut gen = self.lineage.write().await;
-            *gen += 1;
-            lock(&self.cache).clear();
-            *lock(&self.session) = Some(Session {
-                info: info.clone(),
-                refresh_token,
-                id_token: Some(IdToken::new(raw_id)),
-                generation: *gen,
-            });
-            // Persist before reporting success; a stale session of an earlier sign-in must not survive.
-            match stored {
-                Some(s) => self.store_op(move |st| st.save(&s)).await,
-                None => self.store_op(|st| st.clear()).await,
-            }
-        };
-        if let Some((audience, entry)) = login_token {
-            lock(&self.cache).insert(audience, entry);
-        }
-        self.emit(BrokerEvent::SessionChanged(Some(info.clone())));
-        tracing::info!("signed in");
-        match persisted {
-            Ok(()) => Ok(info),
-            Err(e) => {
-                tracing::warn!("session could not be persisted; it lasts for this run only");
-                Err(e.into())
-            }
-        }
-    }
-
-    /// Checks a code exchange's response: the ID token (signature, `iss`, `aud`, `exp`, `nonce`)
-    /// and, when the sign-in asked for an audience, the access token like any other (its `aud`,
-    /// its scopes). Returns the ID token's claims, the raw ID token and the access token's cache
-    /// entry (None when the sign-in asked for no audience: that token is for userinfo only).
-    async fn check_login_response<'a>(
-        &self,
-        metadata: &ProviderMetadata,
-        tx: &LoginTransaction,
-        resp: &TokenResponse,
-        login_audience: Option<&'a Audience>,
-    ) -> Result<(IdClaims, String, Option<(&'a Audience, CacheEntry)>), AuthError> {
-        let raw_id = resp
-            .id_token
-            .clone()
-            .ok_or(AuthError::id_token(IdTokenDefect::Malformed))?;
-        let claims = self
-            .validate_id_token(metadata, &raw_id, Some(&tx.nonce), None)
-            .await?;
-        let login_token = match login_audience {
-            Some(audience) => {
-                let mut entry = self.accept_access_token(resp, audience, &ScopeSet::empty())?;
-                // What a proactive refresh of this token asks for again: its API scopes.
-                entry.requested = api_scopes(&entry.granted);
-                Some((audience, entry))
-            }
-            None => None,
-        };
-        Ok((claims, raw_id, login_token))
     }
 
     /// [`accept_access_token`] against this broker's audiences, now.
