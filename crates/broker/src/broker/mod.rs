@@ -1,5 +1,6 @@
 //! The broker: login, session, per-audience tokens with single-flight and rotation-safe refresh.
 
+mod session;
 pub(crate) mod sign_in;
 pub(crate) mod token_endpoint;
 
@@ -13,11 +14,12 @@ use crate::discovery::{self, ProviderMetadata};
 use crate::error::{AuthError, StoreError};
 use crate::http::{Http, RetryPolicy};
 use crate::id_token::{self, IdClaims};
-use crate::ipc::{AudienceStatus, BrokerEvent, SessionInfo, TokenGrant};
+use crate::ipc::{AudienceStatus, BrokerEvent, TokenGrant};
 use crate::jwks::JwksCache;
 use crate::secret::{IdToken, RefreshToken};
-use crate::store::{SessionStore, StoredSession};
+use crate::store::SessionStore;
 use portico_types::sync::lock;
+use session::Session;
 use sign_in::pending::PendingSignIns;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -33,14 +35,6 @@ const PROACTIVE_RETRY_BACKOFF: (Duration, Duration) =
 const ROTATION_UNKNOWN: u8 = 0;
 const ROTATION_ON: u8 = 1;
 const ROTATION_OFF: u8 = 2;
-struct Session {
-    info: SessionInfo,
-    refresh_token: Option<RefreshToken>,
-    id_token: Option<IdToken>,
-    /// Bumped on every sign-in/sign-out so late results of an old session are dropped.
-    generation: u64,
-}
-
 /// Single-flight gate of one audience, with the outcome of the last refresh behind it.
 #[derive(Default)]
 struct Flight {
@@ -159,79 +153,6 @@ impl Broker {
                 events,
             }),
         })
-    }
-
-    /// Restores the session from the store and proves it with one refresh, without a browser.
-    ///
-    /// `LoginRequired` if nothing is stored or the provider rejects the refresh token (the store is
-    /// then cleared). On network errors the restored session is kept so a later call can retry.
-    pub async fn silent_login(&self) -> Result<SessionInfo, AuthError> {
-        let inner = &self.inner;
-        let stored = match inner.store_op(|s| s.load()).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return Err(AuthError::login_required("no stored session")),
-            Err(StoreError::Corrupt(_)) => {
-                tracing::warn!("stored session is corrupt; clearing it");
-                let _ = inner.store_op(|s| s.clear()).await;
-                return Err(AuthError::login_required(
-                    "the stored session was unreadable",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let metadata = inner.metadata().await?;
-        if stored.issuer != metadata.issuer || stored.client_id != inner.config.client_id {
-            return Err(AuthError::login_required(
-                "the stored session belongs to another provider or client",
-            ));
-        }
-        let info = SessionInfo {
-            subject: stored.subject.clone(),
-            name: stored.name.clone(),
-            email: stored.email.clone(),
-            issuer: stored.issuer.clone(),
-        };
-        {
-            let mut gen = inner.lineage.write().await;
-            *gen += 1;
-            lock(&inner.cache).clear();
-            *lock(&inner.session) = Some(Session {
-                info: info.clone(),
-                refresh_token: Some(stored.refresh_token),
-                id_token: stored.id_token_hint,
-                generation: *gen,
-            });
-        }
-        let probe = inner
-            .config
-            .default_audience
-            .clone()
-            .or_else(|| inner.config.audiences.first().cloned());
-        let result = match &probe {
-            Some(aud) => inner
-                .obtain(aud, &ScopeSet::empty(), inner.options.min_ttl)
-                .await
-                .map(|_| ()),
-            None => inner
-                .refresh(&metadata, None, &ScopeSet::empty())
-                .await
-                .map(|_| ()),
-        };
-        match result {
-            // The refresh token works even if the provider did not grant that audience.
-            Ok(())
-            | Err(AuthError::AudienceNotGranted { .. })
-            | Err(AuthError::ScopeNotGranted { .. }) => {
-                inner.emit(BrokerEvent::SessionChanged(Some(info.clone())));
-                Ok(info)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Who is signed in, if anyone.
-    pub fn session(&self) -> Option<SessionInfo> {
-        lock(&self.inner.session).as_ref().map(|s| s.info.clone())
     }
 
     /// An access token for `audience` with at least `scopes`.
@@ -645,49 +566,6 @@ impl Inner {
         }
     }
 
-    /// Adopts a rotated refresh token: in memory, then in the store (awaited).
-    async fn rotate(&self, generation: u64, new_rt: RefreshToken) -> Result<(), StoreError> {
-        let stored = {
-            let mut s = lock(&self.session);
-            let Some(s) = s.as_mut().filter(|s| s.generation == generation) else {
-                return Ok(());
-            };
-            s.refresh_token = Some(new_rt.clone());
-            StoredSession {
-                refresh_token: new_rt,
-                issuer: s.info.issuer.clone(),
-                client_id: self.config.client_id.clone(),
-                subject: s.info.subject.clone(),
-                name: s.info.name.clone(),
-                email: s.info.email.clone(),
-                id_token_hint: s.id_token.clone(),
-            }
-        };
-        self.store_op(move |st| st.save(&stored)).await
-    }
-
-    /// The provider rejected the refresh token: forget the session everywhere.
-    async fn session_lost(&self, generation: u64) {
-        let removed = {
-            let mut s = lock(&self.session);
-            if s.as_ref().is_some_and(|s| s.generation == generation) {
-                *s = None;
-                true
-            } else {
-                false
-            }
-        };
-        if !removed {
-            return;
-        }
-        lock(&self.cache).clear();
-        if let Err(e) = self.store_op(|s| s.clear()).await {
-            tracing::warn!(error = %e, "could not clear the rejected session from the store");
-        }
-        tracing::info!("session rejected by the provider; sign-in required");
-        self.emit(BrokerEvent::SessionChanged(None));
-    }
-
     async fn proactive_pass(&self) {
         if lock(&self.session).is_none() {
             return;
@@ -740,5 +618,78 @@ mod tests {
     fn broker_is_send_sync_clone() {
         fn assert_traits<T: Send + Sync + Clone + 'static>() {}
         assert_traits::<Broker>();
+    }
+}
+
+/// A broker on an in-memory store and a manual clock, for the stages' unit tests. Nothing here
+/// reaches a provider: the calls these tests make need none.
+#[cfg(test)]
+mod testing {
+    use super::Broker;
+    use crate::cache::CacheEntry;
+    use crate::clock::{unix_ms, ManualClock};
+    use crate::config::{Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet};
+    use crate::dialect::{Dialect, Revocation};
+    use crate::ipc::TokenGrant;
+    use crate::secret::AccessToken;
+    use crate::store::MemoryStore;
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    pub const BILLING: &str = "https://api.portico.dev/billing";
+    pub const CORE: &str = "https://api.portico.dev/core";
+
+    /// The manual clock's start.
+    pub fn t0() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    pub fn broker() -> (Broker, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::new());
+        let config = ProviderConfig {
+            // Discard port: nothing in these tests may reach a provider.
+            issuer: "http://127.0.0.1:9/".parse().unwrap(),
+            client_id: "portico-desktop".into(),
+            redirect: RedirectUri::Loopback {
+                path: "/callback".into(),
+            },
+            dialect: Dialect::Rfc8707,
+            audiences: vec![
+                Audience::parse(BILLING).unwrap(),
+                Audience::parse(CORE).unwrap(),
+            ],
+            default_audience: None,
+            scopes: ScopeSet::parse("profile email").unwrap(),
+            extra_authorize_params: vec![],
+            post_logout_redirect: None,
+            revocation: Revocation::Rfc7009,
+        };
+        let broker = Broker::new(
+            config,
+            BrokerOptions::default(),
+            store.clone(),
+            Arc::new(ManualClock::new(t0())),
+        )
+        .unwrap();
+        (broker, store)
+    }
+
+    /// A cache entry for `audience`, an hour long, with no scopes.
+    pub fn entry(audience: &Audience, token: &str) -> CacheEntry {
+        let expires_at = t0() + Duration::from_secs(3600);
+        CacheEntry {
+            grant: TokenGrant {
+                access_token: AccessToken::new(token),
+                expires_at: unix_ms(expires_at),
+                scope: String::new(),
+                token_type: "Bearer".into(),
+                audience: audience.to_string(),
+            },
+            granted: ScopeSet::empty(),
+            requested: ScopeSet::empty(),
+            obtained_at: t0(),
+            expires_at,
+            last_used: t0(),
+        }
     }
 }

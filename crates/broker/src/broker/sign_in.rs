@@ -3,8 +3,9 @@
 
 pub(crate) mod pending;
 
+use super::session::{NewSession, Source};
 use super::token_endpoint::{api_scopes, Form, TokenResponse};
-use super::{Broker, Inner, Session};
+use super::{Broker, Inner};
 use crate::cache::CacheEntry;
 use crate::config::{Audience, RedirectUri, ScopeSet};
 use crate::discovery::ProviderMetadata;
@@ -12,7 +13,7 @@ use crate::error::{AuthError, IdTokenDefect, StoreError};
 use crate::id_token::IdClaims;
 use crate::ipc::{BrokerEvent, SessionInfo};
 use crate::secret::{AuthCode, IdToken, RefreshToken};
-use crate::store::{SessionStore, StoredSession};
+use crate::store::SessionStore;
 use crate::transaction::{CallbackOutcome, LoginTransaction};
 use portico_types::net::is_loopback_ip;
 use portico_types::sync::lock;
@@ -252,34 +253,19 @@ impl Inner {
                 "the provider issued no refresh token; other audiences will need a new sign-in"
             );
         }
-        let stored = refresh_token.clone().map(|rt| StoredSession {
-            refresh_token: rt,
-            issuer: info.issuer.clone(),
-            client_id: self.config.client_id.clone(),
-            subject: info.subject.clone(),
-            name: info.name.clone(),
-            email: info.email.clone(),
-            id_token_hint: Some(IdToken::new(raw_id.clone())),
-        });
-        let persisted = {
-            let mut gen = self.lineage.write().await;
-            *gen += 1;
-            lock(&self.cache).clear();
-            *lock(&self.session) = Some(Session {
-                info: info.clone(),
-                refresh_token,
-                id_token: Some(IdToken::new(raw_id)),
-                generation: *gen,
-            });
-            // Persist before reporting success; a stale session of an earlier sign-in must not survive.
-            match stored {
-                Some(s) => self.store_op(move |st| st.save(&s)).await,
-                None => self.store_op(|st| st.clear()).await,
-            }
+        let new = NewSession {
+            info: info.clone(),
+            refresh_token,
+            id_token: Some(IdToken::new(raw_id)),
         };
-        if let Some((audience, entry)) = login_token {
-            lock(&self.cache).insert(audience, entry);
-        }
+        let persisted = self
+            .install_session(
+                new,
+                Source::CodeExchange {
+                    first_token: login_token,
+                },
+            )
+            .await;
         self.emit(BrokerEvent::SessionChanged(Some(info.clone())));
         tracing::info!("signed in");
         match persisted {
@@ -295,13 +281,13 @@ impl Inner {
     /// and, when the sign-in asked for an audience, the access token like any other (its `aud`,
     /// its scopes). Returns the ID token's claims, the raw ID token and the access token's cache
     /// entry (None when the sign-in asked for no audience: that token is for userinfo only).
-    async fn check_login_response<'a>(
+    async fn check_login_response(
         &self,
         metadata: &ProviderMetadata,
         tx: &LoginTransaction,
         resp: &TokenResponse,
-        login_audience: Option<&'a Audience>,
-    ) -> Result<(IdClaims, String, Option<(&'a Audience, CacheEntry)>), AuthError> {
+        login_audience: Option<&Audience>,
+    ) -> Result<(IdClaims, String, Option<(Audience, CacheEntry)>), AuthError> {
         let raw_id = resp
             .id_token
             .clone()
@@ -314,7 +300,7 @@ impl Inner {
                 let mut entry = self.accept_access_token(resp, audience, &ScopeSet::empty())?;
                 // What a proactive refresh of this token asks for again: its API scopes.
                 entry.requested = api_scopes(&entry.granted);
-                Some((audience, entry))
+                Some((audience.clone(), entry))
             }
             None => None,
         };
