@@ -1,8 +1,10 @@
 //! The broker: login, session, per-audience tokens with single-flight and rotation-safe refresh.
 
+mod refresh;
 mod session;
 pub(crate) mod sign_in;
 pub(crate) mod token_endpoint;
+mod tokens;
 
 pub use sign_in::LoginRequest;
 
@@ -14,36 +16,25 @@ use crate::discovery::{self, ProviderMetadata};
 use crate::error::{AuthError, StoreError};
 use crate::http::{Http, RetryPolicy};
 use crate::id_token::{self, IdClaims};
-use crate::ipc::{AudienceStatus, BrokerEvent, TokenGrant};
+use crate::ipc::{AudienceStatus, BrokerEvent};
 use crate::jwks::JwksCache;
-use crate::secret::{IdToken, RefreshToken};
+use crate::secret::RefreshToken;
 use crate::store::SessionStore;
 use portico_types::sync::lock;
+use refresh::{RateLimit, Rotation};
 use session::Session;
 use sign_in::pending::PendingSignIns;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime};
-use token_endpoint::{accept_access_token, Form, TokenResponse};
+use std::time::Duration;
+use token_endpoint::{accept_access_token, TokenResponse};
+use tokens::Flight;
 use tokio::sync::{broadcast, RwLock};
 use url::Url;
 
 /// Back-off of a proactive refresh after a retryable failure: first wait, and the cap it doubles to.
 const PROACTIVE_RETRY_BACKOFF: (Duration, Duration) =
     (Duration::from_secs(5), Duration::from_secs(60));
-const ROTATION_UNKNOWN: u8 = 0;
-const ROTATION_ON: u8 = 1;
-const ROTATION_OFF: u8 = 2;
-/// Single-flight gate of one audience, with the outcome of the last refresh behind it.
-#[derive(Default)]
-struct Flight {
-    gate: tokio::sync::Mutex<()>,
-    /// Refreshes finished behind this gate; a waiter that sees it move shares that outcome.
-    completed: AtomicU64,
-    last_error: Mutex<Option<AuthError>>,
-}
-
 struct Inner {
     config: ProviderConfig,
     options: BrokerOptions,
@@ -56,12 +47,11 @@ struct Inner {
     session: Mutex<Option<Session>>,
     cache: Mutex<TokenCache>,
     flights: Mutex<HashMap<Audience, Arc<Flight>>>,
-    /// The token endpoint asked us (429 + `Retry-After`) not to come back before this instant.
-    rate_limited_until: Mutex<Option<SystemTime>>,
+    rate_limit: RateLimit,
     /// The refresh-token lineage. Rotating providers: every grant holds it exclusively.
     /// Non-rotating providers: refreshes share it. Sign-in/out always hold it exclusively.
     lineage: RwLock<u64>,
-    rotation: AtomicU8,
+    rotation: Rotation,
     events: broadcast::Sender<BrokerEvent>,
 }
 
@@ -147,50 +137,12 @@ impl Broker {
                 session: Mutex::new(None),
                 cache: Mutex::new(TokenCache::default()),
                 flights: Mutex::new(HashMap::new()),
-                rate_limited_until: Mutex::new(None),
+                rate_limit: RateLimit::default(),
                 lineage: RwLock::new(0),
-                rotation: AtomicU8::new(ROTATION_UNKNOWN),
+                rotation: Rotation::default(),
                 events,
             }),
         })
-    }
-
-    /// An access token for `audience` with at least `scopes`.
-    ///
-    /// Served from memory when a cached token covers the scopes and has more than `min_ttl` left;
-    /// otherwise obtained with one refresh-token grant shared by all concurrent callers.
-    pub async fn get_token(
-        &self,
-        audience: &Audience,
-        scopes: &ScopeSet,
-    ) -> Result<TokenGrant, AuthError> {
-        let inner = &self.inner;
-        if !inner.config.knows(audience) {
-            return Err(AuthError::ForbiddenAudience {
-                audience: audience.to_string(),
-            });
-        }
-        if lock(&inner.session).is_none() {
-            return Err(AuthError::login_required("not signed in"));
-        }
-        if let Some(g) =
-            lock(&inner.cache).lookup(audience, scopes, inner.clock.now(), inner.options.min_ttl)
-        {
-            return Ok(g);
-        }
-        inner.obtain(audience, scopes, inner.options.min_ttl).await
-    }
-
-    /// The cached token `get_token` would return at once for `audience` and `scopes`, if there is
-    /// one: no network, never waits. For a caller that must answer synchronously (the shell's IPC
-    /// fast path); anything else — a miss, no session, an unknown audience — is `get_token`'s to
-    /// handle and report.
-    pub fn cached_token(&self, audience: &Audience, scopes: &ScopeSet) -> Option<TokenGrant> {
-        let inner = &self.inner;
-        if !inner.config.knows(audience) || lock(&inner.session).is_none() {
-            return None;
-        }
-        lock(&inner.cache).lookup(audience, scopes, inner.clock.now(), inner.options.min_ttl)
     }
 
     /// Signs out: revokes the refresh token at the provider (RFC 7009) when it has a revocation
@@ -365,207 +317,6 @@ impl Inner {
         }
     }
 
-    /// Single-flight per audience: one caller refreshes, the others wait and read the cache.
-    async fn obtain(
-        &self,
-        audience: &Audience,
-        scopes: &ScopeSet,
-        min_remaining: Duration,
-    ) -> Result<TokenGrant, AuthError> {
-        let flight = lock(&self.flights)
-            .entry(audience.clone())
-            .or_default()
-            .clone();
-        let seen = flight.completed.load(Ordering::SeqCst);
-        let _gate = flight.gate.lock().await;
-        if let Some(g) = lock(&self.cache).lookup(audience, scopes, self.clock.now(), min_remaining)
-        {
-            return Ok(g);
-        }
-        // A refresh finished while we queued and it failed: its answer is ours too. Without this
-        // every queued caller would repeat the failing request (with retries): a retry storm.
-        if flight.completed.load(Ordering::SeqCst) != seen {
-            if let Some(e) = lock(&flight.last_error).clone() {
-                // Scope refusals depend on the scopes asked for; those are not shared.
-                if !matches!(e, AuthError::ScopeNotGranted { .. }) {
-                    return Err(e);
-                }
-            }
-        }
-        let result = match self.metadata().await {
-            Ok(metadata) => self.refresh(&metadata, Some(audience), scopes).await,
-            Err(e) => Err(e),
-        };
-        let result = match result {
-            Ok(Some(g)) => Ok(g),
-            Ok(None) => Err(AuthError::Internal {
-                reason: "refresh without audience in get_token".into(),
-            }),
-            Err(e) => {
-                lock(&self.cache).record_error(audience, &e);
-                Err(e)
-            }
-        };
-        *lock(&flight.last_error) = result.as_ref().err().cloned();
-        flight.completed.fetch_add(1, Ordering::SeqCst);
-        result
-    }
-
-    /// One refresh-token grant. Returns the grant for `audience` (None when no audience was asked for).
-    async fn refresh(
-        &self,
-        metadata: &ProviderMetadata,
-        audience: Option<&Audience>,
-        scopes: &ScopeSet,
-    ) -> Result<Option<TokenGrant>, AuthError> {
-        // Unknown or rotating: exclusive, so no two grants ever present the same refresh token.
-        let exclusive = self.rotation.load(Ordering::SeqCst) != ROTATION_OFF;
-        let _write;
-        let _read;
-        if exclusive {
-            _write = self.lineage.write().await;
-        } else {
-            _read = self.lineage.read().await;
-        }
-        // Honour a Retry-After longer than we waited inside the call: no request before then.
-        if let Some(until) = *lock(&self.rate_limited_until) {
-            if let Ok(left) = until.duration_since(self.clock.now()) {
-                if !left.is_zero() {
-                    return Err(AuthError::RateLimited {
-                        retry_after_secs: Some(left.as_secs() + u64::from(left.subsec_nanos() > 0)),
-                    });
-                }
-            }
-        }
-        // Read the token only now: the previous holder may have rotated it.
-        let (rt, generation, subject) = {
-            let s = lock(&self.session);
-            let s = s
-                .as_ref()
-                .ok_or_else(|| AuthError::login_required("not signed in"))?;
-            let rt = s
-                .refresh_token
-                .clone()
-                .ok_or_else(|| AuthError::login_required("the session has no refresh token"))?;
-            (rt, s.generation, s.info.subject.clone())
-        };
-        let form = Form::default()
-            .with("grant_type", "refresh_token")
-            .with("refresh_token", rt.expose_secret())
-            .with("client_id", self.config.client_id.as_str())
-            .with_opt(audience.map(|aud| self.config.dialect.refresh_param(aud)))
-            .with_opt((!scopes.is_empty()).then(|| ("scope", scopes.to_string())));
-        let resp: TokenResponse = match self
-            .http
-            .post_form_json(&metadata.token_endpoint, &form.pairs(), "token")
-            .await
-        {
-            Ok(r) => r,
-            // A refresh refused with 400/401 and no error code at all (RFC 6749 §5.2 requires
-            // one; Glewlwyd 2.7 answers a revoked or unknown refresh token with an empty 400)
-            // cannot succeed on a retry either: the session is over, as with invalid_grant.
-            Err(AuthError::ProviderError {
-                status: Some(400 | 401),
-                error: None,
-                ..
-            }) => {
-                self.session_lost(generation).await;
-                return Err(AuthError::login_required(
-                    "the provider refused the session without giving a reason",
-                ));
-            }
-            Err(AuthError::ProviderError {
-                error: Some(code),
-                description,
-                ..
-            }) if code == "invalid_grant" => {
-                self.session_lost(generation).await;
-                return Err(AuthError::login_required(match description {
-                    Some(why) => format!("the provider no longer accepts the session ({why})"),
-                    None => "the provider no longer accepts the session".to_owned(),
-                }));
-            }
-            Err(AuthError::RateLimited {
-                retry_after_secs: Some(secs),
-            }) => {
-                // Capped: a provider's absurd Retry-After must not lock us out for ever.
-                *lock(&self.rate_limited_until) = self
-                    .clock
-                    .now()
-                    .checked_add(Duration::from_secs(secs.min(3600)));
-                return Err(AuthError::RateLimited {
-                    retry_after_secs: Some(secs),
-                });
-            }
-            Err(AuthError::ProviderError {
-                error: Some(code),
-                description,
-                ..
-            }) if code == "invalid_target" => {
-                return Err(AuthError::AudienceNotGranted {
-                    audience: audience.map(|a| a.to_string()).unwrap_or_default(),
-                    granted: vec![],
-                    description,
-                })
-            }
-            Err(e) => return Err(e),
-        };
-
-        // Rotation first: the new refresh token is persisted before anything is handed out.
-        let mut persist_error = None;
-        match resp.refresh_token.as_deref().filter(|s| !s.is_empty()) {
-            Some(new_rt) if new_rt != rt.expose_secret() => {
-                self.rotation.store(ROTATION_ON, Ordering::SeqCst);
-                if let Err(e) = self.rotate(generation, RefreshToken::new(new_rt)).await {
-                    tracing::warn!("rotated refresh token could not be persisted");
-                    persist_error = Some(AuthError::from(e));
-                }
-            }
-            // No new token (or the same one back): keep the old one; the lineage does not rotate.
-            _ => {
-                let _ = self.rotation.compare_exchange(
-                    ROTATION_UNKNOWN,
-                    ROTATION_OFF,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                );
-            }
-        }
-        if let Some(raw_id) = &resp.id_token {
-            self.validate_id_token(metadata, raw_id, None, Some(&subject))
-                .await?;
-            if let Some(s) = lock(&self.session)
-                .as_mut()
-                .filter(|s| s.generation == generation)
-            {
-                s.id_token = Some(IdToken::new(raw_id.clone()));
-            }
-        }
-
-        let Some(audience) = audience else {
-            return persist_error.map_or(Ok(None), Err);
-        };
-        let entry = self.accept_access_token(&resp, audience, scopes)?;
-        let grant = entry.grant.clone();
-        let current = lock(&self.session)
-            .as_ref()
-            .is_some_and(|s| s.generation == generation);
-        if !current {
-            return Err(AuthError::login_required(
-                "signed out while the token was being obtained",
-            ));
-        }
-        lock(&self.cache).insert(audience, entry);
-        self.emit(BrokerEvent::TokenRefreshed {
-            audience: audience.clone(),
-            grant: grant.clone(),
-        });
-        match persist_error {
-            Some(e) => Err(e),
-            None => Ok(Some(grant)),
-        }
-    }
-
     async fn proactive_pass(&self) {
         if lock(&self.session).is_none() {
             return;
@@ -625,16 +376,21 @@ mod tests {
 /// reaches a provider: the calls these tests make need none.
 #[cfg(test)]
 mod testing {
-    use super::Broker;
+    use super::{Broker, Session};
     use crate::cache::CacheEntry;
     use crate::clock::{unix_ms, ManualClock};
     use crate::config::{Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet};
     use crate::dialect::{Dialect, Revocation};
+    use crate::discovery::ProviderMetadata;
+    use crate::ipc::SessionInfo;
     use crate::ipc::TokenGrant;
     use crate::secret::AccessToken;
+    use crate::secret::RefreshToken;
     use crate::store::MemoryStore;
+    use portico_types::sync::lock;
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
+    use url::Url;
 
     pub const BILLING: &str = "https://api.portico.dev/billing";
     pub const CORE: &str = "https://api.portico.dev/core";
@@ -672,6 +428,36 @@ mod testing {
         )
         .unwrap();
         (broker, store)
+    }
+
+    /// Metadata of a provider that is never reached.
+    pub fn metadata() -> ProviderMetadata {
+        let at = |path: &str| Url::parse(&format!("http://127.0.0.1:9{path}")).unwrap();
+        ProviderMetadata {
+            issuer: "http://127.0.0.1:9/".into(),
+            authorization_endpoint: at("/authorize"),
+            token_endpoint: at("/token"),
+            jwks_uri: at("/jwks"),
+            revocation_endpoint: Some(at("/revoke")),
+            end_session_endpoint: None,
+            userinfo_endpoint: None,
+            iss_parameter_supported: false,
+        }
+    }
+
+    /// Puts alice's session in place directly, as generation 1, with refresh token `rt-1`.
+    pub fn sign_in(broker: &Broker) {
+        *lock(&broker.inner.session) = Some(Session {
+            info: SessionInfo {
+                subject: "alice".into(),
+                name: None,
+                email: None,
+                issuer: "http://127.0.0.1:9/".into(),
+            },
+            refresh_token: Some(RefreshToken::new("rt-1")),
+            id_token: None,
+            generation: 1,
+        });
     }
 
     /// A cache entry for `audience`, an hour long, with no scopes.

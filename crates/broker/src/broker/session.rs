@@ -105,10 +105,7 @@ impl Broker {
                 .obtain(aud, &ScopeSet::empty(), inner.options.min_ttl)
                 .await
                 .map(|_| ()),
-            None => inner
-                .refresh(&metadata, None, &ScopeSet::empty())
-                .await
-                .map(|_| ()),
+            None => inner.refresh_session(&metadata).await,
         };
         match result {
             // The refresh token works even if the provider did not grant that audience.

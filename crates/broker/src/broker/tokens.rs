@@ -1,0 +1,207 @@
+//! Tokens: the cache in front of everything, and one refresh per audience at a time behind it
+//! (single flight), whose outcome the callers queued behind it share.
+
+use super::{Broker, Inner};
+use crate::config::{Audience, ScopeSet};
+use crate::error::AuthError;
+use crate::ipc::TokenGrant;
+use portico_types::sync::lock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Single-flight gate of one audience, with the outcome of the last refresh behind it.
+#[derive(Default)]
+pub(super) struct Flight {
+    gate: tokio::sync::Mutex<()>,
+    /// Refreshes finished behind this gate; a waiter that sees it move shares that outcome.
+    completed: AtomicU64,
+    last_error: Mutex<Option<AuthError>>,
+}
+
+impl Flight {
+    /// Taken before queuing at the gate: which refreshes the caller has not yet seen finish.
+    fn ticket(&self) -> u64 {
+        self.completed.load(Ordering::SeqCst)
+    }
+
+    /// The failure of a refresh that finished after `ticket` was taken, if it is everyone's:
+    /// without sharing it every queued caller would repeat the failing request (with retries),
+    /// a retry storm. Scope refusals depend on the scopes asked for; those are not shared.
+    fn shared_failure(&self, ticket: u64) -> Option<AuthError> {
+        if self.completed.load(Ordering::SeqCst) == ticket {
+            return None;
+        }
+        lock(&self.last_error)
+            .clone()
+            .filter(|e| !matches!(e, AuthError::ScopeNotGranted { .. }))
+    }
+
+    /// Records the outcome of the refresh that just ran behind the gate.
+    fn finish(&self, result: &Result<TokenGrant, AuthError>) {
+        *lock(&self.last_error) = result.as_ref().err().cloned();
+        self.completed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Broker {
+    /// An access token for `audience` with at least `scopes`.
+    ///
+    /// Served from memory when a cached token covers the scopes and has more than `min_ttl` left;
+    /// otherwise obtained with one refresh-token grant shared by all concurrent callers.
+    pub async fn get_token(
+        &self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+    ) -> Result<TokenGrant, AuthError> {
+        let inner = &self.inner;
+        if !inner.config.knows(audience) {
+            return Err(AuthError::ForbiddenAudience {
+                audience: audience.to_string(),
+            });
+        }
+        if lock(&inner.session).is_none() {
+            return Err(AuthError::login_required("not signed in"));
+        }
+        if let Some(g) = inner.cached(audience, scopes, inner.options.min_ttl) {
+            return Ok(g);
+        }
+        inner.obtain(audience, scopes, inner.options.min_ttl).await
+    }
+
+    /// The cached token `get_token` would return at once for `audience` and `scopes`, if there is
+    /// one: no network, never waits. For a caller that must answer synchronously (the shell's IPC
+    /// fast path); anything else — a miss, no session, an unknown audience — is `get_token`'s to
+    /// handle and report.
+    pub fn cached_token(&self, audience: &Audience, scopes: &ScopeSet) -> Option<TokenGrant> {
+        let inner = &self.inner;
+        if !inner.config.knows(audience) || lock(&inner.session).is_none() {
+            return None;
+        }
+        inner.cached(audience, scopes, inner.options.min_ttl)
+    }
+}
+
+impl Inner {
+    /// A cached token for `audience` covering `scopes` with more than `min_remaining` left.
+    fn cached(
+        &self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        min_remaining: Duration,
+    ) -> Option<TokenGrant> {
+        lock(&self.cache).lookup(audience, scopes, self.clock.now(), min_remaining)
+    }
+
+    /// Single-flight per audience: one caller refreshes, the others wait and read the cache.
+    pub(super) async fn obtain(
+        &self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        min_remaining: Duration,
+    ) -> Result<TokenGrant, AuthError> {
+        let flight = lock(&self.flights)
+            .entry(audience.clone())
+            .or_default()
+            .clone();
+        let ticket = flight.ticket();
+        let _gate = flight.gate.lock().await;
+        if let Some(g) = self.cached(audience, scopes, min_remaining) {
+            return Ok(g);
+        }
+        // A refresh finished while we queued and it failed: its answer is ours too.
+        if let Some(e) = flight.shared_failure(ticket) {
+            return Err(e);
+        }
+        let result = match self.metadata().await {
+            Ok(metadata) => self.refresh(&metadata, audience, scopes).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            lock(&self.cache).record_error(audience, e);
+        }
+        flight.finish(&result);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::testing::{self, BILLING};
+    use crate::secret::AccessToken;
+
+    fn network() -> AuthError {
+        AuthError::Network {
+            endpoint: "token".into(),
+            detail: "could not connect".into(),
+        }
+    }
+
+    fn grant() -> TokenGrant {
+        TokenGrant {
+            access_token: AccessToken::new("at"),
+            expires_at: 0,
+            scope: String::new(),
+            token_type: "Bearer".into(),
+            audience: BILLING.into(),
+        }
+    }
+
+    #[test]
+    fn a_failure_is_shared_with_those_who_queued_before_it_finished() {
+        let flight = Flight::default();
+        let queued = flight.ticket();
+        assert_eq!(flight.shared_failure(queued), None);
+        flight.finish(&Err(network()));
+        assert_eq!(flight.shared_failure(queued), Some(network()));
+        // A caller arriving afterwards tries for itself.
+        assert_eq!(flight.shared_failure(flight.ticket()), None);
+    }
+
+    #[test]
+    fn success_and_scope_refusals_are_not_shared_failures() {
+        let flight = Flight::default();
+        let queued = flight.ticket();
+        flight.finish(&Ok(grant()));
+        assert_eq!(flight.shared_failure(queued), None);
+        let queued = flight.ticket();
+        flight.finish(&Err(AuthError::ScopeNotGranted {
+            audience: BILLING.into(),
+            missing: vec!["write:x".into()],
+        }));
+        assert_eq!(flight.shared_failure(queued), None);
+    }
+
+    #[tokio::test]
+    async fn unknown_audiences_and_no_session_are_answered_without_the_network() {
+        let (broker, _) = testing::broker();
+        let other = Audience::parse("https://api.portico.dev/other").unwrap();
+        let none = ScopeSet::empty();
+        assert!(matches!(
+            broker.get_token(&other, &none).await,
+            Err(AuthError::ForbiddenAudience { .. })
+        ));
+        let billing = Audience::parse(BILLING).unwrap();
+        assert!(matches!(
+            broker.get_token(&billing, &none).await,
+            Err(AuthError::LoginRequired { .. })
+        ));
+        assert_eq!(broker.cached_token(&billing, &none), None);
+    }
+
+    #[test]
+    fn a_cached_token_is_served_only_for_a_known_audience_of_a_session() {
+        let (broker, _) = testing::broker();
+        let billing = Audience::parse(BILLING).unwrap();
+        lock(&broker.inner.cache).insert(&billing, testing::entry(&billing, "at-1"));
+        // No session: the cache's content is not for anyone.
+        assert_eq!(broker.cached_token(&billing, &ScopeSet::empty()), None);
+        testing::sign_in(&broker);
+        let served = broker.cached_token(&billing, &ScopeSet::empty()).unwrap();
+        assert_eq!(served.access_token.expose_secret(), "at-1");
+        // Not for scopes it does not carry.
+        let more = ScopeSet::parse("write:x").unwrap();
+        assert_eq!(broker.cached_token(&billing, &more), None);
+    }
+}
