@@ -1,5 +1,18 @@
-//! The broker: login, session, per-audience tokens with single-flight and rotation-safe refresh.
+//! The broker, by stage of a session. Each stage owns its part of [`Broker`]:
+//!
+//! - [`sign_in`]: the login transaction and its callback, and the code exchange;
+//! - [`session`]: installing, rotating and losing the session; the silent sign-in;
+//! - [`tokens`]: the cache in front of everything, one refresh per audience behind it;
+//! - [`refresh`]: the refresh-token grant, step by step;
+//! - [`proactive`]: refreshing tokens in use before they expire;
+//! - [`logout`]: signing out and revoking the refresh token.
+//!
+//! What a token response means (audience, scopes, lifetime) is [`token_endpoint`]'s, for the
+//! code exchange and the refresh alike. This file holds what they share: [`Broker`], its state,
+//! and the plumbing.
 
+mod logout;
+mod proactive;
 mod refresh;
 mod session;
 pub(crate) mod sign_in;
@@ -11,30 +24,24 @@ pub use sign_in::LoginRequest;
 use crate::cache::{CacheEntry, TokenCache};
 use crate::clock::Clock;
 use crate::config::{Audience, BrokerOptions, ProviderConfig, ScopeSet};
-use crate::dialect::Revocation;
 use crate::discovery::{self, ProviderMetadata};
 use crate::error::{AuthError, StoreError};
 use crate::http::{Http, RetryPolicy};
 use crate::id_token::{self, IdClaims};
 use crate::ipc::{AudienceStatus, BrokerEvent};
 use crate::jwks::JwksCache;
-use crate::secret::RefreshToken;
 use crate::store::SessionStore;
 use portico_types::sync::lock;
 use refresh::{RateLimit, Rotation};
 use session::Session;
 use sign_in::pending::PendingSignIns;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 use token_endpoint::{accept_access_token, TokenResponse};
 use tokens::Flight;
 use tokio::sync::{broadcast, RwLock};
-use url::Url;
 
-/// Back-off of a proactive refresh after a retryable failure: first wait, and the cap it doubles to.
-const PROACTIVE_RETRY_BACKOFF: (Duration, Duration) =
-    (Duration::from_secs(5), Duration::from_secs(60));
+/// What all clones of a [`Broker`] share. Each stage adds its own methods.
 struct Inner {
     config: ProviderConfig,
     options: BrokerOptions,
@@ -48,8 +55,9 @@ struct Inner {
     cache: Mutex<TokenCache>,
     flights: Mutex<HashMap<Audience, Arc<Flight>>>,
     rate_limit: RateLimit,
-    /// The refresh-token lineage. Rotating providers: every grant holds it exclusively.
-    /// Non-rotating providers: refreshes share it. Sign-in/out always hold it exclusively.
+    /// The refresh-token lineage, holding the session generation. Rotating providers: every
+    /// grant holds it exclusively. Non-rotating providers: refreshes share it. Sign-in/out always
+    /// hold it exclusively.
     lineage: RwLock<u64>,
     rotation: Rotation,
     events: broadcast::Sender<BrokerEvent>,
@@ -145,43 +153,6 @@ impl Broker {
         })
     }
 
-    /// Signs out: revokes the refresh token at the provider (RFC 7009) when it has a revocation
-    /// endpoint, clears store and cache, and returns the end-session URL to open in the browser.
-    pub async fn logout(&self) -> Result<Option<Url>, AuthError> {
-        let inner = &self.inner;
-        let metadata = inner.metadata().await.ok();
-        let (rt, hint) = {
-            let mut gen = inner.lineage.write().await;
-            *gen += 1;
-            lock(&inner.cache).clear();
-            lock(&inner.pending).discard();
-            let session = lock(&inner.session).take();
-            match session {
-                Some(s) => (s.refresh_token, s.id_token),
-                // Not restored this run: the stored token still deserves revocation.
-                None => match inner.store_op(|s| s.load()).await {
-                    Ok(Some(s)) => (Some(s.refresh_token), s.id_token_hint),
-                    _ => (None, None),
-                },
-            }
-        };
-        if let (Some(rt), Some(metadata)) = (&rt, &metadata) {
-            // Local sign-out proceeds regardless; the token dies with the store entry.
-            inner.revoke_refresh_token(metadata, rt).await;
-        }
-        let cleared = inner.store_op(|s| s.clear()).await;
-        inner.emit(BrokerEvent::SessionChanged(None));
-        cleared?;
-        let end_session = metadata
-            .as_ref()
-            .and_then(|m| m.end_session_endpoint.as_ref());
-        Ok(inner.config.dialect.end_session_url(
-            &inner.config,
-            end_session,
-            hint.as_ref().map(|h| h.expose_secret()),
-        ))
-    }
-
     /// Broker events: new tokens, session changes, proactive refresh failures.
     pub fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
         self.inner.events.subscribe()
@@ -191,22 +162,10 @@ impl Broker {
     pub fn status(&self) -> Vec<AudienceStatus> {
         lock(&self.inner.cache).status(&self.inner.config.audiences)
     }
-
-    /// Starts the task that refreshes in-use tokens `refresh_skew` before expiry and announces them.
-    /// It ends when the last clone of the broker is dropped (or when aborted).
-    pub fn start_proactive_refresh(&self) -> tokio::task::JoinHandle<()> {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let interval = self.inner.options.proactive_check_interval;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(interval).await;
-                let Some(inner) = weak.upgrade() else { break };
-                inner.proactive_pass().await;
-            }
-        })
-    }
 }
 
+/// Plumbing every stage uses: events, discovery, the store off the async threads, ID tokens,
+/// access tokens.
 impl Inner {
     fn emit(&self, e: BrokerEvent) {
         // No subscribers is fine.
@@ -224,6 +183,7 @@ impl Inner {
         Ok(m)
     }
 
+    /// Runs a store call on the blocking pool: keyring calls block.
     async fn store_op<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn SessionStore) -> Result<T, StoreError> + Send + 'static,
@@ -234,6 +194,8 @@ impl Inner {
             .map_err(|_| StoreError::Unavailable("the store task panicked".into()))?
     }
 
+    /// Validates an ID token: at sign-in against the transaction's `nonce`, after a refresh
+    /// against the session's `subject`.
     async fn validate_id_token(
         &self,
         metadata: &ProviderMetadata,
@@ -280,85 +242,6 @@ impl Inner {
             self.clock.now(),
         )
     }
-
-    /// Revokes a refresh token at the provider (RFC 7009, or the provider's own way, see
-    /// [`Revocation`]). Best effort: a failure is logged, never reported; the caller drops the
-    /// token either way.
-    async fn revoke_refresh_token(&self, metadata: &ProviderMetadata, rt: &RefreshToken) {
-        let client_id = self.config.client_id.as_str();
-        let result = match self.config.revocation {
-            Revocation::Rfc7009 => {
-                let Some(endpoint) = &metadata.revocation_endpoint else {
-                    tracing::warn!("the provider has no revocation endpoint; the refresh token stays valid until it expires");
-                    return;
-                };
-                let form = [
-                    ("token", rt.expose_secret()),
-                    ("token_type_hint", "refresh_token"),
-                    ("client_id", client_id),
-                ];
-                self.http
-                    .post_form_status(endpoint, &form, "revocation")
-                    .await
-            }
-            Revocation::GlewlwydDeleteToken => {
-                let form = [
-                    ("grant_type", "delete_token"),
-                    ("refresh_token", rt.expose_secret()),
-                    ("client_id", client_id),
-                ];
-                self.http
-                    .post_form_status(&metadata.token_endpoint, &form, "token")
-                    .await
-            }
-        };
-        if let Err(e) = result {
-            tracing::warn!(kind = e.kind(), error = %e, "refresh token revocation failed");
-        }
-    }
-
-    async fn proactive_pass(&self) {
-        if lock(&self.session).is_none() {
-            return;
-        }
-        let due = lock(&self.cache).due(
-            self.clock.now(),
-            self.options.refresh_skew,
-            self.options.in_use_window,
-        );
-        for (audience, scopes) in due {
-            // Ask for more than the skew so the due token itself does not satisfy the lookup.
-            if let Err(error) = self
-                .obtain(&audience, &scopes, self.options.refresh_skew)
-                .await
-            {
-                if error.retryable() {
-                    // The provider is down, slow or rate limiting: keep the token in use and try
-                    // again after a back-off, so the MFE gets a fresh token when it comes back.
-                    let retry_after = match &error {
-                        AuthError::RateLimited {
-                            retry_after_secs: Some(s),
-                        } => Some(Duration::from_secs(*s)),
-                        _ => None,
-                    };
-                    let next = lock(&self.cache).defer(
-                        &audience,
-                        &scopes,
-                        self.clock.now(),
-                        PROACTIVE_RETRY_BACKOFF,
-                        retry_after,
-                    );
-                    tracing::warn!(audience = %audience, kind = error.kind(), error = %error,
-                        retry_in_ms = next.duration_since(self.clock.now()).unwrap_or_default().as_millis() as u64,
-                        "proactive refresh failed; will retry");
-                } else {
-                    tracing::warn!(audience = %audience, kind = error.kind(), error = %error, "proactive refresh failed");
-                    lock(&self.cache).mark_idle(&audience, &scopes);
-                }
-                self.emit(BrokerEvent::RefreshFailed { audience, error });
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -401,7 +284,13 @@ mod testing {
     }
 
     pub fn broker() -> (Broker, Arc<MemoryStore>) {
+        let (broker, store, _) = broker_and_clock();
+        (broker, store)
+    }
+
+    pub fn broker_and_clock() -> (Broker, Arc<MemoryStore>, Arc<ManualClock>) {
         let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(t0()));
         let config = ProviderConfig {
             // Discard port: nothing in these tests may reach a provider.
             issuer: "http://127.0.0.1:9/".parse().unwrap(),
@@ -424,10 +313,10 @@ mod testing {
             config,
             BrokerOptions::default(),
             store.clone(),
-            Arc::new(ManualClock::new(t0())),
+            clock.clone(),
         )
         .unwrap();
-        (broker, store)
+        (broker, store, clock)
     }
 
     /// Metadata of a provider that is never reached.
