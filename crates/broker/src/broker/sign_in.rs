@@ -120,7 +120,7 @@ impl Broker {
                     if e == "invalid_grant" {
                         // The provider refused the code (another transaction's, expired, replayed):
                         // it was not ours to spend, so the sign-in in progress is still good.
-                        inner.restore_pending(kept).await;
+                        inner.put_back_pending(kept).await;
                     }
                 }
                 result
@@ -192,7 +192,7 @@ impl Inner {
     }
 
     /// Puts a transaction whose code was refused back in place, unless a newer one exists.
-    async fn restore_pending(&self, tx: LoginTransaction) {
+    async fn put_back_pending(&self, tx: LoginTransaction) {
         let persist = self.persists_sign_ins().then(|| tx.to_pending());
         if !lock(&self.pending).put_back(tx, self.clock.now()) {
             return;
