@@ -44,7 +44,7 @@ pub enum E2eError {
     Provider(#[from] portico_dev_idp::IdpError),
     /// The scripted sign-in (in-process browser) failed.
     #[error("scripted sign-in: {0}")]
-    Browser(#[from] portico_dev_idp::browser::BrowserError),
+    Browser(#[from] portico_testkit::browser::BrowserError),
     /// The harness is misconfigured (missing binary, bad repository file).
     #[error("harness setup: {0}")]
     Setup(String),

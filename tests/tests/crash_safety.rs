@@ -116,29 +116,9 @@ fn group_stdout(group: &mut ProcessGroup) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Appends a figure for `cargo xtask reliability` (same format as the broker's suites).
+/// A figure for `cargo xtask reliability` (same format as the broker's suites).
 fn record(case: &str, expected: &str, outcome: &str, extra: Value) {
-    use std::io::Write;
-    let Some(path) = std::env::var_os("PORTICO_FIGURES") else {
-        return;
-    };
-    let mut line = json!({
-        "suite": "crash_safety",
-        "case": case,
-        "expected": expected,
-        "outcome": outcome,
-        "as_expected": expected == outcome,
-    });
-    if let (Some(obj), Value::Object(more)) = (line.as_object_mut(), extra) {
-        obj.extend(more);
-    }
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = writeln!(f, "{line}");
-    }
+    portico_testkit::figures::record("crash_safety", case, expected, outcome, extra);
 }
 
 /// Sign in, then restore the session in a process that is SIGKILLed at `step`'s hang point.

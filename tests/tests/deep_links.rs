@@ -7,7 +7,7 @@ use portico_e2e::prelude::*;
 /// return where the provider sends the browser back to. The URL carries the code: it stays in
 /// memory and is never logged.
 async fn finish_in_browser(authorize_url: &str) -> Result<String> {
-    Ok(portico_dev_idp::browser::sign_in(authorize_url, "alice").await?)
+    Ok(portico_testkit::browser::sign_in(authorize_url, "alice").await?)
 }
 
 /// Scenario 6. While a sign-in is pending, a deep link with the wrong `state` arrives: the app

@@ -1,9 +1,13 @@
 //! # portico-testkit
 //!
-//! Test support shared by Portico's crates. Its first tenant is [`glewlwyd`]: a fixture that
-//! runs the Debian-packaged [Glewlwyd](https://github.com/babelouest/glewlwyd) OpenID Provider
-//! on loopback, configured entirely by this code through Glewlwyd's admin REST API, so that
-//! every flow Portico speaks is proven against a provider we did not write.
+//! Test support shared by Portico's crates. Each module has one owner of one thing:
+//!
+//! - [`figures`]: figure recording for the generated reports and the reliability report itself;
+//!   [`machine`]: the machine and commit a report names.
+//! - With the `fixtures` feature (default): [`browser`], the scripted person on the development
+//!   provider's sign-in page; [`glewlwyd`], a real Glewlwyd OpenID Provider on loopback, so
+//!   every flow is proven against a provider we did not write; [`provider`], `ProviderConfig`
+//!   builders for tests.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), portico_testkit::glewlwyd::GlewlwydError> {
@@ -14,4 +18,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod figures;
+pub mod machine;
+
+#[cfg(feature = "fixtures")]
+pub mod browser;
+#[cfg(feature = "fixtures")]
 pub mod glewlwyd;
+#[cfg(feature = "fixtures")]
+pub mod provider;

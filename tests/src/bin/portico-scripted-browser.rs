@@ -52,7 +52,7 @@ async fn sign_in(url: &Url, user: &str) -> Result<String, String> {
                 .await
                 .map_err(|e| e.to_string())
         }
-        _ => portico_dev_idp::browser::sign_in(url.as_str(), user)
+        _ => portico_testkit::browser::sign_in(url.as_str(), user)
             .await
             .map_err(|e| e.to_string()),
     }
@@ -108,15 +108,15 @@ async fn main() -> ExitCode {
 
 /// Open a page that is not a sign-in (logout, links an MFE opened); report only its path.
 async fn open_page(url: &Url) -> ExitCode {
-    let outcome = match portico_dev_idp::browser::Browser::new() {
+    let outcome = match portico_testkit::browser::Browser::new() {
         Ok(b) => b.open(url.as_str()).await,
         Err(e) => Err(e),
     };
     match outcome {
         Ok(nav) => {
             let result = match nav {
-                portico_dev_idp::browser::Navigation::Redirect(_) => json!("redirect"),
-                portico_dev_idp::browser::Navigation::Page { status, .. } => json!(status),
+                portico_testkit::browser::Navigation::Redirect(_) => json!("redirect"),
+                portico_testkit::browser::Navigation::Page { status, .. } => json!(status),
             };
             record(json!({ "event": "opened", "path": url.path(), "result": result }));
             ExitCode::SUCCESS
