@@ -12,8 +12,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use portico_dev_idp::{DevIdp, IdpConfig};
-use portico_e2e::desktop::Desktop;
-use portico_e2e::process::ProcessGroup;
+use portico_testkit::desktop::Desktop;
+use portico_testkit::process::ProcessGroup;
 use serde_json::{json, Value};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_portico-crash-probe");

@@ -1,7 +1,7 @@
 //! Deep links, delivered the way Linux does: a second app process with the URL as its argument,
 //! forwarded over D-Bus to the running app, or the process the link starts.
 
-use portico_e2e::prelude::*;
+use portico_testkit::e2e::prelude::*;
 
 /// Sign in on the provider's page like a person (in this process, not the app's browser) and
 /// return where the provider sends the browser back to. The URL carries the code: it stays in

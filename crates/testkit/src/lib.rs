@@ -1,13 +1,17 @@
 //! # portico-testkit
 //!
-//! Test support shared by Portico's crates. Each module has one owner of one thing:
+//! Portico's one test-support crate. Each module has one owner of one thing:
 //!
+//! - [`desktop`]: the headless desktop session (Xvfb, a private D-Bus bus, an unlocked
+//!   gnome-keyring) that `cargo xtask session`/`test` and every end-to-end scenario run in; [`process`]: the process groups it and the harness start.
 //! - [`figures`]: figure recording for the generated reports and the reliability report itself;
 //!   [`machine`]: the machine and commit a report names.
 //! - With the `fixtures` feature (default): [`browser`], the scripted person on the development
 //!   provider's sign-in page; [`glewlwyd`], a real Glewlwyd OpenID Provider on loopback, so
 //!   every flow is proven against a provider we did not write; [`provider`], `ProviderConfig`
 //!   builders for tests.
+//! - With the `e2e` feature: [`e2e`], the real app through tauri-driver (fantoccini) and the
+//!   scripted system browser.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), portico_testkit::glewlwyd::GlewlwydError> {
@@ -18,8 +22,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod desktop;
 pub mod figures;
 pub mod machine;
+pub mod process;
 
 #[cfg(feature = "fixtures")]
 pub mod browser;
@@ -27,3 +33,6 @@ pub mod browser;
 pub mod glewlwyd;
 #[cfg(feature = "fixtures")]
 pub mod provider;
+
+#[cfg(feature = "e2e")]
+pub mod e2e;
