@@ -6,15 +6,14 @@
 //!   headless session it starts itself: Xvfb, a D-Bus session and an unlocked gnome-keyring.
 //! - `cargo xtask setup [--test]` only installs.
 //!
-//! The tests' desktop session is `portico-testkit`'s (linked here without its fixtures: std, libc
-//! and serde_json only), so the suites and these commands share one implementation.
+//! It is a command runner: it installs, builds and runs. What measures and what runs the tests'
+//! desktop session lives in `portico-testkit` (linked here without its fixtures: std, libc and
+//! serde_json only), so the suites, the benchmarks and these commands share one implementation.
 
 mod bench;
 mod bundle;
 mod fuzz;
 mod reliability;
-// The benchmarks' own session, until they move into the harness.
-mod session;
 mod setup;
 
 use std::path::{Path, PathBuf};

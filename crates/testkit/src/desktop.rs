@@ -3,8 +3,9 @@
 //! throw-away data directory. Single-instance and deep links go over that bus, so two sessions
 //! never see each other's app, and each one starts with an empty keyring.
 //!
-//! One implementation for `cargo xtask session`/`test`, which run whole test suites in one, and
-//! every end-to-end scenario, which starts its own inside (reusing the outer X server).
+//! One implementation for every user: `cargo xtask session`/`test`/`reliability` run whole test
+//! suites in one, the benchmarks run the app in one, and every end-to-end scenario starts its own
+//! inside (reusing the outer X server).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

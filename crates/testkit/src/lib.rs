@@ -3,7 +3,8 @@
 //! Portico's one test-support crate. Each module has one owner of one thing:
 //!
 //! - [`desktop`]: the headless desktop session (Xvfb, a private D-Bus bus, an unlocked
-//!   gnome-keyring) that `cargo xtask session`/`test` and every end-to-end scenario run in; [`process`]: the process groups it and the harness start.
+//!   gnome-keyring) that `cargo xtask session`/`test`, the benchmarks and every end-to-end
+//!   scenario run in; [`process`]: the process groups it and the harness start.
 //! - [`figures`]: figure recording for the generated reports and the reliability report itself;
 //!   [`machine`]: the machine and commit a report names.
 //! - With the `fixtures` feature (default): [`browser`], the scripted person on the development
@@ -11,7 +12,7 @@
 //!   every flow is proven against a provider we did not write; [`provider`], `ProviderConfig`
 //!   builders for tests.
 //! - With the `e2e` feature: [`e2e`], the real app through tauri-driver (fantoccini) and the
-//!   scripted system browser.
+//!   scripted system browser; [`bench`], the benchmark scenarios (binary `portico-bench`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), portico_testkit::glewlwyd::GlewlwydError> {
@@ -34,5 +35,7 @@ pub mod glewlwyd;
 #[cfg(feature = "fixtures")]
 pub mod provider;
 
+#[cfg(feature = "e2e")]
+pub mod bench;
 #[cfg(feature = "e2e")]
 pub mod e2e;

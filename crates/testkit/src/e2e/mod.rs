@@ -2,7 +2,7 @@
 //! `tauri-driver` (WebKitWebDriver) in a private desktop session (own D-Bus bus, unlocked
 //! gnome-keyring, Xvfb when there is no display), signing in against a real identity provider
 //! over loopback HTTP with a scripted system browser. The scenarios are in `tests/tests/*.rs`
-//! (package `portico-e2e`).
+//! (package `portico-e2e`); the benchmarks ([`crate::bench`]) drive the same app the same way.
 //!
 //! ```no_run
 //! use portico_testkit::e2e::prelude::*;
