@@ -5,6 +5,8 @@
 //!   against the dev identity provider, the JS client, end-to-end through tauri-driver) inside a
 //!   headless session it starts itself: Xvfb, a D-Bus session and an unlocked gnome-keyring.
 //! - `cargo xtask setup [--test]` only installs.
+//! - `cargo xtask session -- CMD` runs CMD in that headless session.
+//! - `cargo xtask bench`, `reliability`, `fuzz`, `bundle`: see their modules.
 //!
 //! It is a command runner: it installs, builds and runs. What measures and what runs the tests'
 //! desktop session lives in `portico-testkit` (linked here without its fixtures: std, libc and
@@ -56,7 +58,11 @@ fn run() -> Result<()> {
                  run [-- APP ARGS]   install what is missing, build and start Portico (embedded default)\n  \
                  test [FILTER]       install what is missing and run every test headless\n  \
                  setup [--test]      only install system packages and tools\n  \
-                 session -- CMD...   run CMD inside the headless test session (Xvfb, D-Bus, keyring)"
+                 session -- CMD...   run CMD inside the headless test session (Xvfb, D-Bus, keyring)\n  \
+                 bench [--quick] [--publish] [--only PARTS]  measure (target/bench/report.{{json,md}})\n  \
+                 reliability [--fuzz-seconds N]  adversarial suites and fuzzing → docs/reliability.md\n  \
+                 fuzz [--smoke | --seconds N] [TARGET...]  the cargo-fuzz targets\n  \
+                 bundle              build and check the .deb"
             );
             bail!("unknown command `{cmd}`")
         }
