@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use portico_broker::{
-    Audience, Broker, BrokerOptions, Dialect, MemoryStore, ProviderConfig, RedirectUri, ScopeSet,
-    SystemClock,
-};
+use portico_broker::{Broker, BrokerOptions, Dialect, MemoryStore, SystemClock};
 use portico_shell::state::{ProviderView, Shell};
 use portico_shell_core::config::DialectSetting;
 use portico_shell_core::ShellConfig;
+use portico_testkit::figures::record;
+use portico_testkit::provider::ProviderBuilder;
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
@@ -32,21 +31,15 @@ fn shell() -> Shell {
     let config = ShellConfig::load(&section, &|_| None, &["dev.portico.app".into()]).unwrap();
     // A provider on a closed loopback port: nothing in these tests may reach it, and a call
     // that got past the checks fails with a typed error instead of hanging.
-    let provider = ProviderConfig {
-        issuer: url::Url::parse("http://127.0.0.1:9/").unwrap(),
-        client_id: "portico-desktop".into(),
-        redirect: RedirectUri::PrivateScheme(url::Url::parse("dev.portico.app:/callback").unwrap()),
-        dialect: Dialect::Auth0,
-        audiences: vec![
-            Audience::parse(BILLING).unwrap(),
-            Audience::parse(ANALYTICS).unwrap(),
-        ],
-        default_audience: Some(Audience::parse(BILLING).unwrap()),
-        scopes: ScopeSet::parse("openid offline_access").unwrap(),
-        extra_authorize_params: vec![],
-        post_logout_redirect: None,
-        revocation: Default::default(),
-    };
+    let provider = ProviderBuilder::dev_idp(
+        &url::Url::parse("http://127.0.0.1:9/").unwrap(),
+        Dialect::Auth0,
+    )
+    .audiences(&[BILLING, ANALYTICS])
+    .default_audience(Some(BILLING))
+    .scopes("openid offline_access")
+    .build()
+    .unwrap();
     let broker = Broker::new(
         provider,
         BrokerOptions::default(),
@@ -282,21 +275,9 @@ fn an_mfe_cannot_drive_the_session_and_the_chrome_cannot_take_tokens() {
     assert_eq!(state["login"], "idle");
 }
 
-/// Appends one figure line for `cargo xtask reliability` when `PORTICO_FIGURES` names a file.
+/// One figure for `cargo xtask reliability` (when `PORTICO_FIGURES` names a file).
 fn figure(case: &str, expected: &str, outcome: &str) {
-    use std::io::Write;
-    let Some(path) = std::env::var_os("PORTICO_FIGURES") else {
-        return;
-    };
-    let line = json!({"suite": "ipc_input", "case": case, "expected": expected,
-                      "outcome": outcome, "as_expected": expected == outcome});
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = f.write_all(format!("{line}\n").as_bytes());
-    }
+    record("ipc_input", case, expected, outcome, json!({}));
 }
 
 fn kind(result: &Result<Value, Value>) -> String {

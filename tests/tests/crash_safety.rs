@@ -12,8 +12,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use portico_dev_idp::{DevIdp, IdpConfig};
-use portico_e2e::desktop::Desktop;
-use portico_e2e::process::ProcessGroup;
+use portico_testkit::desktop::Desktop;
+use portico_testkit::process::ProcessGroup;
 use serde_json::{json, Value};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_portico-crash-probe");
@@ -116,29 +116,9 @@ fn group_stdout(group: &mut ProcessGroup) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Appends a figure for `cargo xtask reliability` (same format as the broker's suites).
+/// A figure for `cargo xtask reliability` (same format as the broker's suites).
 fn record(case: &str, expected: &str, outcome: &str, extra: Value) {
-    use std::io::Write;
-    let Some(path) = std::env::var_os("PORTICO_FIGURES") else {
-        return;
-    };
-    let mut line = json!({
-        "suite": "crash_safety",
-        "case": case,
-        "expected": expected,
-        "outcome": outcome,
-        "as_expected": expected == outcome,
-    });
-    if let (Some(obj), Value::Object(more)) = (line.as_object_mut(), extra) {
-        obj.extend(more);
-    }
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = writeln!(f, "{line}");
-    }
+    portico_testkit::figures::record("crash_safety", case, expected, outcome, extra);
 }
 
 /// Sign in, then restore the session in a process that is SIGKILLed at `step`'s hang point.

@@ -1,13 +1,13 @@
 //! Deep links, delivered the way Linux does: a second app process with the URL as its argument,
 //! forwarded over D-Bus to the running app, or the process the link starts.
 
-use portico_e2e::prelude::*;
+use portico_testkit::e2e::prelude::*;
 
 /// Sign in on the provider's page like a person (in this process, not the app's browser) and
 /// return where the provider sends the browser back to. The URL carries the code: it stays in
 /// memory and is never logged.
 async fn finish_in_browser(authorize_url: &str) -> Result<String> {
-    Ok(portico_dev_idp::browser::sign_in(authorize_url, "alice").await?)
+    Ok(portico_testkit::browser::sign_in(authorize_url, "alice").await?)
 }
 
 /// Scenario 6. While a sign-in is pending, a deep link with the wrong `state` arrives: the app

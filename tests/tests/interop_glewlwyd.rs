@@ -2,7 +2,7 @@
 //! we did not write, in RFC 8707 mode. The demo APIs trust Glewlwyd's JWKS, so "each MFE shows
 //! data from its own API" means Glewlwyd issued each MFE a token whose `aud` is that API.
 
-use portico_e2e::prelude::*;
+use portico_testkit::e2e::prelude::*;
 use portico_testkit::glewlwyd::{Glewlwyd, RefreshTokenInfo};
 
 fn op(s: &Scenario) -> &Glewlwyd {

@@ -1,10 +1,14 @@
 //! The session after sign-in: restarts, proactive refresh, sign-out, and a provider outage.
 
-use portico_e2e::prelude::*;
+use portico_testkit::e2e::prelude::*;
 
 /// Expiry settings shared by the refresh scenarios: tokens live `ttl`, the shell refreshes them
 /// `skew` before expiry (but not before half their life) and checks every second.
-fn short_lived_tokens(name: &str, ttl: u64, skew: u64) -> portico_e2e::scenario::ScenarioBuilder {
+fn short_lived_tokens(
+    name: &str,
+    ttl: u64,
+    skew: u64,
+) -> portico_testkit::e2e::scenario::ScenarioBuilder {
     Scenario::builder(name)
         .access_token_ttl(Duration::from_secs(ttl))
         .app_env("PORTICO_REFRESH_SKEW_SECS", skew)

@@ -1,6 +1,6 @@
 //! Signing in: the first run, least privilege between MFEs, and the loopback redirect.
 
-use portico_e2e::prelude::*;
+use portico_testkit::e2e::prelude::*;
 use serde_json::Value;
 
 /// Scenario 1. A first run: one sign-in in the system browser, and every MFE shows data from
@@ -158,7 +158,7 @@ async fn loopback_redirect_completes_a_sign_in() {
 /// re-bound onto a port it still holds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_loopback_port_serves_a_second_sign_in_after_sign_out() {
-    let port = portico_e2e::process::free_ports(1).expect("a free port")[0];
+    let port = portico_testkit::process::free_ports(1).expect("a free port")[0];
     let configured = format!("http://127.0.0.1:{port}/callback");
     Scenario::builder("fixed_loopback_port")
         .app_env("PORTICO_REDIRECT", &configured)

@@ -5,21 +5,24 @@
 //!   against the dev identity provider, the JS client, end-to-end through tauri-driver) inside a
 //!   headless session it starts itself: Xvfb, a D-Bus session and an unlocked gnome-keyring.
 //! - `cargo xtask setup [--test]` only installs.
+//! - `cargo xtask session -- CMD` runs CMD in that headless session.
+//! - `cargo xtask bench`, `reliability`, `fuzz`, `bundle`: see their modules.
 //!
-//! It shells out to apt-get, cargo, npm and the X/D-Bus tools; all of that is plain process
-//! plumbing, so it uses std only.
+//! It is a command runner: it installs, builds and runs. What measures and what runs the tests'
+//! desktop session lives in `portico-testkit` (linked here without its fixtures: std, libc and
+//! serde_json only), so the suites, the benchmarks and these commands share one implementation.
 
 mod bench;
 mod bundle;
 mod fuzz;
 mod reliability;
-mod session;
 mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
+use portico_testkit::desktop::{Desktop, Display};
 
 fn main() -> ExitCode {
     match run() {
@@ -55,7 +58,11 @@ fn run() -> Result<()> {
                  run [-- APP ARGS]   install what is missing, build and start Portico (embedded default)\n  \
                  test [FILTER]       install what is missing and run every test headless\n  \
                  setup [--test]      only install system packages and tools\n  \
-                 session -- CMD...   run CMD inside the headless test session (Xvfb, D-Bus, keyring)"
+                 session -- CMD...   run CMD inside the headless test session (Xvfb, D-Bus, keyring)\n  \
+                 bench [--quick] [--publish] [--only PARTS]  measure (target/bench/report.{{json,md}})\n  \
+                 reliability [--fuzz-seconds N]  adversarial suites and fuzzing → docs/reliability.md\n  \
+                 fuzz [--smoke | --seconds N] [TARGET...]  the cargo-fuzz targets\n  \
+                 bundle              build and check the .deb"
             );
             bail!("unknown command `{cmd}`")
         }
@@ -95,7 +102,32 @@ pub fn exec(cmd: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> Command {
+/// The headless session every suite runs in (Xvfb, a private D-Bus bus, an unlocked throw-away
+/// gnome-keyring; stopped on drop), plus the paths the end-to-end harness reads.
+pub struct Session(Desktop);
+
+impl Session {
+    pub fn start() -> Result<Session> {
+        let desktop = Desktop::start_in_temp(Display::Xvfb)
+            .context("start the headless session (Xvfb, D-Bus, gnome-keyring)")?;
+        println!(
+            "xtask: headless session on {} with bus {} and an unlocked throw-away keyring",
+            desktop.var("DISPLAY").unwrap_or("?"),
+            desktop.var("DBUS_SESSION_BUS_ADDRESS").unwrap_or("?"),
+        );
+        Ok(Session(desktop))
+    }
+
+    /// Put the session's environment on a command.
+    pub fn apply(&self, cmd: &mut Command) {
+        self.0.apply(cmd);
+        cmd.env("PORTICO_ARTIFACTS", root().join("artifacts"))
+            .env("PORTICO_APP", target_dir().join("debug").join("portico"))
+            .env("TAURI_DRIVER", setup::cargo_bin("tauri-driver"));
+    }
+}
+
+pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
     c
@@ -128,7 +160,7 @@ fn in_session(rest: &[String]) -> Result<()> {
     let Some((program, args)) = argv.split_first() else {
         bail!("usage: cargo xtask session -- COMMAND [ARGS]");
     };
-    let session = session::HeadlessSession::start()?;
+    let session = Session::start()?;
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(root());
     session.apply(&mut cmd);
@@ -171,7 +203,7 @@ fn test(rest: &[String]) -> Result<()> {
         cargo().args(["build", "-p", "portico"]),
         "build the Portico shell for end-to-end tests",
     )?;
-    let session = session::HeadlessSession::start()?;
+    let session = Session::start()?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--no-fail-fast"]);
     if !filter.is_empty() {

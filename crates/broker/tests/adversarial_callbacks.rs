@@ -8,7 +8,7 @@ mod common;
 use adversarial::record;
 use common::*;
 use portico_broker::*;
-use portico_dev_idp::browser;
+use portico_testkit::browser;
 use serde_json::json;
 use std::time::Duration;
 use url::Url;

@@ -208,7 +208,7 @@ async fn no_secret_in_plaintext_on_disk_after_a_full_run_through_the_os_keyring(
         .unwrap()
         .expect("pending sign-in kept in the keyring");
     keep("pkce verifier", pending.verifier.expose_secret());
-    let cb = portico_dev_idp::browser::sign_in(req.authorize_url.as_str(), "alice")
+    let cb = portico_testkit::browser::sign_in(req.authorize_url.as_str(), "alice")
         .await
         .unwrap();
     let code = url::Url::parse(&cb)

@@ -9,6 +9,7 @@ use portico_dev_idp::{ApiConfig, DemoApis, IdpConfig};
 use portico_testkit::glewlwyd::{
     Glewlwyd, GlewlwydOptions, ANALYTICS, BILLING, CLIENT_ID, CORE, CUSTOM_SCHEME_REDIRECT_URI,
 };
+use portico_testkit::provider::ProviderBuilder;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -24,20 +25,10 @@ fn scopes(s: &str) -> ScopeSet {
 /// What Portico's shell derives for Glewlwyd in RFC 8707 mode: every API scope at sign-in,
 /// one resource per token request, Glewlwyd's own revocation.
 fn provider(op: &Glewlwyd, redirect: RedirectUri) -> ProviderConfig {
-    ProviderConfig {
-        issuer: op.issuer().clone(),
-        client_id: CLIENT_ID.into(),
-        redirect,
-        dialect: Dialect::Rfc8707,
-        audiences: vec![aud(BILLING), aud(CORE), aud(ANALYTICS)],
-        default_audience: None,
-        scopes: scopes(
-            "profile email read:invoices write:invoices read:dashboard read:reports export:reports",
-        ),
-        extra_authorize_params: vec![],
-        post_logout_redirect: None,
-        revocation: Revocation::GlewlwydDeleteToken,
-    }
+    ProviderBuilder::glewlwyd(op)
+        .redirect(redirect)
+        .build()
+        .expect("provider fixture")
 }
 
 fn options() -> BrokerOptions {

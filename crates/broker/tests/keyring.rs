@@ -289,7 +289,7 @@ async fn a_sign_in_begun_before_a_restart_completes_through_the_keyring() {
         .unwrap()
         .expect("pending sign-in persisted");
     assert!(req.authorize_url.as_str().contains(&saved.state));
-    let callback = portico_dev_idp::browser::sign_in(req.authorize_url.as_str(), "alice")
+    let callback = portico_testkit::browser::sign_in(req.authorize_url.as_str(), "alice")
         .await
         .unwrap();
     drop(e.broker);

@@ -9,7 +9,6 @@
 //! connections, refresh-token reuse detection, revoked grants, key rotation, tampered ID tokens.
 //!
 //! [`DemoApis`] are three resource servers that validate bearer tokens the way a backend must.
-//! [`browser`] is a scripted person who signs in on the HTML page.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +22,6 @@
 mod admin;
 mod apis;
 mod authorize;
-pub mod browser;
 mod config;
 mod counters;
 mod endpoints;

@@ -258,9 +258,9 @@ async fn authorize_fault_hits_the_browser() {
         1,
     )]);
     let p = pkce();
-    let err = portico_dev_idp::browser::sign_in(&authorize_url(&idp, &p, &[]), "alice").await;
+    let err = portico_testkit::browser::sign_in(&authorize_url(&idp, &p, &[]), "alice").await;
     assert!(err.is_err());
-    let loc = portico_dev_idp::browser::sign_in(&authorize_url(&idp, &p, &[]), "alice")
+    let loc = portico_testkit::browser::sign_in(&authorize_url(&idp, &p, &[]), "alice")
         .await
         .expect("ok");
     assert!(query(&loc).contains_key("code"));

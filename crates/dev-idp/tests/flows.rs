@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use portico_dev_idp::browser::{Browser, BrowserError, Navigation};
 use portico_dev_idp::{ANALYTICS_API, BILLING_API, CORE_API, DEMO_CLIENT_ID};
+use portico_testkit::browser::{Browser, BrowserError, Navigation};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -396,7 +396,7 @@ async fn rfc8707_narrowing_at_code_exchange_and_unknown_resource_at_authorize() 
     );
 
     let p = pkce();
-    let loc = portico_dev_idp::browser::sign_in(
+    let loc = portico_testkit::browser::sign_in(
         &authorize_url(&idp, &p, &[("resource", "https://nowhere.example/api")]),
         "alice",
     )
@@ -574,7 +574,7 @@ async fn loopback_redirect_on_any_port() {
         })
         .collect();
     u.query_pairs_mut().clear().extend_pairs(pairs);
-    let loc = portico_dev_idp::browser::sign_in(u.as_str(), "alice")
+    let loc = portico_testkit::browser::sign_in(u.as_str(), "alice")
         .await
         .expect("redirect");
     assert!(
@@ -613,7 +613,7 @@ async fn authorize_errors_page_or_redirect_as_rfc6749_says() {
             }
             Navigation::Redirect(l) => panic!("redirected to {l}"),
         }
-        let err = portico_dev_idp::browser::sign_in(u.as_str(), "alice").await;
+        let err = portico_testkit::browser::sign_in(u.as_str(), "alice").await;
         assert!(
             matches!(err, Err(BrowserError::ErrorPage { status: 400, .. })),
             "{err:?}"

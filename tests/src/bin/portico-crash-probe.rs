@@ -19,10 +19,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use portico_broker::{
-    Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, RedirectUri, ScopeSet,
-    SessionStore, StoreError, StoredSession, SystemClock,
+    Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, ScopeSet, SessionStore,
+    StoreError, StoredSession, SystemClock,
 };
-use portico_dev_idp::{browser, ANALYTICS_API, BILLING_API, CORE_API, DEMO_CLIENT_ID};
+use portico_dev_idp::BILLING_API;
+use portico_testkit::browser;
+use portico_testkit::provider::ProviderBuilder;
 use serde_json::json;
 use url::Url;
 
@@ -73,26 +75,11 @@ impl SessionStore for KillPointStore {
     }
 }
 
-fn provider(issuer: Url) -> Result<ProviderConfig, String> {
-    let audience = |s: &str| Audience::parse(s).map_err(|e| e.to_string());
-    Ok(ProviderConfig {
-        issuer,
-        client_id: DEMO_CLIENT_ID.into(),
-        redirect: RedirectUri::PrivateScheme(
-            Url::parse("dev.portico.app:/callback").map_err(|e| e.to_string())?,
-        ),
-        dialect: Dialect::Auth0,
-        audiences: vec![
-            audience(BILLING_API)?,
-            audience(CORE_API)?,
-            audience(ANALYTICS_API)?,
-        ],
-        default_audience: Some(audience(CORE_API)?),
-        scopes: ScopeSet::parse("profile email read:dashboard").map_err(|e| e.to_string())?,
-        extra_authorize_params: vec![],
-        post_logout_redirect: None,
-        revocation: Default::default(),
-    })
+/// The demo client on the development provider, as the broker's own tests configure it.
+fn provider(issuer: &Url) -> Result<ProviderConfig, String> {
+    ProviderBuilder::dev_idp(issuer, Dialect::Auth0)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn kind<T>(r: &Result<T, portico_broker::AuthError>) -> &'static str {
@@ -106,7 +93,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     let [issuer, service, account, step] = args else {
         return Err("usage: portico-crash-probe ISSUER SERVICE ACCOUNT STEP".into());
     };
-    let config = provider(Url::parse(issuer).map_err(|e| format!("ISSUER: {e}"))?)?;
+    let config = provider(&Url::parse(issuer).map_err(|e| format!("ISSUER: {e}"))?)?;
     let keyring = KeyringStore::new(service, account);
     let store: Arc<dyn SessionStore> = match step.as_str() {
         "rotate-then-hang-before-store" => Arc::new(KillPointStore {

@@ -1,30 +1,6 @@
-//! Reads the app's session entry from the Secret Service of the D-Bus session in the
-//! environment: `portico-keyring-probe SERVICE ACCOUNT`. The tests run it inside their own
-//! session (the test process itself is on another bus). Prints one JSON object with what is
-//! stored, never the refresh token or ID token themselves.
+//! Reads the app's keyring entry inside a test's own D-Bus session (prints no secrets); the code
+//! is the harness's (`portico_testkit::e2e::keyring_probe`), the binary is built beside the tests.
 
-use std::process::ExitCode;
-
-use portico_broker::{KeyringStore, SessionStore};
-use serde_json::json;
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [service, account] = args.as_slice() else {
-        eprintln!("usage: portico-keyring-probe SERVICE ACCOUNT");
-        return ExitCode::from(2);
-    };
-    let out = match KeyringStore::new(service, account).load() {
-        Ok(None) => json!({ "present": false }),
-        Ok(Some(s)) => json!({
-            "present": true,
-            "subject": s.subject,
-            "issuer": s.issuer,
-            "client_id": s.client_id,
-            "has_refresh_token": !s.refresh_token.expose_secret().is_empty(),
-        }),
-        Err(e) => json!({ "error": e.to_string() }),
-    };
-    println!("{out}");
-    ExitCode::SUCCESS
+fn main() -> std::process::ExitCode {
+    portico_testkit::e2e::keyring_probe::main()
 }

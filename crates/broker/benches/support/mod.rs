@@ -3,14 +3,12 @@
 #![allow(dead_code)] // each bench target uses a different subset
 
 use portico_broker::*;
-use portico_dev_idp::{
-    browser, DevIdp, IdpConfig, RefreshRotation, ANALYTICS_API, BILLING_API, CORE_API,
-    DEMO_CLIENT_ID,
-};
+use portico_dev_idp::{DevIdp, IdpConfig, RefreshRotation, ANALYTICS_API, BILLING_API, CORE_API};
+use portico_testkit::browser;
+use portico_testkit::provider::ProviderBuilder;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use url::Url;
 
 /// The three audiences of the demo, with the scopes each sample MFE is registered for.
 pub const AUDIENCES: [(&str, &str); 3] = [
@@ -32,26 +30,14 @@ pub fn audience(i: usize) -> (Audience, ScopeSet) {
 }
 
 pub fn provider(idp: &DevIdp, dialect: Dialect) -> ProviderConfig {
-    ProviderConfig {
-        issuer: idp.issuer().clone(),
-        client_id: DEMO_CLIENT_ID.into(),
-        redirect: RedirectUri::PrivateScheme(
-            Url::parse("dev.portico.app:/callback").expect("callback URL"),
-        ),
-        dialect,
-        audiences: (0..AUDIENCES.len()).map(|i| audience(i).0).collect(),
-        default_audience: (dialect == Dialect::Auth0)
-            .then(|| Audience::parse(CORE_API).expect("core audience")),
-        // What the shell asks for at sign-in (src-tauri setup::login_scopes).
-        scopes: ScopeSet::parse(match dialect {
+    // What the shell asks for at sign-in (src-tauri setup::login_scopes).
+    ProviderBuilder::dev_idp(idp.issuer(), dialect)
+        .scopes(match dialect {
             Dialect::Auth0 => "openid profile email offline_access read:dashboard",
             Dialect::Rfc8707 => "openid profile email offline_access read:invoices write:invoices read:dashboard read:reports export:reports",
         })
-        .expect("login scopes"),
-        extra_authorize_params: vec![],
-        post_logout_redirect: None,
-        revocation: Revocation::Rfc7009,
-    }
+        .build()
+        .expect("provider fixture")
 }
 
 pub struct Signed {

@@ -3,13 +3,14 @@
 
 use portico_broker::*;
 use portico_dev_idp::{
-    browser, Admin, DevIdp, IdpConfig, ANALYTICS_API, BILLING_API, CORE_API, DEMO_CLIENT_ID,
+    Admin, DevIdp, IdpConfig, ANALYTICS_API, BILLING_API, CORE_API, DEMO_CLIENT_ID,
 };
+use portico_testkit::browser;
+use portico_testkit::provider::{ProviderBuilder, DEEP_LINK};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use url::Url;
 
-pub const CALLBACK: &str = "dev.portico.app:/callback";
+pub const CALLBACK: &str = DEEP_LINK;
 
 pub fn aud(s: &str) -> Audience {
     Audience::parse(s).unwrap()
@@ -28,23 +29,10 @@ pub fn scopes(s: &str) -> ScopeSet {
 }
 
 pub fn provider(idp: &DevIdp, dialect: Dialect) -> ProviderConfig {
-    ProviderConfig {
-        issuer: idp.issuer().clone(),
-        client_id: DEMO_CLIENT_ID.into(),
-        redirect: RedirectUri::PrivateScheme(Url::parse(CALLBACK).unwrap()),
-        dialect,
-        audiences: vec![billing(), core(), analytics()],
-        default_audience: (dialect == Dialect::Auth0).then(core),
-        // RFC 6749 §6: a refresh can only narrow the scopes of the sign-in, so with resource
-        // indicators every API scope is asked for at login. Auth0 MRRT takes them from its policy.
-        scopes: match dialect {
-            Dialect::Auth0 => scopes("profile email read:dashboard"),
-            Dialect::Rfc8707 => scopes("profile email read:invoices write:invoices read:dashboard read:reports export:reports"),
-        },
-        extra_authorize_params: vec![],
-        post_logout_redirect: Some(Url::parse("http://127.0.0.1:1/signed-out").unwrap()),
-        revocation: Revocation::Rfc7009,
-    }
+    ProviderBuilder::dev_idp(idp.issuer(), dialect)
+        .post_logout_redirect("http://127.0.0.1:1/signed-out")
+        .build()
+        .expect("provider fixture")
 }
 
 /// Production defaults, but short waits so retry tests stay fast.

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use portico_dev_idp::{browser, DevIdp, IdpConfig, DEMO_CLIENT_ID};
+use portico_dev_idp::{DevIdp, IdpConfig, DEMO_CLIENT_ID};
+use portico_testkit::browser;
 use rand::RngCore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

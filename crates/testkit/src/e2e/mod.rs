@@ -1,12 +1,11 @@
-//! # portico-e2e
-//!
 //! End-to-end tests of Portico as a tester writes them: the real app binary, started through
 //! `tauri-driver` (WebKitWebDriver) in a private desktop session (own D-Bus bus, unlocked
-//! gnome-keyring, Xvfb when there is no display), signing in against the real development
-//! identity provider over loopback HTTP with a scripted system browser.
+//! gnome-keyring, Xvfb when there is no display), signing in against a real identity provider
+//! over loopback HTTP with a scripted system browser. The scenarios are in `tests/tests/*.rs`
+//! (package `portico-e2e`); the benchmarks ([`crate::bench`]) drive the same app the same way.
 //!
 //! ```no_run
-//! use portico_e2e::prelude::*;
+//! use portico_testkit::e2e::prelude::*;
 //!
 //! # async fn demo() {
 //! Scenario::builder("my_scenario")
@@ -28,21 +27,21 @@
 
 pub mod app;
 pub mod checks;
-pub mod desktop;
 pub mod error;
-pub mod process;
+pub mod keyring_probe;
 pub mod scenario;
+pub mod system_browser;
 pub mod wait;
 
 /// What a scenario file needs.
 pub mod prelude {
-    pub use crate::app::{App, Shown, TokenAnswer, View};
-    pub use crate::checks::{
+    pub use super::app::{App, Shown, TokenAnswer, View};
+    pub use super::checks::{
         each_mfe_served_by_its_own_api, each_mfe_signed_out, now_ms, sign_out_from_the_chrome,
     };
-    pub use crate::error::{E2eError, Result};
-    pub use crate::scenario::{BrowserMode, Dialect, KeyringEntry, Provider, Scenario};
-    pub use crate::wait::{self, Check};
+    pub use super::error::{E2eError, Result};
+    pub use super::scenario::{BrowserMode, Dialect, KeyringEntry, Provider, Scenario};
+    pub use super::wait::{self, Check};
     pub use portico_dev_idp::{Endpoint, Fault, FaultKind, ANALYTICS_API, BILLING_API, CORE_API};
     pub use std::time::Duration;
 }

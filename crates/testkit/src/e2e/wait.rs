@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::{E2eError, Result};
+use super::error::{E2eError, Result};
 
 /// Default limit for something the user would see "right away" (a page update, a click's effect).
 pub const UI: Duration = Duration::from_secs(30);

@@ -13,14 +13,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use portico_dev_idp::{Admin, Counters, DemoApis, DevIdp, IdpConfig, DEMO_CLIENT_ID};
-use portico_testkit::glewlwyd::{Glewlwyd, GlewlwydOptions};
 use serde_json::Value;
 
-use crate::app::{app_binary, sibling_binary, App, LaunchSpec};
+use super::app::{app_binary, sibling_binary, App, LaunchSpec, View};
+use super::error::{E2eError, Result};
+use super::system_browser::{BrowserSettings, SignInPage};
+use super::wait::{self, Check};
 use crate::desktop::Desktop;
-use crate::error::{E2eError, Result};
-use crate::process::ProcessGroup;
-use crate::wait::{self, Check};
+use crate::glewlwyd::{self, Glewlwyd, GlewlwydOptions};
+use crate::process::{free_ports, ProcessGroup};
 
 /// How the provider is asked for audiences (`PORTICO_DIALECT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +183,7 @@ impl ScenarioBuilder {
                 // Glewlwyd compares the loopback redirect with its port (RFC 8252 §7.3 says it
                 // should not), so a loopback scenario registers and configures a fixed port.
                 let port = if self.loopback {
-                    Some(crate::process::free_ports(1)?[0])
+                    Some(free_ports(1)?[0])
                 } else {
                     None
                 };
@@ -201,11 +202,7 @@ impl ScenarioBuilder {
                 }
                 // Glewlwyd refuses RFC 7009 from a public client; see docs/providers.md.
                 provider_env.push(("PORTICO_REVOCATION".into(), "glewlwyd-delete-token".into()));
-                provider_env.push(("PORTICO_BROWSER_PROVIDER".into(), "glewlwyd".into()));
-                (
-                    RunningProvider::Glewlwyd(Box::new(op)),
-                    portico_testkit::glewlwyd::CLIENT_ID,
-                )
+                (RunningProvider::Glewlwyd(Box::new(op)), glewlwyd::CLIENT_ID)
             }
         };
         let apis = DemoApis::start(idp.issuer(), &api_configs).await?;
@@ -222,6 +219,7 @@ impl ScenarioBuilder {
         warn_if_stale(&app);
         let mut env: Vec<(String, String)> = desktop.env().to_vec();
         let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
+        // The app starts a second instance of itself for deep links; so does the browser.
         set("PORTICO_APP", app.to_string_lossy().into_owned());
         set("PORTICO_ISSUER", issuer.clone());
         set("PORTICO_CLIENT_ID", client_id.to_owned());
@@ -244,19 +242,18 @@ impl ScenarioBuilder {
             "PORTICO_BROWSER",
             scripted_browser.to_string_lossy().into_owned(),
         );
-        set(
-            "PORTICO_BROWSER_MODE",
-            match self.browser {
-                BrowserMode::SignIn => "sign-in",
-                BrowserMode::Hold => "hold",
-            }
-            .to_owned(),
-        );
-        set(
-            "PORTICO_BROWSER_LOG",
-            browser_log.to_string_lossy().into_owned(),
-        );
-        set("PORTICO_TEST_USER", self.user.clone());
+        let browser = BrowserSettings {
+            page: match self.provider {
+                Provider::DevIdp => SignInPage::DevIdp,
+                Provider::Glewlwyd => SignInPage::Glewlwyd,
+            },
+            hold: self.browser == BrowserMode::Hold,
+            log: browser_log.clone(),
+            user: self.user.clone(),
+        };
+        for (k, v) in browser.env() {
+            set(&k, v);
+        }
         set("PORTICO_KEYRING_SERVICE", keyring_service.clone());
         // The app's log level: a tester may raise it with PORTICO_E2E_APP_LOG=debug.
         set(
@@ -353,9 +350,9 @@ impl Scenario {
             .await;
         app.quit().await;
         // The next instance must be the first one on the bus, not a forwarder to this one.
-        let env = self.env.clone();
+        let desktop = &self.desktop;
         wait::until("the app to leave the session bus", wait::UI, async || {
-            Ok(if single_instance_owned(&env) {
+            Ok(if desktop.bus_has_name(&["SingleInstance", "portico"]) {
                 Check::NotYet("the single-instance name is still owned".into())
             } else {
                 Check::Ready(())
@@ -559,7 +556,7 @@ impl Scenario {
 
     async fn capture_view(
         &self,
-        view: &crate::app::View<'_>,
+        view: &View<'_>,
         label: &str,
         summary: &mut serde_json::Map<String, Value>,
     ) {
@@ -718,9 +715,11 @@ fn artifacts_root() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("artifacts"))
 }
 
-fn repo_root() -> PathBuf {
+/// The repository this crate was built in (it lives at `crates/testkit`).
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
 }
@@ -818,13 +817,4 @@ async fn take_global_lock() -> Result<std::fs::File> {
     })
     .await
     .map_err(|e| E2eError::Setup(format!("lock task: {e}")))?
-}
-
-/// Whether the running app still owns its single-instance name on the session bus.
-fn single_instance_owned(env: &[(String, String)]) -> bool {
-    crate::desktop::bus_daemon_call(env, &["ListNames"]).is_some_and(|names| {
-        names
-            .lines()
-            .any(|l| l.contains("SingleInstance") || l.contains("portico"))
-    })
 }

@@ -12,9 +12,9 @@ use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::error::{E2eError, Result};
+use super::error::{E2eError, Result};
+use super::wait::{self, Check};
 use crate::process::{free_ports, ProcessGroup};
-use crate::wait::{self, Check};
 
 /// The name of the chrome's view (MFE views are named by their registry id).
 pub const CHROME: &str = "chrome";
@@ -137,79 +137,8 @@ impl App {
     /// Start tauri-driver with `spec.env`, open a WebDriver session (which starts the app) and
     /// map its webviews: the chrome, and one per MFE in `spec.mfes`.
     pub async fn launch(spec: LaunchSpec) -> Result<App> {
-        let app = app_binary()?;
-        let ports = free_ports(2)?;
-        let (port, native_port) = (ports[0], ports[1]);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&spec.log)
-            .map_err(E2eError::io(format!("open {}", spec.log.display())))?;
-        let log2 = log
-            .try_clone()
-            .map_err(E2eError::io("clone the log file"))?;
-        let mut cmd = Command::new(tauri_driver_binary());
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native_port.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
-        // The app reads its configuration from PORTICO_*: only the test's own values count.
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("PORTICO_") {
-                cmd.env_remove(k);
-            }
-        }
-        for (k, v) in &spec.env {
-            cmd.env(k, v);
-        }
-        let mut driver = ProcessGroup::spawn("tauri-driver", &mut cmd)?;
-        let addr = format!("127.0.0.1:{port}");
-        // tauri-driver listens before the WebKitWebDriver it started does; a session request in
-        // between fails. Both must accept connections.
-        let native = format!("127.0.0.1:{native_port}");
-        wait::until(
-            "tauri-driver and WebKitWebDriver to listen",
-            Duration::from_secs(20),
-            async || {
-                if driver.has_exited() {
-                    return Err(E2eError::Setup("tauri-driver exited at start".into()));
-                }
-                for a in [&addr, &native] {
-                    if let Err(e) = tokio::net::TcpStream::connect(a).await {
-                        return Ok(Check::NotYet(format!("{a}: {e}")));
-                    }
-                }
-                Ok(Check::Ready(()))
-            },
-        )
-        .await?;
-
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), json!("wry"));
-        caps.insert(
-            "tauri:options".into(),
-            json!({ "application": app.to_string_lossy(), "args": spec.args }),
-        );
-        let mut builder =
-            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
-        builder.capabilities(caps);
-        let webdriver_url = format!("http://{addr}");
-        let connect = builder.connect(&webdriver_url);
-        let client = match tokio::time::timeout(wait::APP_START, connect).await {
-            Ok(c) => c?,
-            Err(_) => {
-                return Err(E2eError::Timeout {
-                    what: "the WebDriver session (app start)".into(),
-                    waited: wait::APP_START,
-                    last: "no answer from tauri-driver".into(),
-                })
-            }
-        };
+        let (client, driver) =
+            start_webdriver(&app_binary()?, &spec.args, &spec.env, &spec.log).await?;
         let views = match identify_views(&client, &spec.mfes).await {
             Ok(v) => v,
             Err(e) => {
@@ -314,6 +243,89 @@ impl App {
         }
         Ok(current)
     }
+}
+
+/// Start tauri-driver (which starts WebKitWebDriver) with `env` for the app, output to `log`,
+/// and open a WebDriver session, which starts `app` with `args`. The app's environment is only
+/// `env` among the `PORTICO_*` variables.
+pub async fn start_webdriver(
+    app: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    log: &Path,
+) -> Result<(Client, ProcessGroup)> {
+    let ports = free_ports(2)?;
+    let (port, native_port) = (ports[0], ports[1]);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(E2eError::io(format!("open {}", log.display())))?;
+    let file2 = file
+        .try_clone()
+        .map_err(E2eError::io("clone the log file"))?;
+    let mut cmd = Command::new(tauri_driver_binary());
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native_port.to_string(),
+    ])
+    .stdin(Stdio::null())
+    .stdout(file)
+    .stderr(file2);
+    // The app reads its configuration from PORTICO_*: only the test's own values count.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PORTICO_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut driver = ProcessGroup::spawn("tauri-driver", &mut cmd)?;
+    let addr = format!("127.0.0.1:{port}");
+    // tauri-driver listens before the WebKitWebDriver it started does; a session request in
+    // between fails. Both must accept connections.
+    let native = format!("127.0.0.1:{native_port}");
+    wait::until(
+        "tauri-driver and WebKitWebDriver to listen",
+        Duration::from_secs(20),
+        async || {
+            if driver.has_exited() {
+                return Err(E2eError::Setup("tauri-driver exited at start".into()));
+            }
+            for a in [&addr, &native] {
+                if let Err(e) = tokio::net::TcpStream::connect(a).await {
+                    return Ok(Check::NotYet(format!("{a}: {e}")));
+                }
+            }
+            Ok(Check::Ready(()))
+        },
+    )
+    .await?;
+
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("wry"));
+    caps.insert(
+        "tauri:options".into(),
+        json!({ "application": app.to_string_lossy(), "args": args }),
+    );
+    let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+    builder.capabilities(caps);
+    let webdriver_url = format!("http://{addr}");
+    let connect = builder.connect(&webdriver_url);
+    let client = match tokio::time::timeout(wait::APP_START, connect).await {
+        Ok(c) => c?,
+        Err(_) => {
+            return Err(E2eError::Timeout {
+                what: "the WebDriver session (app start)".into(),
+                waited: wait::APP_START,
+                last: "no answer from tauri-driver".into(),
+            })
+        }
+    };
+    Ok((client, driver))
 }
 
 async fn identify_views(

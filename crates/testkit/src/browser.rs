@@ -1,4 +1,6 @@
-//! A scripted person in a browser, for tests and the E2E "system browser".
+//! A scripted person in a browser on the development provider's sign-in page, for the dev-idp's
+//! and the broker's tests, the benchmarks and the E2E "system browser" (Glewlwyd's sign-in is
+//! [`crate::glewlwyd::Browser`]).
 //!
 //! It loads the authorization URL, reads the sign-in form like a person would (hidden fields and
 //! the account buttons), submits it, and reports where the provider redirects to. It never

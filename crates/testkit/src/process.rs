@@ -7,7 +7,37 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::error::{E2eError, Result};
+/// A helper process that could not be started, read or waited for.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// A helper process (Xvfb, dbus-daemon, gnome-keyring, tauri-driver, the app) did not start.
+    #[error("could not start {what}: {source}")]
+    Spawn {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file, pipe or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A condition did not hold within its time limit.
+    #[error("timed out after {waited:?} waiting for {what} (last seen: not yet)")]
+    Timeout { what: String, waited: Duration },
+    /// A helper answered something the harness cannot use (no bus address, no free display).
+    #[error("harness setup: {0}")]
+    Setup(String),
+}
+
+impl ProcessError {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
+        let what = what.into();
+        move |source| ProcessError::Io { what, source }
+    }
+}
 
 /// A started process group; stopped (TERM, then KILL) on [`ProcessGroup::stop`] or drop.
 #[derive(Debug)]
@@ -20,13 +50,16 @@ pub struct ProcessGroup {
 
 impl ProcessGroup {
     /// Start `cmd` as the leader of a new process group.
-    pub fn spawn(what: &str, cmd: &mut Command) -> Result<ProcessGroup> {
+    pub fn spawn(what: &str, cmd: &mut Command) -> Result<ProcessGroup, ProcessError> {
         let child = cmd
             .process_group(0)
             .spawn()
-            .map_err(E2eError::spawn(what))?;
+            .map_err(|source| ProcessError::Spawn {
+                what: what.to_owned(),
+                source,
+            })?;
         let pgid = i32::try_from(child.id())
-            .map_err(|_| E2eError::Setup(format!("{what}: pid out of range")))?;
+            .map_err(|_| ProcessError::Setup(format!("{what}: pid out of range")))?;
         Ok(ProcessGroup {
             what: what.to_owned(),
             child: Some(child),
@@ -41,29 +74,33 @@ impl ProcessGroup {
     }
 
     /// Write `bytes` to the leader's stdin (if piped) and close it.
-    pub fn write_stdin(&mut self, bytes: &[u8]) -> Result<()> {
+    pub fn write_stdin(&mut self, bytes: &[u8]) -> Result<(), ProcessError> {
         use std::io::Write;
         if let Some(mut stdin) = self.child.as_mut().and_then(|c| c.stdin.take()) {
-            stdin
-                .write_all(bytes)
-                .map_err(E2eError::io(format!("write to the stdin of {}", self.what)))?;
+            stdin.write_all(bytes).map_err(ProcessError::io(format!(
+                "write to the stdin of {}",
+                self.what
+            )))?;
         }
         Ok(())
     }
 
     /// The first line the leader prints on its (piped) stdout, without the newline. Blocks until
     /// it is printed; the rest of the output is left unread.
-    pub fn read_stdout_line(&mut self) -> Result<String> {
+    pub fn read_stdout_line(&mut self) -> Result<String, ProcessError> {
         use std::io::BufRead;
         let stdout = self
             .child
             .as_mut()
             .and_then(|c| c.stdout.take())
-            .ok_or_else(|| E2eError::Setup(format!("{}: stdout is not piped", self.what)))?;
+            .ok_or_else(|| ProcessError::Setup(format!("{}: stdout is not piped", self.what)))?;
         let mut line = String::new();
         std::io::BufReader::new(stdout)
             .read_line(&mut line)
-            .map_err(E2eError::io(format!("read the output of {}", self.what)))?;
+            .map_err(ProcessError::io(format!(
+                "read the output of {}",
+                self.what
+            )))?;
         Ok(line.trim().to_owned())
     }
 
@@ -162,42 +199,78 @@ fn signal_group(pgid: i32, signal: i32) {
 /// Live (non-zombie) processes in a process group, read from /proc. Zombies are skipped: the
 /// container's init may never reap orphans, and a zombie holds nothing.
 pub fn group_members(pgid: i32) -> Vec<i32> {
+    all_processes()
+        .into_iter()
+        .filter(|(_, stat)| stat.group == pgid && stat.state != 'Z')
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// `root` and all its descendants, from /proc (memory of an app with its WebKit processes).
+pub fn process_tree(root: i32) -> Vec<i32> {
+    let all = all_processes();
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(
+            all.iter()
+                .filter(|(_, s)| s.parent == parent)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+    }
+    out
+}
+
+struct Stat {
+    state: char,
+    group: i32,
+    parent: i32,
+}
+
+fn all_processes() -> Vec<(i32, Stat)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .filter(|pid| {
-            proc_stat(*pid).is_some_and(|(state, group, _)| group == pgid && state != 'Z')
-        })
+        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
         .collect()
 }
 
-/// `(state, process group, parent)` of a process from /proc/PID/stat.
-fn proc_stat(pid: i32) -> Option<(char, i32, i32)> {
+/// State, parent and process group of a process from /proc/PID/stat.
+fn proc_stat(pid: i32) -> Option<Stat> {
     let stat =
         std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
     // The command name is in parentheses and may contain spaces; fields follow the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp, ppid))
+    let parent = fields.next()?.parse().ok()?;
+    let group = fields.next()?.parse().ok()?;
+    Some(Stat {
+        state,
+        group,
+        parent,
+    })
 }
 
 /// Poll `ok` every 50 ms until it holds or `limit` passes (blocking; for process plumbing only).
-pub fn wait_blocking(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Result<()> {
+pub fn wait_blocking(
+    what: &str,
+    limit: Duration,
+    mut ok: impl FnMut() -> bool,
+) -> Result<(), ProcessError> {
     let start = Instant::now();
     loop {
         if ok() {
             return Ok(());
         }
         if start.elapsed() >= limit {
-            return Err(E2eError::Timeout {
+            return Err(ProcessError::Timeout {
                 what: what.to_owned(),
                 waited: limit,
-                last: "not yet".into(),
             });
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -205,18 +278,18 @@ pub fn wait_blocking(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) 
 }
 
 /// `n` distinct free TCP ports on 127.0.0.1 (bound together, then released for the caller).
-pub fn free_ports(n: usize) -> Result<Vec<u16>> {
+pub fn free_ports(n: usize) -> Result<Vec<u16>, ProcessError> {
     let listeners = (0..n)
         .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0").map_err(E2eError::io("bind a free port"))
+            std::net::TcpListener::bind("127.0.0.1:0").map_err(ProcessError::io("bind a free port"))
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     listeners
         .iter()
         .map(|l| {
             l.local_addr()
                 .map(|a| a.port())
-                .map_err(E2eError::io("read a free port"))
+                .map_err(ProcessError::io("read a free port"))
         })
         .collect()
 }

@@ -5,13 +5,9 @@ use std::time::Duration;
 /// A harness or WebDriver failure, with what the harness was doing at the time.
 #[derive(Debug, thiserror::Error)]
 pub enum E2eError {
-    /// A helper process (Xvfb, dbus-daemon, gnome-keyring, tauri-driver, the app) did not start.
-    #[error("could not start {what}: {source}")]
-    Spawn {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A helper process could not be started, read or waited for (desktop session, tauri-driver).
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
     /// A file or socket operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -44,7 +40,7 @@ pub enum E2eError {
     Provider(#[from] portico_dev_idp::IdpError),
     /// The scripted sign-in (in-process browser) failed.
     #[error("scripted sign-in: {0}")]
-    Browser(#[from] portico_dev_idp::browser::BrowserError),
+    Browser(#[from] crate::browser::BrowserError),
     /// The harness is misconfigured (missing binary, bad repository file).
     #[error("harness setup: {0}")]
     Setup(String),
@@ -58,7 +54,7 @@ impl E2eError {
 
     pub(crate) fn spawn(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> E2eError {
         let what = what.into();
-        move |source| E2eError::Spawn { what, source }
+        move |source| E2eError::Process(crate::process::ProcessError::Spawn { what, source })
     }
 
     pub(crate) fn webdriver(

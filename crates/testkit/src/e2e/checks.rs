@@ -1,9 +1,9 @@
 //! Assertions several scenarios share, phrased as what a person sees.
 
-use crate::app::App;
-use crate::error::Result;
-use crate::scenario::Scenario;
-use crate::wait;
+use super::app::App;
+use super::error::Result;
+use super::scenario::Scenario;
+use super::wait;
 
 /// Every MFE shows data its own API accepted, with a token whose `aud` is that API: the data
 /// card names the API's audience, the token card shows the token's audience, and the API's

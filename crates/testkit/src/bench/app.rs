@@ -1,0 +1,919 @@
+//! Parts 2, 4 and 5: the release app in a headless desktop session, against the release dev-idp
+//! in a process of its own (a refresh token must stay valid across app restarts). The app is
+//! started directly for start-up, memory and sign-in (timed from spawn), and through
+//! tauri-driver for part 2 (scripts timed inside the webview by `performance.now()`). The
+//! benchmark MFEs report to a loopback listener; part 2's page and frame are served here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::response::IntoResponse;
+use fantoccini::wd::TimeoutConfiguration;
+use fantoccini::Client;
+use serde_json::{json, Value};
+
+use super::stats::{stats_json, Stats};
+use super::{io, json_err, needed, BenchError, Inputs, Plan, Result};
+use crate::desktop::{Desktop, Display};
+use crate::e2e::app::start_webdriver;
+use crate::process::{process_tree, ProcessGroup};
+
+const BILLING: &str = "https://api.portico.dev/billing";
+const CORE: &str = "https://api.portico.dev/core";
+const ANALYTICS: &str = "https://api.portico.dev/analytics";
+const STARTUP_MFES: [&str; 3] = ["billing", "dashboard", "analytics"];
+
+fn unix_ms_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .unwrap_or(f64::NAN)
+}
+
+// ---------------------------------------------------------------- loopback servers
+
+/// What a benchmark MFE reported: which MFE, what (`token`, `shown`, `error:<kind>`), the page's
+/// wall-clock time (Unix ms) and when the report arrived here.
+#[derive(Debug, Clone)]
+struct Report {
+    mfe: String,
+    what: String,
+    at_unix_ms: f64,
+    arrived: Instant,
+}
+
+/// The loopback listener the benchmark MFEs report to (`GET /ready?mfe=&what=&at=`).
+struct ReadyListener {
+    url: String,
+    reports: Arc<Mutex<Vec<Report>>>,
+}
+
+async fn serve(router: axum::Router, what: &str) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(io(format!("bind {what}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io(format!("address of {what}")))?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok(format!("http://{addr}"))
+}
+
+impl ReadyListener {
+    async fn start() -> Result<ReadyListener> {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let router = axum::Router::new()
+            .route("/ready", axum::routing::get(record_report))
+            .with_state(Arc::clone(&reports));
+        let origin = serve(router, "the report listener").await?;
+        Ok(ReadyListener {
+            url: format!("{origin}/ready"),
+            reports,
+        })
+    }
+
+    fn clear(&self) {
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn reports(&self) -> Vec<Report> {
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Wait until each of `mfes` reported once; returns those reports (first per MFE).
+    async fn wait_for(&self, mfes: &[&str], limit: Duration) -> Result<Vec<Report>> {
+        let start = Instant::now();
+        loop {
+            let all = self.reports();
+            let firsts: Vec<Report> = mfes
+                .iter()
+                .filter_map(|m| all.iter().find(|r| r.mfe == *m).cloned())
+                .collect();
+            if firsts.len() == mfes.len() {
+                return Ok(firsts);
+            }
+            if start.elapsed() > limit {
+                let seen: Vec<String> = all
+                    .iter()
+                    .map(|r| format!("{}={}", r.mfe, r.what))
+                    .collect();
+                return Err(BenchError::Failed(format!(
+                    "timed out after {limit:?} waiting for MFE reports from {mfes:?}; got [{}]",
+                    seen.join(", ")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+async fn record_report(
+    State(sink): State<Arc<Mutex<Vec<Report>>>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
+    let arrived = Instant::now();
+    let field = |k: &str| q.get(k).cloned().unwrap_or_default();
+    sink.lock().unwrap_or_else(|p| p.into_inner()).push(Report {
+        mfe: field("mfe"),
+        what: field("what"),
+        at_unix_ms: field("at").parse().unwrap_or(f64::NAN),
+        arrived,
+    });
+    (
+        StatusCode::NO_CONTENT,
+        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+    )
+}
+
+/// A static site on its own loopback origin: `dir`'s files, plus the shell's client module at
+/// `/_portico/client.js` (the same file the shell serves to bundled MFEs). Returns the origin.
+async fn static_site(dir: PathBuf, client_js: PathBuf) -> Result<String> {
+    let router = axum::Router::new()
+        .fallback(serve_file)
+        .with_state(Arc::new((dir, client_js)));
+    serve(router, "a static site").await
+}
+
+async fn serve_file(State(site): State<Arc<(PathBuf, PathBuf)>>, uri: Uri) -> impl IntoResponse {
+    let (dir, client_js) = site.as_ref();
+    let path = uri.path();
+    let file = if path == "/_portico/client.js" {
+        Some(client_js.clone())
+    } else {
+        let rel = path.trim_start_matches('/');
+        let rel = if rel.is_empty() { "index.html" } else { rel };
+        // Plain names only: this serves two folders of the repository, nothing else.
+        rel.split('/')
+            .all(|s| !s.is_empty() && s != ".." && s != "." && !s.contains('%'))
+            .then(|| dir.join(rel))
+    };
+    match file.and_then(|f| std::fs::read(&f).ok().map(|b| (f, b))) {
+        Some((f, body)) => {
+            let ctype = match f.extension().and_then(|e| e.to_str()) {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                _ => "application/octet-stream",
+            };
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, ctype),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+// ---------------------------------------------------------------- the app and its memory
+
+/// One app process started directly (its own process group, with its WebKit processes), and when.
+struct AppRun {
+    group: ProcessGroup,
+    started: Instant,
+    started_unix_ms: f64,
+}
+
+/// Memory of one process: (name, VmRSS kB, VmHWM kB).
+fn status_of(pid: i32) -> Option<(String, u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mut name = String::new();
+    let (mut rss, mut hwm) = (0, 0);
+    for line in text.lines() {
+        let value = |l: &str| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if let Some(n) = line.strip_prefix("Name:") {
+            name = n.trim().to_string();
+        } else if line.starts_with("VmRSS:") {
+            rss = value(line);
+        } else if line.starts_with("VmHWM:") {
+            hwm = value(line);
+        }
+    }
+    Some((name, rss, hwm))
+}
+
+/// One look at the app's process tree.
+#[derive(Debug, Clone, Default)]
+struct MemSample {
+    rss_kb: u64,
+    hwm_kb: u64,
+    by_name: BTreeMap<String, (u32, u64, u64)>,
+}
+
+fn sample_memory(root: i32) -> MemSample {
+    let mut s = MemSample::default();
+    for pid in process_tree(root) {
+        if let Some((name, rss, hwm)) = status_of(pid) {
+            s.rss_kb += rss;
+            s.hwm_kb += hwm;
+            let e = s.by_name.entry(name).or_default();
+            e.0 += 1;
+            e.1 += rss;
+            e.2 += hwm;
+        }
+    }
+    s
+}
+
+/// A browser script for `PORTICO_BROWSER`: appends the URL it is given to `url_file`.
+fn write_browser_script(dir: &Path, url_file: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n# PORTICO_BROWSER of `cargo xtask bench`: record the URL; the bench signs in.\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            url_file.display()
+        ),
+    )
+    .map_err(io("write the browser script"))?;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .map_err(io("chmod the browser script"))?;
+    Ok(script)
+}
+
+// ---------------------------------------------------------------- parts 2, 4, 5
+
+struct Ctx {
+    desktop: Desktop,
+    app: PathBuf,
+    work: PathBuf,
+    logs: PathBuf,
+    issuer: String,
+    listener: ReadyListener,
+    browser: PathBuf,
+    url_file: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Ctx {
+    fn provider(&self) -> Value {
+        json!({
+            "issuer": self.issuer,
+            "clientId": "portico-desktop",
+            "dialect": "auth0",
+            "redirect": "dev.portico.app:/callback",
+            "defaultAudience": CORE,
+            "scopes": ["openid", "profile", "email", "offline_access"],
+        })
+    }
+
+    fn write_config(&self, name: &str, config: &Value) -> Result<PathBuf> {
+        let path = self.work.join(format!("{name}.json"));
+        let text = serde_json::to_string_pretty(config).map_err(json_err("app configuration"))?;
+        std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
+        Ok(path)
+    }
+
+    /// The three start-up MFEs: same page, each on its own origin with its own audience.
+    fn startup_config(&self, name: &str, auth: bool, sign_in: bool) -> Result<PathBuf> {
+        let mfe = |id: &str, title: &str, aud: &str, scopes: &[&str], first: bool| {
+            json!({
+                "id": id, "title": title,
+                "source": { "bundled": "bench/mfe" },
+                "audiences": [aud], "scopes": scopes,
+                "settings": { "auth": auth, "signIn": sign_in && first, "report": self.listener.url },
+            })
+        };
+        let config = json!({
+            "provider": self.provider(),
+            "mfes": [
+                mfe("billing", "Billing", BILLING, &["read:invoices", "write:invoices"], true),
+                mfe("dashboard", "Dashboard", CORE, &["read:dashboard"], false),
+                mfe("analytics", "Analytics", ANALYTICS, &["read:reports", "export:reports"], false),
+            ],
+        });
+        self.write_config(name, &config)
+    }
+
+    /// Part 2's MFE is served by the bench itself (not bundled): the shell pins every MFE
+    /// webview, iframes included, to the MFE's registered origins, and only a URL-sourced MFE
+    /// can list a second origin, the one the web bridge's iframe needs.
+    fn micro_config(&self, page: &str, frame: &str) -> Result<PathBuf> {
+        let config = json!({
+            "provider": self.provider(),
+            "mfes": [
+                { "id": "bench", "title": "Bench", "source": { "url": format!("{page}/") },
+                  "origins": [frame],
+                  "audiences": [BILLING], "scopes": ["read:invoices", "write:invoices"] },
+                // The provider's login audience must belong to some MFE: an idle one has it.
+                { "id": "idle", "title": "Idle", "source": { "bundled": "bench/frame" },
+                  "audiences": [CORE], "scopes": ["read:dashboard"] },
+            ],
+        });
+        self.write_config("micro", &config)
+    }
+
+    /// The app's environment: the desktop session and only our PORTICO_* values.
+    fn env(&self, config: &Path, keyring_service: &str) -> Vec<(String, String)> {
+        let mut env = self.desktop.env().to_vec();
+        env.extend([
+            (
+                "PORTICO_CONFIG".into(),
+                config.to_string_lossy().into_owned(),
+            ),
+            ("PORTICO_KEYRING_SERVICE".into(), keyring_service.into()),
+            (
+                "PORTICO_BROWSER".into(),
+                self.browser.to_string_lossy().into_owned(),
+            ),
+            ("PORTICO_LOG".into(), "warn".into()),
+        ]);
+        env
+    }
+
+    fn app_command(&self, env: &[(String, String)]) -> Command {
+        let mut cmd = Command::new(&self.app);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PORTICO_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn launch(&self, env: &[(String, String)], log: &str) -> Result<AppRun> {
+        let mut cmd = self.app_command(env);
+        let path = self.logs.join(log);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(format!("open {}", path.display())))?;
+        let file2 = file.try_clone().map_err(io("clone the log file"))?;
+        cmd.stdout(file).stderr(file2);
+        let started_unix_ms = unix_ms_now();
+        let started = Instant::now();
+        let group = ProcessGroup::spawn("the app", &mut cmd)?;
+        Ok(AppRun {
+            group,
+            started,
+            started_unix_ms,
+        })
+    }
+
+    async fn counters(&self) -> Value {
+        let url = format!("{}__admin/counters", self.issuer);
+        match self.http.get(url).send().await {
+            Ok(r) => r.json().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    }
+
+    /// The scripted person at the system browser: the app ran `PORTICO_BROWSER` (which wrote
+    /// the URL to `url_file`); sign in as alice on the dev-idp's page and return the redirect
+    /// (the deep-link callback). Time spent here is not part of any figure.
+    async fn sign_in(&self, limit: Duration) -> Result<String> {
+        let start = Instant::now();
+        let authorize = loop {
+            if let Ok(text) = std::fs::read_to_string(&self.url_file) {
+                if let Some(line) = text.lines().find(|l| l.contains("/authorize?")) {
+                    break line.trim().to_string();
+                }
+            }
+            if start.elapsed() > limit {
+                return Err(BenchError::Failed(format!(
+                    "the app did not open the sign-in page within {limit:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let callback = crate::browser::sign_in(&authorize, "alice").await?;
+        if !callback.contains("code=") {
+            return Err(BenchError::Failed(
+                "the provider did not return a code".into(),
+            ));
+        }
+        Ok(callback)
+    }
+}
+
+fn counter_delta(before: &Value, after: &Value, key: &str) -> Option<u64> {
+    Some(after[key].as_u64()? - before[key].as_u64()?)
+}
+
+pub(super) async fn in_app(plan: &Plan, inputs: &Inputs, out: &Path) -> Result<Value> {
+    let app = needed(&inputs.app, "--app")?;
+    let idp_bin = needed(&inputs.dev_idp, "--dev-idp")?;
+    let desktop = Desktop::start_in_temp(Display::Xvfb)?;
+    let work = out.join("work");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(io("create target/bench/work"))?;
+    let logs = out.join("logs");
+
+    // The provider outlives app restarts (a refresh token must stay valid across them).
+    let idp_log = std::fs::File::create(logs.join("dev-idp.log")).map_err(io("dev-idp.log"))?;
+    let mut idp = ProcessGroup::spawn(
+        "the dev-idp",
+        Command::new(&idp_bin)
+            .arg("--admin")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(idp_log),
+    )?;
+    let line = idp.read_stdout_line()?;
+    let start: Value = serde_json::from_str(&line).map_err(json_err("dev-idp start line"))?;
+    let issuer = start["issuer"]
+        .as_str()
+        .ok_or_else(|| BenchError::Failed(format!("dev-idp start line without issuer: {line}")))?
+        .to_string();
+    let url_file = work.join("browser-urls.txt");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|source| BenchError::Http {
+            what: "HTTP client".into(),
+            source,
+        })?;
+    let ctx = Ctx {
+        desktop,
+        browser: write_browser_script(&work, &url_file)?,
+        url_file,
+        app,
+        work,
+        logs,
+        issuer,
+        listener: ReadyListener::start().await?,
+        http,
+    };
+    let result = app_parts(plan, &ctx).await;
+    idp.stop(Duration::from_secs(3));
+    result
+}
+
+async fn app_parts(plan: &Plan, ctx: &Ctx) -> Result<Value> {
+    let mut out = json!({ "errors": [] });
+    let mut errors = Vec::new();
+    // A sign-in is needed by both: the warm start and part 2 use the session it leaves in the keyring.
+    let keyring_on = match login_runs(plan, ctx).await {
+        Ok((figures, service)) => {
+            out["startup"]["login_callback_to_all_tokens"] = figures;
+            service
+        }
+        Err(e) => {
+            return Err(BenchError::Failed(format!(
+                "sign-in (needed by every app benchmark) failed: {e}"
+            )))
+        }
+    };
+    if plan.startup {
+        match startup_runs(plan, ctx, &keyring_on).await {
+            Ok((startup, memory)) => {
+                for (k, v) in startup.as_object().into_iter().flatten() {
+                    out["startup"][k] = v.clone();
+                }
+                out["memory"] = memory;
+            }
+            Err(e) => errors.push(format!("start-up/memory: {e}")),
+        }
+    }
+    if plan.webview {
+        match webview_micro(plan, ctx, &keyring_on).await {
+            Ok(v) => out["webview"] = v,
+            Err(e) => errors.push(format!("webview: {e}")),
+        }
+    }
+    out["errors"] = json!(errors);
+    Ok(out)
+}
+
+/// Part 4b: the app waits signed out; billing asks the shell to sign in; the scripted browser
+/// signs in; the bench delivers the callback as Linux does (a second instance with the URL) and
+/// times until all three MFEs report a token.
+async fn login_runs(plan: &Plan, ctx: &Ctx) -> Result<(Value, String)> {
+    let rounds = if plan.quick { 1 } else { 3 };
+    let config = ctx.startup_config("login", true, true)?;
+    let mut page_ms = Vec::new();
+    let mut arrival_ms = Vec::new();
+    let mut requests = Vec::new();
+    let mut service = String::new();
+    for i in 0..rounds {
+        service = format!("portico-bench-login-{i}-{}", std::process::id());
+        let _ = std::fs::remove_file(&ctx.url_file);
+        ctx.listener.clear();
+        let env = ctx.env(&config, &service);
+        let mut run = ctx.launch(&env, &format!("login-{i}.log"))?;
+        let result = async {
+            let callback = ctx.sign_in(Duration::from_secs(60)).await?;
+            let before = ctx.counters().await;
+            let t0 = Instant::now();
+            let t0_unix = unix_ms_now();
+            let mut second = ctx.app_command(&env);
+            second
+                .arg(&callback)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut second = second.spawn().map_err(io("deliver the callback"))?;
+            let reports = ctx
+                .listener
+                .wait_for(&STARTUP_MFES, Duration::from_secs(60))
+                .await?;
+            let _ = second.wait();
+            if let Some(bad) = reports.iter().find(|r| r.what != "token") {
+                return Err(BenchError::Failed(format!(
+                    "MFE {} reported {}",
+                    bad.mfe, bad.what
+                )));
+            }
+            let last_page = reports
+                .iter()
+                .map(|r| r.at_unix_ms)
+                .fold(f64::MIN, f64::max);
+            let last_arrival = reports.iter().map(|r| r.arrived).max().unwrap_or(t0);
+            page_ms.push(last_page - t0_unix);
+            arrival_ms.push(last_arrival.duration_since(t0).as_secs_f64() * 1e3);
+            let after = ctx.counters().await;
+            requests.push(json!({
+                "authorization_code": counter_delta(&before, &after, "token_authorization_code"),
+                "refresh": counter_delta(&before, &after, "token_refresh"),
+            }));
+            Ok(())
+        }
+        .await;
+        run.group.stop(Duration::from_secs(5));
+        result.map_err(|e| BenchError::Failed(format!("sign-in round {i}: {e}")))?;
+    }
+    Ok((
+        json!({
+            "ms": stats_json(&page_ms, "ms"),
+            // In round order: an outlier's round shows whether it is a first-run effect.
+            "ms_each_round": page_ms,
+            "ms_by_report_arrival": stats_json(&arrival_ms, "ms"),
+            "token_endpoint_requests_per_round": requests,
+            "what": "from starting the second instance with the callback URL (how Linux delivers a deep link) to the last of three MFEs holding its token",
+        }),
+        service,
+    ))
+}
+
+async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value, Value)> {
+    let rounds = if plan.quick { 2 } else { 7 };
+    let on = ctx.startup_config("startup-on", true, false)?;
+    let off = ctx.startup_config("startup-off", false, false)?;
+    // Never signed in: the shell finds nothing in the keyring and asks the provider nothing.
+    let keyring_off = format!("portico-bench-off-{}", std::process::id());
+    #[derive(Default)]
+    struct Series {
+        ready_ms: Vec<f64>,
+        peak_kb: Vec<f64>,
+        steady_kb: Vec<f64>,
+        hwm_sum_kb: Vec<f64>,
+        requests: Vec<Value>,
+        processes: Value,
+    }
+    let mut series = [Series::default(), Series::default()];
+    // Round 0 warms the page cache and is not counted.
+    for round in 0..=rounds {
+        for (k, auth) in [true, false].into_iter().enumerate() {
+            let (config, service) = if auth {
+                (&on, keyring_on)
+            } else {
+                (&off, keyring_off.as_str())
+            };
+            let mode = if auth { "on" } else { "off" };
+            // The machine is shared: an app that could not start (display or bus gone for a
+            // moment) gets one more try; a second failure ends the part.
+            let mut attempt = 0;
+            let (before, m) = loop {
+                ctx.listener.clear();
+                let before = ctx.counters().await;
+                let mut run = ctx.launch(
+                    &ctx.env(config, service),
+                    &format!("startup-{mode}-{round}-{attempt}.log"),
+                )?;
+                let measured = measure_startup(ctx, &mut run).await;
+                run.group.stop(Duration::from_secs(5));
+                match measured {
+                    Ok(m) => break (before, m),
+                    Err(e) if attempt == 0 => {
+                        println!(
+                            "bench: start-up round {round} (auth {mode}) failed, retrying: {e}"
+                        );
+                        attempt += 1;
+                    }
+                    Err(e) => {
+                        return Err(BenchError::Failed(format!(
+                            "start-up round {round} with auth {mode}: {e}"
+                        )))
+                    }
+                }
+            };
+            if let Some(bad) = m
+                .reports_what
+                .iter()
+                .find(|w| *w != if auth { "token" } else { "shown" })
+            {
+                return Err(BenchError::Failed(format!(
+                    "an MFE reported `{bad}` in a start-up with auth {auth}"
+                )));
+            }
+            if round == 0 {
+                continue;
+            }
+            let after = ctx.counters().await;
+            let s = &mut series[k];
+            s.ready_ms.push(m.ready_ms);
+            s.peak_kb.push(m.peak_kb);
+            s.steady_kb.push(m.steady_kb);
+            s.hwm_sum_kb.push(m.hwm_sum_kb);
+            s.requests.push(json!({
+                "refresh": counter_delta(&before, &after, "token_refresh"),
+                "reuse_detections": counter_delta(&before, &after, "reuse_detections"),
+            }));
+            s.processes = m.processes;
+        }
+    }
+    let ratio = |a: &[f64], b: &[f64]| -> f64 {
+        match (Stats::of(a), Stats::of(b)) {
+            (Some(a), Some(b)) => a.p50 / b.p50,
+            _ => f64::NAN,
+        }
+    };
+    let min = |v: &[f64]| Stats::of(v).map_or(f64::NAN, |s| s.min);
+    let [on_s, off_s] = &series;
+    let startup = json!({
+        "warm_start_auth_on_ms": stats_json(&on_s.ready_ms, "ms"),
+        "start_auth_off_ms": stats_json(&off_s.ready_ms, "ms"),
+        "ratio_on_over_off_p50": ratio(&on_s.ready_ms, &off_s.ready_ms),
+        // Least disturbed runs: on a shared machine the minimum is the steadier comparison.
+        "ratio_on_over_off_min": min(&on_s.ready_ms) / min(&off_s.ready_ms),
+        "warm_start_token_endpoint_requests": on_s.requests,
+        "auth_off_token_endpoint_requests": off_s.requests,
+        "rounds": rounds,
+        "what": "from spawning the app to the last of three MFEs reporting (auth on: holding its token after the keyring restore; auth off: shown)",
+        "auth_off_means": "the same shell binary, pages and three MFE origins; the keyring holds no session (the shell looks once, finds none, asks the provider nothing) and the MFEs are told by their registry settings (`settings.auth = false`) not to ask for tokens",
+    });
+    let memory = json!({
+        "auth_on": {
+            "peak_rss_kb": stats_json(&on_s.peak_kb, "kB"),
+            "steady_rss_kb": stats_json(&on_s.steady_kb, "kB"),
+            "sum_of_vmhwm_kb": stats_json(&on_s.hwm_sum_kb, "kB"),
+            "processes_last_round": on_s.processes,
+        },
+        "auth_off": {
+            "peak_rss_kb": stats_json(&off_s.peak_kb, "kB"),
+            "steady_rss_kb": stats_json(&off_s.steady_kb, "kB"),
+            "sum_of_vmhwm_kb": stats_json(&off_s.hwm_sum_kb, "kB"),
+            "processes_last_round": off_s.processes,
+        },
+        "ratio_steady_on_over_off_p50": ratio(&on_s.steady_kb, &off_s.steady_kb),
+        "ratio_peak_on_over_off_p50": ratio(&on_s.peak_kb, &off_s.peak_kb),
+        "what": "sum over the app's process tree (the app and its WebKit processes) of /proc/<pid>/status VmRSS, sampled every 20 ms from spawn: peak = highest sum; steady = median of sums 3-5 s after all MFEs reported; sum_of_vmhwm = per-process peaks added up at the end",
+    });
+    Ok((startup, memory))
+}
+
+struct StartupMeasure {
+    ready_ms: f64,
+    reports_what: Vec<String>,
+    peak_kb: f64,
+    steady_kb: f64,
+    hwm_sum_kb: f64,
+    processes: Value,
+}
+
+async fn measure_startup(ctx: &Ctx, run: &mut AppRun) -> Result<StartupMeasure> {
+    let limit = Duration::from_secs(90);
+    let mut peak = 0u64;
+    let ready_at: Instant;
+    let reports = loop {
+        let m = sample_memory(run.group.pid());
+        peak = peak.max(m.rss_kb);
+        let all = ctx.listener.reports();
+        if STARTUP_MFES
+            .iter()
+            .all(|id| all.iter().any(|r| r.mfe == *id))
+        {
+            ready_at = Instant::now();
+            break all;
+        }
+        if let Some(status) = run.group.exit_status() {
+            return Err(BenchError::Failed(format!(
+                "the app exited before its MFEs reported ({status})"
+            )));
+        }
+        if run.started.elapsed() > limit {
+            return Err(BenchError::Failed(format!(
+                "MFEs did not all report within {limit:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let firsts: Vec<&Report> = STARTUP_MFES
+        .iter()
+        .filter_map(|id| reports.iter().find(|r| r.mfe == *id))
+        .collect();
+    let last = firsts.iter().map(|r| r.at_unix_ms).fold(f64::MIN, f64::max);
+    let mut steady = Vec::new();
+    let mut last_sample = MemSample::default();
+    while ready_at.elapsed() < Duration::from_secs(5) {
+        let m = sample_memory(run.group.pid());
+        peak = peak.max(m.rss_kb);
+        if ready_at.elapsed() >= Duration::from_secs(3) {
+            steady.push(m.rss_kb as f64);
+        }
+        last_sample = m;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let processes: Value = last_sample
+        .by_name
+        .iter()
+        .map(|(name, (count, rss, hwm))| {
+            (
+                name.clone(),
+                json!({ "count": count, "rss_kb": rss, "vmhwm_kb": hwm }),
+            )
+        })
+        .collect::<serde_json::Map<String, Value>>()
+        .into();
+    Ok(StartupMeasure {
+        ready_ms: last - run.started_unix_ms,
+        reports_what: firsts.iter().map(|r| r.what.clone()).collect(),
+        peak_kb: peak as f64,
+        steady_kb: Stats::of(&steady).map_or(f64::NAN, |s| s.p50),
+        hwm_sum_kb: last_sample.hwm_kb as f64,
+        processes,
+    })
+}
+
+const RUN_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+window.porticoBench.run(arguments[0]).then(done, (e) => done({ error: String((e && (e.message || e.kind)) || e) }));
+"#;
+
+const NATIVE_TOKEN_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+window.__TAURI_INTERNALS__.invoke("mfe_context")
+  .then((c) => window.__TAURI_INTERNALS__.invoke("get_token", { audience: c.audiences[0] }))
+  .then(() => done(true), (e) => done((e && e.kind) || String(e)));
+"#;
+
+const BENCH_PAGE_READY: &str = "return (window.porticoBench && document.getElementById('status').textContent === 'ready') ? location.origin : null;";
+
+fn webdriver(what: &str) -> impl FnOnce(fantoccini::error::CmdError) -> BenchError + '_ {
+    move |source| {
+        BenchError::Harness(crate::e2e::error::E2eError::WebDriver {
+            what: what.to_owned(),
+            source,
+        })
+    }
+}
+
+/// Switch to the webview whose page makes `probe` return a non-null value.
+async fn find_view(client: &Client, probe: &str, limit: Duration) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let handles = client
+            .windows()
+            .await
+            .map_err(webdriver("listing window handles"))?;
+        for h in handles {
+            if client.switch_to_window(h).await.is_err() {
+                continue;
+            }
+            if let Ok(v) = client.execute(probe, vec![]).await {
+                if !v.is_null() {
+                    return Ok(());
+                }
+            }
+        }
+        if start.elapsed() > limit {
+            return Err(BenchError::Failed(format!(
+                "no webview answered the probe within {limit:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Part 2: one page, one run, four ways to a token, timed by performance.now() in the page.
+async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
+    let web = crate::e2e::scenario::repo_root().join("ui").join("web");
+    let client_js = web.join("_portico").join("client.js");
+    let page = static_site(web.join("bench").join("page"), client_js.clone()).await?;
+    let frame = static_site(web.join("bench").join("frame"), client_js).await?;
+    let config = ctx.micro_config(&page, &frame)?;
+    let env = ctx.env(&config, keyring_on);
+    let (client, mut driver) =
+        start_webdriver(&ctx.app, &[], &env, &ctx.logs.join("webview.log")).await?;
+    let measured = measure_in_page(plan, &client, &frame).await;
+    // tauri-driver → WebKitWebDriver → app.
+    let app_pid = process_tree(driver.pid()).into_iter().find(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "portico")
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(30), client.close()).await;
+    tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
+        .await
+        .ok();
+    let (result, rounds, warmup, batch) = measured?;
+    if let Some(e) = result.get("error") {
+        return Err(BenchError::Failed(format!("the bench page failed: {e}")));
+    }
+    let mut cases = serde_json::Map::new();
+    for name in [
+        "a_client_cache",
+        "b_ipc_get_token",
+        "c_ipc_ping",
+        "d_web_bridge",
+        "e_ipc_context",
+    ] {
+        let c = &result["cases"][name];
+        let nums = |v: &Value| -> Vec<f64> {
+            v.as_array()
+                .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default()
+        };
+        cases.insert(
+            name.into(),
+            json!({
+                "per_call_ms_batch_means": stats_json(&nums(&c["batch"]), "ms"),
+                "per_call_ms_single": stats_json(&nums(&c["single"]), "ms"),
+                "batch_size": batch[name],
+            }),
+        );
+    }
+    let p50 = |name: &str| {
+        cases[name]["per_call_ms_batch_means"]["p50"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
+    Ok(json!({
+        "cases": cases,
+        "ratio_b_over_c_p50": p50("b_ipc_get_token") / p50("c_ipc_ping"),
+        "ratio_a_over_d_p50": p50("a_client_cache") / p50("d_web_bridge"),
+        "timer_resolution_ms": result["resolution_ms"],
+        "same_token_in_all_cases": result["same_token"],
+        "mfe_ping_result": result["ping_result"],
+        "user_agent": result["user_agent"],
+        "rounds": rounds,
+        "warmup_rounds": warmup,
+        "app_pid": app_pid,
+        "what": "interleaved rounds in one page; each round times a batch of each case back to back; per_call_ms_batch_means = batch time / batch size (robust to the coarse page timer); per_call_ms_single = each call on its own",
+    }))
+}
+
+/// The page's own run: its result, rounds, warm-up rounds and batch sizes.
+async fn measure_in_page(
+    plan: &Plan,
+    client: &Client,
+    frame_origin: &str,
+) -> Result<(Value, u32, u32, Value)> {
+    let long = TimeoutConfiguration::new(Some(Duration::from_secs(600)), None, None);
+    client
+        .update_timeouts(long)
+        .await
+        .map_err(webdriver("setting the script timeout"))?;
+    find_view(client, BENCH_PAGE_READY, Duration::from_secs(60)).await?;
+    // The session is restored from the keyring at start; wait for the native cache to hold a token.
+    let start = Instant::now();
+    loop {
+        let v = client
+            .execute_async(NATIVE_TOKEN_SCRIPT, vec![])
+            .await
+            .map_err(webdriver("asking the shell for a token"))?;
+        if v == json!(true) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err(BenchError::Failed(format!(
+                "the bench MFE got no token from the shell: {v}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (rounds, warmup) = if plan.quick { (10, 2) } else { (100, 10) };
+    // The page's clock ticks in whole milliseconds (WebKit coarsens performance.now()), so each
+    // sample is a batch long enough to span tens of ticks.
+    let batch = json!({ "a_client_cache": 20000, "b_ipc_get_token": 50, "c_ipc_ping": 50,
+        "d_web_bridge": 200, "e_ipc_context": 50 });
+    let args =
+        json!({ "rounds": rounds, "warmup": warmup, "batch": batch, "frameOrigin": frame_origin });
+    let result = client
+        .execute_async(RUN_SCRIPT, vec![args])
+        .await
+        .map_err(webdriver("running the bench page"))?;
+    Ok((result, rounds, warmup, batch))
+}
