@@ -67,14 +67,15 @@ fn valid_s256_challenge(c: &str) -> bool {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum Prompt {
+pub(crate) enum Prompt {
     Default,
     None,
     Login,
 }
 
-/// Everything after client and redirect URI: errors here go back to the client.
-fn parse_request(
+/// Everything after client and redirect URI: errors here go back to the client (or, for a
+/// pushed request, to its `POST /oauth/par`).
+pub(crate) fn parse_request(
     shared: &Shared,
     p: &Params,
     client: &ClientConfig,
@@ -200,8 +201,29 @@ pub(crate) async fn authorize(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let p = Params::parse(query.unwrap_or_default().as_bytes());
+    let query = Params::parse(query.unwrap_or_default().as_bytes());
     let bad = |d: &str| html::error(StatusCode::BAD_REQUEST, "invalid_request", d);
+    // A pushed request (RFC 9126 §4): the browser brings client_id and request_uri only; the
+    // request itself is the one the client pushed, used once.
+    let p = match query.one("request_uri") {
+        Err(d) => return bad(&d),
+        Ok(None) => query,
+        Ok(Some(uri)) => {
+            let Ok(Some(client_id)) = query.one("client_id") else {
+                return bad("missing client_id");
+            };
+            match lock(&shared.pushed).take(uri, client_id, Instant::now()) {
+                Some(pushed) => pushed,
+                None => {
+                    return html::error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_uri",
+                        "request_uri unknown, used or expired, or pushed by another client",
+                    )
+                }
+            }
+        }
+    };
     // Until client and redirect URI are verified, errors are shown here, never redirected.
     let client = match p.one("client_id") {
         Err(d) => return bad(&d),

@@ -29,6 +29,9 @@ pub struct IdpConfig {
     pub rotation: RefreshRotation,
     /// Serve the HTTP admin API under `/__admin` (loopback peers only). Default `false`.
     pub admin_endpoint: bool,
+    /// Offer pushed authorization requests (RFC 9126) at `/oauth/par` and advertise them in
+    /// discovery. Default `true`.
+    pub pushed_authorization_requests: bool,
 }
 
 impl Default for IdpConfig {
@@ -197,6 +200,7 @@ impl IdpConfig {
                 overlap: Duration::ZERO,
             },
             admin_endpoint: false,
+            pushed_authorization_requests: true,
         }
     }
 

@@ -18,6 +18,9 @@ pub struct Counters {
     pub jwks: u64,
     /// `GET /authorize`.
     pub authorize: u64,
+    /// `POST /oauth/par` (pushed authorization requests, RFC 9126).
+    #[serde(default)]
+    pub par: u64,
     /// `POST /u/login`.
     pub login: u64,
     /// Token requests with `grant_type=authorization_code`.
@@ -49,6 +52,7 @@ pub(crate) enum Counter {
     Discovery,
     Jwks,
     Authorize,
+    Par,
     Login,
     TokenAuthorizationCode,
     TokenRefresh,
@@ -61,7 +65,8 @@ pub(crate) enum Counter {
     FaultsInjected,
 }
 
-const N: usize = 13;
+// One slot per `Counter` variant.
+const N: usize = Counter::FaultsInjected as usize + 1;
 
 #[derive(Debug, Default)]
 pub(crate) struct CounterSet {
@@ -90,6 +95,7 @@ impl CounterSet {
             discovery: v(Counter::Discovery),
             jwks: v(Counter::Jwks),
             authorize: v(Counter::Authorize),
+            par: v(Counter::Par),
             login: v(Counter::Login),
             token_authorization_code: v(Counter::TokenAuthorizationCode),
             token_refresh: v(Counter::TokenRefresh),

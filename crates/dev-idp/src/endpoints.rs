@@ -30,7 +30,7 @@ pub(crate) async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
             }
         }
     }
-    axum::Json(json!({
+    let mut doc = json!({
         "issuer": shared.issuer.as_str(),
         "authorization_endpoint": shared.url("authorize"),
         "token_endpoint": shared.url("oauth/token"),
@@ -50,8 +50,11 @@ pub(crate) async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "prompt_values_supported": ["none", "login"],
-    }))
-    .into_response()
+    });
+    if shared.config.pushed_authorization_requests {
+        doc["pushed_authorization_request_endpoint"] = json!(shared.url("oauth/par"));
+    }
+    axum::Json(doc).into_response()
 }
 
 pub(crate) async fn jwks(State(shared): State<Arc<Shared>>) -> Response {

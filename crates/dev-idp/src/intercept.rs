@@ -24,6 +24,7 @@ fn classify(path: &str) -> (Endpoint, Option<Counter>) {
         "/.well-known/openid-configuration" => (Endpoint::Discovery, Some(Counter::Discovery)),
         "/.well-known/jwks.json" => (Endpoint::Jwks, Some(Counter::Jwks)),
         "/authorize" => (Endpoint::Authorize, Some(Counter::Authorize)),
+        "/oauth/par" => (Endpoint::Authorize, Some(Counter::Par)),
         "/oauth/token" => (Endpoint::Token, None),
         "/oauth/revoke" => (Endpoint::Revoke, Some(Counter::Revoke)),
         "/u/login" => (Endpoint::Any, Some(Counter::Login)),

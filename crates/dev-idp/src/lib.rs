@@ -31,6 +31,7 @@ mod grants;
 mod html;
 mod intercept;
 mod keys;
+mod par;
 mod params;
 mod secret;
 mod server;
@@ -152,6 +153,7 @@ impl DevIdp {
             .route("/authorize", get(authorize::authorize))
             .route("/u/login", post(authorize::login))
             .route("/oauth/token", post(token::token))
+            .route("/oauth/par", post(par::par))
             .route("/oauth/revoke", post(endpoints::revoke))
             .route("/v2/logout", get(endpoints::logout_auth0))
             .route("/oidc/logout", get(endpoints::logout_oidc))

@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub grants: Mutex<GrantStore>,
     pub sessions: Mutex<Sessions>,
     pub faults: Mutex<FaultSet>,
+    /// Pushed authorization requests waiting for their browser (RFC 9126).
+    pub pushed: Mutex<crate::par::PushedRequests>,
     pub counters: CounterSet,
     tamper: Mutex<Option<IdTokenTamper>>,
     /// Fault: access tokens are issued for this audience instead of the one asked for.
@@ -39,6 +41,7 @@ impl Shared {
             grants: Mutex::default(),
             sessions: Mutex::default(),
             faults: Mutex::default(),
+            pushed: Mutex::default(),
             counters: CounterSet::default(),
             tamper: Mutex::new(None),
             wrong_audience: Mutex::new(None),

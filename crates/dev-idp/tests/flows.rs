@@ -836,3 +836,113 @@ async fn cancel_and_unknown_user() {
         .expect("login");
     assert_eq!(resp.status(), 400);
 }
+
+/// RFC 9126: the client pushes the authorization request; the browser carries only
+/// `client_id` and the one-time `request_uri`.
+#[tokio::test]
+async fn pushed_authorization_request_signs_in_with_only_a_request_uri_in_the_browser() {
+    let idp = start(|_| {}).await;
+    let discovery: Value = http()
+        .get(
+            idp.issuer()
+                .join(".well-known/openid-configuration")
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endpoint = discovery["pushed_authorization_request_endpoint"]
+        .as_str()
+        .expect("PAR advertised")
+        .to_owned();
+    let p = pkce();
+    let full = url::Url::parse(&authorize_url(
+        &idp,
+        &p,
+        &[
+            ("scope", "openid offline_access read:dashboard"),
+            ("audience", CORE_API),
+        ],
+    ))
+    .unwrap();
+    let pairs: Vec<(String, String)> = full.query_pairs().into_owned().collect();
+    let push = |pairs: Vec<(String, String)>| {
+        let endpoint = endpoint.clone();
+        async move {
+            let resp = http().post(&endpoint).form(&pairs).send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, pushed) = push(pairs.clone()).await;
+    assert_eq!(status, 201, "{pushed}");
+    let request_uri = pushed["request_uri"].as_str().unwrap().to_owned();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    assert_eq!(pushed["expires_in"], 60);
+    assert_eq!(idp.admin().counters().par, 1);
+
+    let mut browser_url = idp.issuer().join("authorize").unwrap();
+    browser_url
+        .query_pairs_mut()
+        .append_pair("client_id", DEMO_CLIENT_ID)
+        .append_pair("request_uri", &request_uri);
+    let location = portico_testkit::browser::sign_in(browser_url.as_str(), "alice")
+        .await
+        .expect("sign in");
+    let q = query(&location);
+    assert_eq!(
+        q["state"], "st-123",
+        "the pushed request's state comes back"
+    );
+    let (s, t) = exchange(&idp, &q["code"], &p).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(claims(&t["access_token"])["aud"], json!(CORE_API));
+
+    // One use only.
+    let again = Browser::new()
+        .unwrap()
+        .open(browser_url.as_str())
+        .await
+        .unwrap();
+    match again {
+        Navigation::Page { status, html } => {
+            assert_eq!(status, 400);
+            assert!(html.contains("invalid_request_uri"), "{html}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Pushed by one client, not usable by another.
+    let (_, pushed) = push(pairs.clone()).await;
+    let mut other = idp.issuer().join("authorize").unwrap();
+    other
+        .query_pairs_mut()
+        .append_pair("client_id", "someone-else")
+        .append_pair("request_uri", pushed["request_uri"].as_str().unwrap());
+    match Browser::new().unwrap().open(other.as_str()).await.unwrap() {
+        Navigation::Page { status, .. } => assert_eq!(status, 400),
+        other => panic!("{other:?}"),
+    }
+    // A bad request is refused at the push, as JSON, not later in the browser.
+    let bad: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| {
+            if k == "redirect_uri" {
+                (k.clone(), "https://evil.example/cb".to_owned())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    let (status, body) = push(bad).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    let nested = [pairs.clone(), vec![("request_uri".into(), request_uri)]].concat();
+    let (status, _) = push(nested).await;
+    assert_eq!(status, 400, "a pushed request cannot point at another");
+}
