@@ -4,6 +4,7 @@ use crate::clock::unix_ms;
 use crate::config::{Audience, ScopeSet};
 use crate::error::AuthError;
 use crate::ipc::{AudienceStatus, TokenGrant};
+use crate::request::ScopeCeiling;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -55,19 +56,51 @@ struct Deferred {
     failures: u32,
 }
 
+/// A request the provider refused, answered from memory until `until`.
+#[derive(Debug, Clone)]
+struct Refused {
+    error: AuthError,
+    until: SystemTime,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct TokenCache {
     map: HashMap<Audience, AudienceState>,
     /// Proactive refreshes backing off after retryable failures, per (audience, requested scopes).
     deferred: BTreeMap<(Audience, ScopeSet), Deferred>,
+    /// Refusals that asking again cannot change for a while (a scope the user lacks, an audience
+    /// not granted), per (audience, requested scopes): one caller asking again and again must
+    /// not cost a grant, a rotation and a keyring write each time.
+    refused: BTreeMap<(Audience, ScopeSet), Refused>,
+}
+
+/// Whether asking the provider again cannot change its answer soon.
+pub(crate) fn is_lasting_refusal(error: &AuthError) -> bool {
+    matches!(
+        error,
+        AuthError::ScopeNotGranted { .. } | AuthError::AudienceNotGranted { .. }
+    )
 }
 
 impl TokenCache {
     /// A cached token for `audience` whose scopes cover `scopes` and that has more than `min_remaining` left.
+    #[cfg(test)]
     pub(crate) fn lookup(
         &mut self,
         audience: &Audience,
         scopes: &ScopeSet,
+        now: SystemTime,
+        min_remaining: Duration,
+    ) -> Option<TokenGrant> {
+        self.lookup_within(audience, scopes, None, now, min_remaining)
+    }
+
+    /// As [`TokenCache::lookup`], and only a token `ceiling` admits (when there is one).
+    pub(crate) fn lookup_within(
+        &mut self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        ceiling: Option<&ScopeCeiling>,
         now: SystemTime,
         min_remaining: Duration,
     ) -> Option<TokenGrant> {
@@ -76,10 +109,66 @@ impl TokenCache {
             .entries
             .iter_mut()
             .filter(|e| e.granted.is_superset_of(scopes) && e.remaining(now) > min_remaining)
+            .filter(|e| ceiling.is_none_or(|c| c.admits(&e.granted, &e.requested)))
             // The longest-lived match, so a refreshed token wins over an older one.
             .max_by_key(|e| e.expires_at)?;
         e.last_used = now;
         Some(e.grant.clone())
+    }
+
+    /// The guarded scopes beyond `ceiling` of a live token the provider issued for this very
+    /// request: it did not narrow the token to what was asked, and asking again would not change
+    /// that before the token expires. `None` if no such token is cached.
+    pub(crate) fn too_broad(
+        &self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        ceiling: &ScopeCeiling,
+        now: SystemTime,
+        min_remaining: Duration,
+    ) -> Option<Vec<String>> {
+        self.map
+            .get(audience)?
+            .entries
+            .iter()
+            .filter(|e| &e.requested == scopes && e.remaining(now) > min_remaining)
+            .find(|e| !ceiling.admits(&e.granted, &e.requested))
+            .map(|e| ceiling.excess(&e.granted))
+    }
+
+    /// The remembered refusal of this request, while it lasts.
+    pub(crate) fn refused(
+        &self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        now: SystemTime,
+    ) -> Option<AuthError> {
+        self.refused
+            .get(&(audience.clone(), scopes.clone()))
+            .filter(|r| now < r.until)
+            .map(|r| r.error.clone())
+    }
+
+    /// Remembers a lasting refusal (see [`is_lasting_refusal`]) of this request for `ttl`.
+    pub(crate) fn remember_refusal(
+        &mut self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        error: &AuthError,
+        now: SystemTime,
+        ttl: Duration,
+    ) {
+        if !is_lasting_refusal(error) || ttl.is_zero() {
+            return;
+        }
+        self.refused.retain(|_, r| now < r.until);
+        self.refused.insert(
+            (audience.clone(), scopes.clone()),
+            Refused {
+                error: error.clone(),
+                until: now + ttl,
+            },
+        );
     }
 
     pub(crate) fn insert(&mut self, audience: &Audience, entry: CacheEntry) {
@@ -89,9 +178,9 @@ impl TokenCache {
         let st = self.map.entry(audience.clone()).or_default();
         st.last_refresh = Some(entry.obtained_at);
         st.last_error = None;
-        // A new token replaces every entry it covers.
-        st.entries
-            .retain(|e| !entry.granted.is_superset_of(&e.granted));
+        // A new token replaces the entries with the same scopes; a wider one no longer replaces a
+        // narrower one, which a caller registered for less may need (it must not get the wider).
+        st.entries.retain(|e| e.granted != entry.granted);
         st.entries.push(entry);
         if st.entries.len() > MAX_ENTRIES_PER_AUDIENCE {
             st.entries.sort_by_key(|e| std::cmp::Reverse(e.last_used));
@@ -143,6 +232,7 @@ impl TokenCache {
     pub(crate) fn clear(&mut self) {
         self.map.clear();
         self.deferred.clear();
+        self.refused.clear();
     }
 
     /// Entries in use (handed out within `in_use_window`) whose proactive refresh is due.
@@ -156,9 +246,12 @@ impl TokenCache {
         for (aud, st) in &self.map {
             for e in &st.entries {
                 let idle = now.duration_since(e.last_used).unwrap_or(Duration::ZERO);
+                // Superseded by a later token no wider than this one that still covers its
+                // request: a wider one would not serve a caller registered for less.
                 let superseded = st.entries.iter().any(|o| {
                     o.expires_at > e.expires_at
                         && o.granted.is_superset_of(&e.requested)
+                        && e.granted.is_superset_of(&o.granted)
                         && now < o.due_at(skew)
                 });
                 let backing_off = self
@@ -288,13 +381,19 @@ mod tests {
     }
 
     #[test]
-    fn new_token_replaces_covered_entries() {
+    fn a_new_token_replaces_the_same_scopes_and_keeps_narrower_ones() {
         let now = SystemTime::now();
         let mut c = TokenCache::default();
         c.insert(&aud(), entry("small", "read", now, 600));
         c.insert(&aud(), entry("other", "write", now, 600));
         c.insert(&aud(), entry("big", "read write", now, 600));
-        assert_eq!(c.map[&aud()].entries.len(), 1);
+        assert_eq!(
+            c.map[&aud()].entries.len(),
+            3,
+            "a reader still needs its own token"
+        );
+        c.insert(&aud(), entry("small-2", "read", now, 900));
+        assert_eq!(c.map[&aud()].entries.len(), 3, "the same scopes: replaced");
         assert_eq!(
             c.lookup(&aud(), &s("write"), now, Duration::ZERO)
                 .unwrap()
@@ -302,6 +401,59 @@ mod tests {
                 .expose_secret(),
             "big"
         );
+        // Within a reader's ceiling only the read-only token is served.
+        let reader = ScopeCeiling::new(s("read"), s("read write"));
+        let got = c.lookup_within(&aud(), &s("read"), Some(&reader), now, Duration::ZERO);
+        assert_eq!(got.unwrap().access_token.expose_secret(), "small-2");
+    }
+
+    #[test]
+    fn a_token_answered_too_broadly_for_this_very_request_is_recognised() {
+        let now = SystemTime::now();
+        let mut c = TokenCache::default();
+        let reader = ScopeCeiling::new(s("read"), s("read write"));
+        // The provider answered a request for "read" with "read write" (it does not narrow).
+        let mut wide = entry("wide", "read write", now, 600);
+        wide.requested = s("read");
+        c.insert(&aud(), wide);
+        assert_eq!(
+            c.too_broad(&aud(), &s("read"), &reader, now, Duration::ZERO),
+            Some(vec!["write".to_owned()])
+        );
+        assert_eq!(
+            c.lookup_within(&aud(), &s("read"), Some(&reader), now, Duration::ZERO),
+            None
+        );
+        // A wide token some other request produced proves nothing about this one.
+        let mut c = TokenCache::default();
+        c.insert(&aud(), entry("wide", "read write", now, 600));
+        assert_eq!(
+            c.too_broad(&aud(), &s("read"), &reader, now, Duration::ZERO),
+            None
+        );
+    }
+
+    #[test]
+    fn lasting_refusals_are_remembered_for_a_while_and_cleared_with_the_session() {
+        let now = SystemTime::now();
+        let mut c = TokenCache::default();
+        let refusal = AuthError::ScopeNotGranted {
+            audience: "https://api/a".into(),
+            missing: vec!["write".into()],
+        };
+        let ttl = Duration::from_secs(30);
+        c.remember_refusal(&aud(), &s("write"), &refusal, now, ttl);
+        assert_eq!(c.refused(&aud(), &s("write"), now), Some(refusal.clone()));
+        assert_eq!(c.refused(&aud(), &s("read"), now), None, "per scopes");
+        assert_eq!(c.refused(&aud(), &s("write"), now + ttl), None, "briefly");
+        // Errors that may pass on their own are not remembered.
+        let down = AuthError::Timeout {
+            endpoint: "token".into(),
+        };
+        c.remember_refusal(&aud(), &s("read"), &down, now, ttl);
+        assert_eq!(c.refused(&aud(), &s("read"), now), None);
+        c.clear();
+        assert_eq!(c.refused(&aud(), &s("write"), now), None);
     }
 
     #[test]

@@ -348,6 +348,20 @@ pub struct BrokerOptions {
     pub proactive_check_interval: Duration,
     /// A token counts as "in use" if it was handed out within this window.
     pub in_use_window: Duration,
+    /// How long a lasting refusal (a scope the user lacks, an audience not granted) is answered
+    /// from memory before the provider is asked again.
+    pub refusal_memory: Duration,
+    /// Provider requests one caller (a micro frontend) may cause: a burst, then a steady rate.
+    pub caller_token_rate: TokenRate,
+}
+
+/// A token bucket's size and refill rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRate {
+    /// Requests allowed at once.
+    pub burst: u32,
+    /// Requests added back per minute.
+    pub per_minute: u32,
 }
 
 impl Default for BrokerOptions {
@@ -364,6 +378,13 @@ impl Default for BrokerOptions {
             max_retry_after: Duration::from_secs(30),
             proactive_check_interval: Duration::from_secs(15),
             in_use_window: Duration::from_secs(900),
+            refusal_memory: Duration::from_secs(30),
+            // An MFE's own misses are rare (tokens are cached and refreshed ahead by the
+            // broker, which is not charged); 20 at once and one every 2 s covers reloads.
+            caller_token_rate: TokenRate {
+                burst: 20,
+                per_minute: 30,
+            },
         }
     }
 }

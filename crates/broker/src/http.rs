@@ -133,9 +133,7 @@ impl Http {
                     let wait = after.map(Duration::from_secs);
                     let acceptable = wait.is_none_or(|w| w <= self.policy.max_retry_after);
                     if attempt >= self.policy.max_retries || !acceptable {
-                        return Err(AuthError::RateLimited {
-                            retry_after_secs: after,
-                        });
+                        return Err(AuthError::provider_rate_limited(after));
                     }
                     tracing::debug!(
                         endpoint,

@@ -1,6 +1,6 @@
 //! Types that cross the IPC boundary to the UI, and their TypeScript declarations (ts-rs).
 
-use crate::config::Audience;
+use crate::config::{Audience, ScopeSet};
 use crate::error::{AuthError, AuthErrorWire, CallbackDefect, IdTokenDefect};
 use crate::secret::AccessToken;
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,9 @@ pub enum BrokerEvent {
     TokenRefreshed {
         audience: Audience,
         grant: TokenGrant,
+        /// What the request asked for: with the grant's scopes, what decides which callers may
+        /// be pushed it ([`crate::ScopeCeiling::admits`]).
+        requested: ScopeSet,
     },
     /// Signed in, session restored, signed out or session lost.
     SessionChanged(Option<SessionInfo>),

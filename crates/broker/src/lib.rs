@@ -53,6 +53,7 @@ mod ipc;
 mod jwks;
 mod keyring_store;
 mod pkce;
+mod request;
 mod secret;
 mod store;
 mod transaction;
@@ -60,7 +61,7 @@ mod transaction;
 pub use broker::{Broker, LoginRequest};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet, MAX_AUDIENCE_LEN,
+    Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet, TokenRate, MAX_AUDIENCE_LEN,
 };
 pub use dialect::{Dialect, Revocation};
 pub use error::{AuthError, CallbackDefect, IdTokenDefect, StoreError};
@@ -68,5 +69,6 @@ pub use ipc::{
     typescript_declarations, AudienceStatus, BrokerEvent, SessionInfo, TokenGrant, TS_OUTPUT,
 };
 pub use keyring_store::KeyringStore;
+pub use request::{ScopeCeiling, TokenRequest};
 pub use secret::{AccessToken, AuthCode, IdToken, PkceVerifier, RefreshToken};
 pub use store::{MemoryStore, PendingLogin, SessionStore, StoredSession, MAX_SESSION_BYTES};

@@ -198,7 +198,9 @@ async fn tokens_in_use_are_refreshed_before_they_expire() {
     let mut refreshed = std::collections::BTreeSet::new();
     while refreshed.len() < 3 {
         match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
-            Ok(Ok(BrokerEvent::TokenRefreshed { audience, grant })) => {
+            Ok(Ok(BrokerEvent::TokenRefreshed {
+                audience, grant, ..
+            })) => {
                 assert_eq!(
                     claims(grant.access_token.expose_secret())["aud"],
                     audience.as_str()

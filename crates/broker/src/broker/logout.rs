@@ -21,7 +21,8 @@ impl Broker {
             let mut gen = inner.lineage.write().await;
             *gen += 1;
             lock(&inner.cache).clear();
-            lock(&inner.pending).discard();
+            // A sign-in in progress ends too; its callback is answered `LoginCancelled`.
+            lock(&inner.pending).cancel();
             let session = lock(&inner.session).take();
             match session {
                 Some(s) => (s.refresh_token, s.id_token),
@@ -36,7 +37,11 @@ impl Broker {
             // Local sign-out proceeds regardless; the token dies with the store entry.
             inner.revoke_refresh_token(metadata, rt).await;
         }
-        let cleared = inner.store_op(|s| s.clear()).await;
+        // The session and any persisted pending sign-in (it holds a PKCE verifier) leave the
+        // keyring together.
+        let cleared = inner
+            .store_op(|s| s.clear().and_then(|()| s.clear_pending()))
+            .await;
         inner.emit(BrokerEvent::SessionChanged(None));
         cleared?;
         let end_session = metadata

@@ -11,6 +11,7 @@
 //! code exchange and the refresh alike. This file holds what they share: [`Broker`], its state,
 //! and the plumbing.
 
+mod callers;
 mod logout;
 mod proactive;
 mod refresh;
@@ -55,6 +56,8 @@ struct Inner {
     cache: Mutex<TokenCache>,
     flights: Mutex<HashMap<Audience, Arc<Flight>>>,
     rate_limit: RateLimit,
+    /// Provider requests per caller (micro frontend), before the provider's own limit.
+    callers: callers::CallerBuckets,
     /// The refresh-token lineage, holding the session generation. Rotating providers: every
     /// grant holds it exclusively. Non-rotating providers: refreshes share it. Sign-in/out always
     /// hold it exclusively.
@@ -132,6 +135,7 @@ impl Broker {
             },
         )?;
         let (events, _) = broadcast::channel(64);
+        let callers = callers::CallerBuckets::new(options.caller_token_rate);
         Ok(Broker {
             inner: Arc::new(Inner {
                 jwks: JwksCache::new(options.jwks_refetch_min_interval),
@@ -146,6 +150,7 @@ impl Broker {
                 cache: Mutex::new(TokenCache::default()),
                 flights: Mutex::new(HashMap::new()),
                 rate_limit: RateLimit::default(),
+                callers,
                 lineage: RwLock::new(0),
                 rotation: Rotation::default(),
                 events,

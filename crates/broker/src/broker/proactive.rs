@@ -1,6 +1,7 @@
 //! Proactive refresh: tokens in use are refreshed `refresh_skew` before they expire and
 //! announced, so a micro frontend rarely waits for one; a retryable failure backs off.
 
+use super::tokens::Want;
 use super::{Broker, Inner};
 use crate::config::{Audience, ScopeSet};
 use crate::error::AuthError;
@@ -35,6 +36,7 @@ fn retry_after(error: &AuthError) -> Option<Duration> {
     match error {
         AuthError::RateLimited {
             retry_after_secs: Some(s),
+            ..
         } => Some(Duration::from_secs(*s)),
         _ => None,
     }
@@ -55,7 +57,10 @@ impl Inner {
         for (audience, scopes) in due {
             // Ask for more than the skew so the due token itself does not satisfy the lookup.
             if let Err(error) = self
-                .obtain(&audience, &scopes, self.options.refresh_skew)
+                .obtain(
+                    &Want::trusted(&audience, &scopes),
+                    self.options.refresh_skew,
+                )
                 .await
             {
                 self.proactive_failed(audience, scopes, error);
@@ -96,9 +101,7 @@ mod tests {
 
     #[test]
     fn only_a_rate_limit_with_a_time_says_how_long_to_wait() {
-        let limited = |s| AuthError::RateLimited {
-            retry_after_secs: s,
-        };
+        let limited = |s| AuthError::provider_rate_limited(s);
         assert_eq!(
             retry_after(&limited(Some(30))),
             Some(Duration::from_secs(30))

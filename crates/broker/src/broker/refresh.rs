@@ -6,12 +6,14 @@
 use super::token_endpoint::{Form, TokenResponse};
 use super::Inner;
 use crate::cache::CacheEntry;
+use crate::clock::unix_ms;
 use crate::config::{Audience, ProviderConfig, ScopeSet};
 use crate::discovery::ProviderMetadata;
 use crate::error::AuthError;
 use crate::ipc::{BrokerEvent, TokenGrant};
 use crate::secret::{IdToken, RefreshToken};
 use portico_types::sync::lock;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -48,25 +50,38 @@ impl Rotation {
     }
 }
 
-/// The token endpoint asked us (429 + `Retry-After`) not to come back before an instant.
+/// The token endpoint asked us (429 + `Retry-After`) not to come back before an instant: for
+/// the audience the refused request named — a 429 answered one API's token, so the others go on
+/// — or for every request when it named none (the session's own refresh).
 #[derive(Default)]
-pub(super) struct RateLimit(Mutex<Option<SystemTime>>);
+pub(super) struct RateLimit(Mutex<HashMap<Option<Audience>, SystemTime>>);
 
 impl RateLimit {
-    /// `RateLimited` with the seconds left (rounded up) while the provider's wait lasts: it was
-    /// longer than we waited inside the call, so no request before then.
-    fn check(&self, now: SystemTime) -> Result<(), AuthError> {
-        let until = *lock(&self.0);
-        match until.and_then(|u| u.duration_since(now).ok()) {
-            Some(left) if !left.is_zero() => Err(AuthError::RateLimited {
+    /// `RateLimited` with the seconds left (rounded up) while the provider's wait for this
+    /// audience (or for everything) lasts: no request before then.
+    fn check(&self, now: SystemTime, audience: Option<&Audience>) -> Result<(), AuthError> {
+        let until = {
+            let map = lock(&self.0);
+            let own = audience.and_then(|a| map.get(&Some(a.clone())));
+            map.get(&None).into_iter().chain(own).max().copied()
+        };
+        match until.and_then(|u| u.duration_since(now).ok().map(|left| (u, left))) {
+            Some((until, left)) if !left.is_zero() => Err(AuthError::RateLimited {
                 retry_after_secs: Some(left.as_secs() + u64::from(left.subsec_nanos() > 0)),
+                caller: None,
+                until: Some(unix_ms(until)),
             }),
             _ => Ok(()),
         }
     }
 
-    fn record(&self, now: SystemTime, retry_after_secs: u64) {
-        *lock(&self.0) = now.checked_add(Duration::from_secs(retry_after_secs).min(MAX_RATE_LIMIT));
+    fn record(&self, now: SystemTime, audience: Option<&Audience>, retry_after_secs: u64) {
+        let wait = Duration::from_secs(retry_after_secs).min(MAX_RATE_LIMIT);
+        let mut map = lock(&self.0);
+        map.retain(|_, until| now < *until);
+        if let Some(until) = now.checked_add(wait) {
+            map.insert(audience.cloned(), until);
+        }
     }
 }
 
@@ -129,6 +144,7 @@ fn refusal(error: AuthError, audience: Option<&Audience>) -> Refusal {
         }),
         AuthError::RateLimited {
             retry_after_secs: Some(secs),
+            ..
         } => Refusal::RateLimited(secs),
         AuthError::ProviderError {
             error: Some(code),
@@ -190,7 +206,7 @@ impl Inner {
         scopes: &ScopeSet,
     ) -> Result<Redeemed<'_>, AuthError> {
         let lineage = self.hold_lineage().await;
-        self.rate_limit.check(self.clock.now())?;
+        self.rate_limit.check(self.clock.now(), audience)?;
         let presented = self.presented()?;
         let form = refresh_form(&self.config, &presented.refresh_token, audience, scopes);
         let response = self
@@ -259,9 +275,14 @@ impl Inner {
                 AuthError::login_required(reason)
             }
             Refusal::RateLimited(secs) => {
-                self.rate_limit.record(self.clock.now(), secs);
+                let now = self.clock.now();
+                self.rate_limit.record(now, audience, secs);
                 AuthError::RateLimited {
                     retry_after_secs: Some(secs),
+                    caller: None,
+                    until: now
+                        .checked_add(Duration::from_secs(secs).min(MAX_RATE_LIMIT))
+                        .map(unix_ms),
                 }
             }
             Refusal::Other(e) => e,
@@ -331,10 +352,12 @@ impl Inner {
             ));
         }
         let grant = entry.grant.clone();
+        let requested = entry.requested.clone();
         lock(&self.cache).insert(audience, entry);
         self.emit(BrokerEvent::TokenRefreshed {
             audience: audience.clone(),
             grant: grant.clone(),
+            requested,
         });
         redeemed.persisted.map(|()| grant)
     }
@@ -372,18 +395,44 @@ mod tests {
     fn a_rate_limit_holds_until_its_time_rounded_up_and_is_capped() {
         let limit = RateLimit::default();
         let t0 = testing::t0();
-        assert_eq!(limit.check(t0), Ok(()));
-        limit.record(t0, 30);
-        let left = |at| match limit.check(at) {
-            Err(AuthError::RateLimited { retry_after_secs }) => retry_after_secs,
+        assert_eq!(limit.check(t0, None), Ok(()));
+        limit.record(t0, None, 30);
+        let left = |at| match limit.check(at, None) {
+            Err(AuthError::RateLimited {
+                retry_after_secs,
+                caller: None,
+                until: Some(_),
+            }) => retry_after_secs,
             other => panic!("{other:?}"),
         };
         assert_eq!(left(t0), Some(30));
         assert_eq!(left(t0 + Duration::from_millis(29_500)), Some(1));
-        assert_eq!(limit.check(t0 + Duration::from_secs(30)), Ok(()));
-        limit.record(t0, u64::MAX);
+        assert_eq!(limit.check(t0 + Duration::from_secs(30), None), Ok(()));
+        limit.record(t0, None, u64::MAX);
         assert_eq!(left(t0), Some(3600));
-        assert_eq!(limit.check(t0 + MAX_RATE_LIMIT), Ok(()));
+        assert_eq!(limit.check(t0 + MAX_RATE_LIMIT, None), Ok(()));
+    }
+
+    #[test]
+    fn a_429_for_one_audience_holds_back_only_that_audience() {
+        let limit = RateLimit::default();
+        let t0 = testing::t0();
+        let billing = Audience::parse(BILLING).unwrap();
+        let core = Audience::parse("https://api.portico.dev/core").unwrap();
+        limit.record(t0, Some(&billing), 600);
+        assert!(limit.check(t0, Some(&billing)).is_err());
+        assert_eq!(limit.check(t0, Some(&core)), Ok(()), "another API goes on");
+        assert_eq!(limit.check(t0, None), Ok(()));
+        // A 429 to a request that named no audience holds back everything.
+        limit.record(t0, None, 5);
+        assert!(limit.check(t0, Some(&core)).is_err());
+        assert!(limit
+            .check(t0 + Duration::from_secs(5), Some(&billing))
+            .is_err());
+        assert_eq!(
+            limit.check(t0 + Duration::from_secs(5), Some(&core)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -420,17 +469,10 @@ mod tests {
             })
         );
         assert_eq!(
-            refusal(
-                AuthError::RateLimited {
-                    retry_after_secs: Some(7)
-                },
-                None
-            ),
+            refusal(AuthError::provider_rate_limited(Some(7)), None),
             Refusal::RateLimited(7)
         );
-        let unknown = AuthError::RateLimited {
-            retry_after_secs: None,
-        };
+        let unknown = AuthError::provider_rate_limited(None);
         assert_eq!(refusal(unknown.clone(), None), Refusal::Other(unknown));
     }
 
@@ -475,12 +517,16 @@ mod tests {
             Err(AuthError::LoginRequired { .. })
         ));
         testing::sign_in(&broker);
-        inner.rate_limit.record(inner.clock.now(), 5);
-        assert_eq!(
+        inner
+            .rate_limit
+            .record(inner.clock.now(), Some(&billing), 5);
+        assert!(matches!(
             inner.refresh(&metadata, &billing, &none).await,
             Err(AuthError::RateLimited {
-                retry_after_secs: Some(5)
+                retry_after_secs: Some(5),
+                caller: None,
+                ..
             })
-        );
+        ));
     }
 }

@@ -2,6 +2,7 @@
 //! rotated refresh token, losing it when the provider refuses it, and the silent sign-in that
 //! restores it at start.
 
+use super::tokens::Want;
 use super::{Broker, Inner};
 use crate::cache::CacheEntry;
 use crate::config::{Audience, ScopeSet};
@@ -64,6 +65,7 @@ impl Broker {
     /// then cleared). On network errors the restored session is kept so a later call can retry.
     pub async fn silent_login(&self) -> Result<SessionInfo, AuthError> {
         let inner = &self.inner;
+        inner.forget_expired_pending().await;
         let stored = match inner.store_op(|s| s.load()).await {
             Ok(Some(s)) => s,
             Ok(None) => return Err(AuthError::login_required("no stored session")),
@@ -102,7 +104,10 @@ impl Broker {
             .or_else(|| inner.config.audiences.first().cloned());
         let result = match &probe {
             Some(aud) => inner
-                .obtain(aud, &ScopeSet::empty(), inner.options.min_ttl)
+                .obtain(
+                    &Want::trusted(aud, &ScopeSet::empty()),
+                    inner.options.min_ttl,
+                )
                 .await
                 .map(|_| ()),
             None => inner.refresh_session(&metadata).await,

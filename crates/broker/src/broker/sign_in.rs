@@ -180,6 +180,26 @@ impl Inner {
         }
     }
 
+    /// Removes a persisted pending sign-in that has expired (an abandoned one from an earlier
+    /// run): it holds a PKCE verifier and nothing can complete it any more.
+    pub(super) async fn forget_expired_pending(&self) {
+        let now = self.clock.now();
+        let result = self
+            .store_op(move |s| match s.load_pending()? {
+                Some(p)
+                    if LoginTransaction::from_pending(p.clone())
+                        .is_none_or(|tx| now >= tx.expires_at) =>
+                {
+                    s.clear_pending()
+                }
+                _ => Ok(()),
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "could not check the persisted pending sign-in");
+        }
+    }
+
     /// [`forget_persisted`] off the caller's thread, not awaited: store calls block, and this is
     /// called from sync contexts too.
     fn forget_pending_in_background(&self, state: String) {

@@ -2,9 +2,11 @@
 //! (single flight), whose outcome the callers queued behind it share.
 
 use super::{Broker, Inner};
+use crate::cache::is_lasting_refusal;
 use crate::config::{Audience, ScopeSet};
 use crate::error::AuthError;
 use crate::ipc::TokenGrant;
+use crate::request::{ScopeCeiling, TokenRequest};
 use portico_types::sync::lock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -44,8 +46,33 @@ impl Flight {
     }
 }
 
+/// What one call wants: an audience and scopes; for a caller (a micro frontend) also who it is
+/// (its own rate limit) and the most it may hold.
+pub(super) struct Want<'a> {
+    pub audience: &'a Audience,
+    pub scopes: &'a ScopeSet,
+    pub caller: Option<(&'a str, &'a ScopeCeiling)>,
+}
+
+impl<'a> Want<'a> {
+    /// The broker's own need (proactive refresh) or a trusted caller's: no ceiling, no limit.
+    pub(super) fn trusted(audience: &'a Audience, scopes: &'a ScopeSet) -> Self {
+        Want {
+            audience,
+            scopes,
+            caller: None,
+        }
+    }
+
+    fn ceiling(&self) -> Option<&'a ScopeCeiling> {
+        self.caller.map(|(_, c)| c)
+    }
+}
+
 impl Broker {
-    /// An access token for `audience` with at least `scopes`.
+    /// An access token for `audience` with at least `scopes`, for a caller trusted with every
+    /// scope the provider grants (the host itself; tests). Micro frontends go through
+    /// [`Broker::token_for`].
     ///
     /// Served from memory when a cached token covers the scopes and has more than `min_ttl` left;
     /// otherwise obtained with one refresh-token grant shared by all concurrent callers.
@@ -54,19 +81,50 @@ impl Broker {
         audience: &Audience,
         scopes: &ScopeSet,
     ) -> Result<TokenGrant, AuthError> {
+        self.serve(&Want::trusted(audience, scopes)).await
+    }
+
+    /// An access token for one caller: never one carrying a scope of this audience beyond the
+    /// caller's registration ([`ScopeCeiling`]); the provider requests it causes rate-limited
+    /// per caller; a lasting refusal answered from memory for a while.
+    pub async fn token_for(&self, request: &TokenRequest) -> Result<TokenGrant, AuthError> {
+        self.serve(&Want {
+            audience: request.audience(),
+            scopes: request.scopes(),
+            caller: Some((request.caller(), request.ceiling())),
+        })
+        .await
+    }
+
+    /// The cached token [`Broker::token_for`] would return at once, if there is one.
+    pub fn cached_token_for(&self, request: &TokenRequest) -> Option<TokenGrant> {
         let inner = &self.inner;
-        if !inner.config.knows(audience) {
+        if !inner.config.knows(request.audience()) || lock(&inner.session).is_none() {
+            return None;
+        }
+        lock(&inner.cache).lookup_within(
+            request.audience(),
+            request.scopes(),
+            Some(request.ceiling()),
+            inner.clock.now(),
+            inner.options.min_ttl,
+        )
+    }
+
+    async fn serve(&self, want: &Want<'_>) -> Result<TokenGrant, AuthError> {
+        let inner = &self.inner;
+        if !inner.config.knows(want.audience) {
             return Err(AuthError::ForbiddenAudience {
-                audience: audience.to_string(),
+                audience: want.audience.to_string(),
             });
         }
         if lock(&inner.session).is_none() {
             return Err(AuthError::login_required("not signed in"));
         }
-        if let Some(g) = inner.cached(audience, scopes, inner.options.min_ttl) {
+        if let Some(g) = inner.cached(want, inner.options.min_ttl) {
             return Ok(g);
         }
-        inner.obtain(audience, scopes, inner.options.min_ttl).await
+        inner.obtain(want, inner.options.min_ttl).await
     }
 
     /// The cached token `get_token` would return at once for `audience` and `scopes`, if there is
@@ -78,50 +136,103 @@ impl Broker {
         if !inner.config.knows(audience) || lock(&inner.session).is_none() {
             return None;
         }
-        inner.cached(audience, scopes, inner.options.min_ttl)
+        inner.cached(&Want::trusted(audience, scopes), inner.options.min_ttl)
     }
 }
 
 impl Inner {
-    /// A cached token for `audience` covering `scopes` with more than `min_remaining` left.
-    fn cached(
-        &self,
-        audience: &Audience,
-        scopes: &ScopeSet,
-        min_remaining: Duration,
-    ) -> Option<TokenGrant> {
-        lock(&self.cache).lookup(audience, scopes, self.clock.now(), min_remaining)
+    /// A cached token for the want (within its ceiling) with more than `min_remaining` left.
+    fn cached(&self, want: &Want<'_>, min_remaining: Duration) -> Option<TokenGrant> {
+        lock(&self.cache).lookup_within(
+            want.audience,
+            want.scopes,
+            want.ceiling(),
+            self.clock.now(),
+            min_remaining,
+        )
+    }
+
+    /// Why this want must not reach the provider now: a refusal remembered for it, or a live
+    /// token the provider issued for this very request that is too broad for the caller.
+    fn answered_already(&self, want: &Want<'_>, min_remaining: Duration) -> Option<AuthError> {
+        let now = self.clock.now();
+        let cache = lock(&self.cache);
+        if let Some(e) = cache.refused(want.audience, want.scopes, now) {
+            return Some(e);
+        }
+        let ceiling = want.ceiling()?;
+        cache
+            .too_broad(want.audience, want.scopes, ceiling, now, min_remaining)
+            .map(|extra| AuthError::ScopeTooBroad {
+                audience: want.audience.to_string(),
+                extra,
+            })
     }
 
     /// Single-flight per audience: one caller refreshes, the others wait and read the cache.
     pub(super) async fn obtain(
         &self,
-        audience: &Audience,
-        scopes: &ScopeSet,
+        want: &Want<'_>,
         min_remaining: Duration,
     ) -> Result<TokenGrant, AuthError> {
+        let audience = want.audience;
         let flight = lock(&self.flights)
             .entry(audience.clone())
             .or_default()
             .clone();
         let ticket = flight.ticket();
         let _gate = flight.gate.lock().await;
-        if let Some(g) = self.cached(audience, scopes, min_remaining) {
+        if let Some(g) = self.cached(want, min_remaining) {
             return Ok(g);
         }
         // A refresh finished while we queued and it failed: its answer is ours too.
         if let Some(e) = flight.shared_failure(ticket) {
             return Err(e);
         }
+        if let Some(e) = self.answered_already(want, min_remaining) {
+            return Err(e);
+        }
+        // Only a request that will reach the provider is charged to its caller.
+        if let Some((caller, _)) = want.caller {
+            self.callers.take(caller, self.clock.now())?;
+        }
         let result = match self.metadata().await {
-            Ok(metadata) => self.refresh(&metadata, audience, scopes).await,
+            Ok(metadata) => self.refresh(&metadata, audience, want.scopes).await,
             Err(e) => Err(e),
         };
+        let result = match (result, want.ceiling()) {
+            (Ok(grant), Some(ceiling)) => self.within(grant, want.scopes, ceiling),
+            (result, _) => result,
+        };
         if let Err(e) = &result {
-            lock(&self.cache).record_error(audience, e);
+            let mut cache = lock(&self.cache);
+            cache.record_error(audience, e);
+            if is_lasting_refusal(e) {
+                let now = self.clock.now();
+                cache.remember_refusal(audience, want.scopes, e, now, self.options.refusal_memory);
+            }
         }
         flight.finish(&result);
         result
+    }
+
+    /// A fresh grant for a caller: handed out only within its ceiling (it stays cached for the
+    /// callers it fits).
+    fn within(
+        &self,
+        grant: TokenGrant,
+        requested: &ScopeSet,
+        ceiling: &ScopeCeiling,
+    ) -> Result<TokenGrant, AuthError> {
+        let granted = ScopeSet::parse(&grant.scope).unwrap_or_default();
+        if ceiling.admits(&granted, requested) {
+            return Ok(grant);
+        }
+        tracing::warn!(audience = %grant.audience, "the provider granted more scopes than the caller is registered for; not handed out");
+        Err(AuthError::ScopeTooBroad {
+            audience: grant.audience,
+            extra: ceiling.excess(&granted),
+        })
     }
 }
 

@@ -65,11 +65,28 @@ pub enum AuthError {
     /// The provider did not answer in time (after retries).
     #[error("The provider's {} did not answer in time.", text::endpoint(endpoint))]
     Timeout { endpoint: String },
-    /// HTTP 429 that outlasted our retries or asked for a longer wait than we accept.
-    #[error("{}", text::rate_limited(*retry_after_secs))]
+    /// Too many requests: the provider's 429 that outlasted our retries or asked for a longer
+    /// wait than we accept (`caller` None), or Portico holding back one caller that asked for new
+    /// tokens too often (`caller` names it). `until` is when to try again (Unix ms), when known.
+    #[error("{}", text::rate_limited(*retry_after_secs, caller.as_deref()))]
     RateLimited {
         #[ts(type = "number | null")]
         retry_after_secs: Option<u64>,
+        #[serde(default)]
+        caller: Option<String>,
+        #[serde(default)]
+        #[ts(type = "number | null")]
+        until: Option<u64>,
+    },
+    /// The provider granted more of this audience's scopes than the caller is registered for
+    /// (it did not narrow the token to what was asked): the token is not handed to the caller.
+    #[error(
+        "The provider granted more than this micro frontend is registered for at {audience} ({}).",
+        extra.join(", ")
+    )]
+    ScopeTooBroad {
+        audience: String,
+        extra: Vec<String>,
     },
     /// The provider answered with an error (OAuth error code and description when it sent them)
     /// or an unusable response.
@@ -150,6 +167,7 @@ impl AuthError {
             AuthError::Network { .. } => "network",
             AuthError::Timeout { .. } => "timeout",
             AuthError::RateLimited { .. } => "rate_limited",
+            AuthError::ScopeTooBroad { .. } => "scope_too_broad",
             AuthError::ProviderError { .. } => "provider_error",
             AuthError::InvalidCallback { .. } => "invalid_callback",
             AuthError::StateMismatch => "state_mismatch",
@@ -180,6 +198,15 @@ impl AuthError {
 
     pub(crate) fn id_token(reason: IdTokenDefect) -> Self {
         AuthError::IdTokenInvalid { reason }
+    }
+
+    /// The provider's own rate limit (HTTP 429), `retry_after_secs` from its `Retry-After`.
+    pub fn provider_rate_limited(retry_after_secs: Option<u64>) -> Self {
+        AuthError::RateLimited {
+            retry_after_secs,
+            caller: None,
+            until: None,
+        }
     }
 
     pub(crate) fn login_required(reason: impl Into<String>) -> Self {
@@ -276,6 +303,12 @@ mod tests {
             },
             AuthError::RateLimited {
                 retry_after_secs: Some(30),
+                caller: None,
+                until: None,
+            },
+            AuthError::ScopeTooBroad {
+                audience: "https://api.portico.dev/billing".into(),
+                extra: vec!["write:invoices".into()],
             },
             AuthError::ProviderError {
                 endpoint: "token".into(),

@@ -14,11 +14,15 @@ pub fn endpoint(endpoint: &str) -> String {
     }
 }
 
-pub fn rate_limited(retry_after_secs: Option<u64>) -> String {
+pub fn rate_limited(retry_after_secs: Option<u64>, caller: Option<&str>) -> String {
+    let who = match caller {
+        Some(c) => format!("The micro frontend {c} asks for new tokens too often"),
+        None => "The provider is limiting requests".to_owned(),
+    };
     match retry_after_secs {
-        Some(1) => "The provider is limiting requests; try again in 1 second.".to_owned(),
-        Some(s) => format!("The provider is limiting requests; try again in {s} seconds."),
-        None => "The provider is limiting requests; try again later.".to_owned(),
+        Some(1) => format!("{who}; try again in 1 second."),
+        Some(s) => format!("{who}; try again in {s} seconds."),
+        None => format!("{who}; try again later."),
     }
 }
 
@@ -187,15 +191,11 @@ mod tests {
                 "The provider did not grant the scope write:invoices, read:invoices for the audience https://api.portico.dev/billing.",
             ),
             (
-                AuthError::RateLimited {
-                    retry_after_secs: Some(30),
-                },
+                AuthError::provider_rate_limited(Some(30)),
                 "The provider is limiting requests; try again in 30 seconds.",
             ),
             (
-                AuthError::RateLimited {
-                    retry_after_secs: None,
-                },
+                AuthError::provider_rate_limited(None),
                 "The provider is limiting requests; try again later.",
             ),
             (

@@ -47,6 +47,12 @@ impl Serialize for AuthError {
             },
             RateLimited {
                 retry_after_secs: Option<u64>,
+                caller: Option<&'a str>,
+                until: Option<u64>,
+            },
+            ScopeTooBroad {
+                audience: &'a str,
+                extra: &'a [String],
             },
             ProviderError {
                 endpoint: &'a str,
@@ -109,9 +115,18 @@ impl Serialize for AuthError {
             AuthError::NotPermitted { reason } => Tagged::NotPermitted { reason },
             AuthError::Network { endpoint, detail } => Tagged::Network { endpoint, detail },
             AuthError::Timeout { endpoint } => Tagged::Timeout { endpoint },
-            AuthError::RateLimited { retry_after_secs } => Tagged::RateLimited {
+            AuthError::RateLimited {
+                retry_after_secs,
+                caller,
+                until,
+            } => Tagged::RateLimited {
                 retry_after_secs: *retry_after_secs,
+                caller: caller.as_deref(),
+                until: *until,
             },
+            AuthError::ScopeTooBroad { audience, extra } => {
+                Tagged::ScopeTooBroad { audience, extra }
+            }
             AuthError::ProviderError {
                 endpoint,
                 status,
@@ -166,9 +181,7 @@ mod tests {
 
     #[test]
     fn serializes_kind_message_retryable_and_fields() {
-        let e = AuthError::RateLimited {
-            retry_after_secs: Some(3),
-        };
+        let e = AuthError::provider_rate_limited(Some(3));
         let v: Value = serde_json::to_value(&e).unwrap();
         assert_eq!(v["kind"], "rate_limited");
         assert_eq!(v["retryable"], true);

@@ -84,6 +84,12 @@ export type AuthError = {
 } | {
     "kind": "rate_limited";
     retryAfterSecs: number | null;
+    caller: string | null;
+    until: number | null;
+} | {
+    "kind": "scope_too_broad";
+    audience: string;
+    extra: Array<string>;
 } | {
     "kind": "provider_error";
     endpoint: string;

@@ -53,11 +53,6 @@ impl PendingSignIns {
         Some(old.state)
     }
 
-    /// Drops the sign-in in progress without remembering it (signing out).
-    pub fn discard(&mut self) {
-        self.current = None;
-    }
-
     /// Whether a sign-in is in progress, expired or not.
     pub fn in_progress(&self) -> bool {
         self.current.is_some()
@@ -300,15 +295,16 @@ mod tests {
     }
 
     #[test]
-    fn signing_out_drops_the_sign_in_without_marking_it() {
+    fn signing_out_cancels_the_sign_in_so_its_stored_copy_cannot_come_back() {
         let mut p = PendingSignIns::default();
         let a = tx();
         p.begin(a.clone());
-        p.discard();
+        assert_eq!(p.cancel(), Some(a.state.clone()));
         assert!(!p.in_progress());
+        assert!(!p.restore(a.clone()), "a cancelled sign-in is dead");
         assert_eq!(
             take(&mut p, &callback(&a), t0()),
-            Err(AuthError::NoPendingLogin)
+            Err(AuthError::LoginCancelled)
         );
     }
 
