@@ -188,6 +188,14 @@ impl TokenCache {
         }
     }
 
+    /// Drops the entry holding `access_token` (an API said it is no good any more).
+    pub(crate) fn forget(&mut self, audience: &Audience, access_token: &str) {
+        if let Some(st) = self.map.get_mut(audience) {
+            st.entries
+                .retain(|e| e.grant.access_token.expose_secret() != access_token);
+        }
+    }
+
     pub(crate) fn record_error(&mut self, audience: &Audience, error: &AuthError) {
         self.map.entry(audience.clone()).or_default().last_error = Some(error.clone());
     }

@@ -353,6 +353,8 @@ pub struct BrokerOptions {
     pub refusal_memory: Duration,
     /// Provider requests one caller (a micro frontend) may cause: a burst, then a steady rate.
     pub caller_token_rate: TokenRate,
+    /// Bounds of a native fetch (bodies, time, redirects).
+    pub fetch: crate::fetch::FetchLimits,
 }
 
 /// A token bucket's size and refill rate.
@@ -385,6 +387,7 @@ impl Default for BrokerOptions {
                 burst: 20,
                 per_minute: 30,
             },
+            fetch: crate::fetch::FetchLimits::default(),
         }
     }
 }

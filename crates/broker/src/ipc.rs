@@ -1,7 +1,7 @@
 //! Types that cross the IPC boundary to the UI, and their TypeScript declarations (ts-rs).
 
 use crate::config::{Audience, ScopeSet};
-use crate::error::{AuthError, AuthErrorWire, CallbackDefect, IdTokenDefect};
+use crate::error::{AuthError, AuthErrorWire, CallbackDefect, FetchDefect, IdTokenDefect};
 use crate::secret::AccessToken;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -96,6 +96,7 @@ pub fn typescript_declarations() -> String {
         AudienceStatus::decl(&cfg),
         IdTokenDefect::decl(&cfg),
         CallbackDefect::decl(&cfg),
+        FetchDefect::decl(&cfg),
         AuthErrorWire::decl(&cfg),
     ];
     let mut out = String::from(

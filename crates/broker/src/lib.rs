@@ -45,6 +45,7 @@ mod config;
 pub mod dialect;
 mod discovery;
 mod error;
+pub mod fetch;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;

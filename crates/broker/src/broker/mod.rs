@@ -58,6 +58,9 @@ struct Inner {
     rate_limit: RateLimit,
     /// Provider requests per caller (micro frontend), before the provider's own limit.
     callers: callers::CallerBuckets,
+    /// Native fetch to the micro frontends' APIs: no retries, no redirects (followed by hand,
+    /// within the API), apart from the provider's client.
+    api_http: reqwest::Client,
     /// The refresh-token lineage, holding the session generation. Rotating providers: every
     /// grant holds it exclusively. Non-rotating providers: refreshes share it. Sign-in/out always
     /// hold it exclusively.
@@ -136,6 +139,14 @@ impl Broker {
         )?;
         let (events, _) = broadcast::channel(64);
         let callers = callers::CallerBuckets::new(options.caller_token_rate);
+        let api_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.fetch.timeout)
+            .user_agent(concat!("portico/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| AuthError::Internal {
+                reason: "cannot build the HTTP client for APIs".into(),
+            })?;
         Ok(Broker {
             inner: Arc::new(Inner {
                 jwks: JwksCache::new(options.jwks_refetch_min_interval),
@@ -151,11 +162,22 @@ impl Broker {
                 flights: Mutex::new(HashMap::new()),
                 rate_limit: RateLimit::default(),
                 callers,
+                api_http,
                 lineage: RwLock::new(0),
                 rotation: Rotation::default(),
                 events,
             }),
         })
+    }
+
+    /// Bounds of a native fetch.
+    pub(crate) fn fetch_limits(&self) -> crate::fetch::FetchLimits {
+        self.inner.options.fetch
+    }
+
+    /// The HTTP client for the micro frontends' APIs.
+    pub(crate) fn api_http(&self) -> &reqwest::Client {
+        &self.inner.api_http
     }
 
     /// Broker events: new tokens, session changes, proactive refresh failures.

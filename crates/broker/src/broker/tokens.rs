@@ -111,6 +111,11 @@ impl Broker {
         )
     }
 
+    /// Forgets a cached token an API refused (`invalid_token`), so the next call refreshes.
+    pub(crate) fn forget_token(&self, audience: &Audience, grant: &TokenGrant) {
+        lock(&self.inner.cache).forget(audience, grant.access_token.expose_secret());
+    }
+
     async fn serve(&self, want: &Want<'_>) -> Result<TokenGrant, AuthError> {
         let inner = &self.inner;
         if !inner.config.knows(want.audience) {

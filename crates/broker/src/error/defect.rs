@@ -103,3 +103,50 @@ impl CallbackDefect {
         }
     }
 }
+
+/// Why a native fetch was not sent, or its answer not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename_all = "snake_case")]
+pub enum FetchDefect {
+    /// Not an absolute http(s) URL.
+    NotAUrl,
+    /// A user name or password in the URL.
+    Userinfo,
+    /// Not under any of the caller's API base URLs.
+    NotAnApi,
+    /// A separator or dot segment hidden in percent-escapes.
+    EncodedSeparator,
+    /// A header the shell sets itself, or one that frames the request.
+    ForbiddenHeader,
+    /// A header that is not valid HTTP.
+    InvalidHeader,
+    /// A method a page may not use.
+    Method,
+    /// The request body is over the limit.
+    RequestTooLarge,
+    /// The response body is over the limit.
+    ResponseTooLarge,
+    /// A redirect outside the API.
+    RedirectOutside,
+    /// Too many redirects.
+    TooManyRedirects,
+}
+
+impl From<&crate::fetch::rules::FetchRefusal> for FetchDefect {
+    fn from(r: &crate::fetch::rules::FetchRefusal) -> Self {
+        use crate::fetch::rules::FetchRefusal as R;
+        match r {
+            R::NotAUrl { .. } => FetchDefect::NotAUrl,
+            R::Userinfo => FetchDefect::Userinfo,
+            R::NotAnApi { .. } => FetchDefect::NotAnApi,
+            R::EncodedSeparator => FetchDefect::EncodedSeparator,
+            R::ForbiddenHeader { .. } => FetchDefect::ForbiddenHeader,
+            R::InvalidHeader { .. } => FetchDefect::InvalidHeader,
+            R::Method { .. } => FetchDefect::Method,
+            R::RequestTooLarge { .. } => FetchDefect::RequestTooLarge,
+            R::RedirectOutside { .. } => FetchDefect::RedirectOutside,
+            R::TooManyRedirects { .. } => FetchDefect::TooManyRedirects,
+        }
+    }
+}

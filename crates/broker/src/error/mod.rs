@@ -4,16 +4,21 @@ mod defect;
 pub(crate) mod text;
 mod wire;
 
-pub use defect::{CallbackDefect, IdTokenDefect};
+pub use defect::{CallbackDefect, FetchDefect, IdTokenDefect};
 pub(crate) use wire::AuthErrorWire;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// Every failure the broker reports. Serialized (for IPC) as
 /// `{"kind": "...", "message": "...", "retryable": bool, ...fields}`; the message is always ours.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Deserialize, TS)]
+///
+/// The tag and fields are derived (`remote = "Self"` makes the derives inherent functions that
+/// the `Serialize`/`Deserialize` impls in `wire` wrap), so the wire form cannot drift from the
+/// enum.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, TS)]
 #[serde(
+    remote = "Self",
     tag = "kind",
     rename_all = "snake_case",
     rename_all_fields = "camelCase"
@@ -136,6 +141,24 @@ pub enum AuthError {
     /// The broker configuration is invalid.
     #[error("The configuration is invalid: {reason}.")]
     ConfigInvalid { reason: String },
+    /// A native fetch was not sent (or its answer not delivered): `detail` says why in words.
+    #[error("Portico did not complete this request: {detail}.")]
+    FetchRefused { reason: FetchDefect, detail: String },
+    /// The API of a native fetch could not be reached or did not answer in time.
+    #[error("Could not reach the API at {origin} ({detail}).")]
+    ApiUnreachable { origin: String, detail: String },
+    /// The page aborted its native fetch.
+    #[error("The request was aborted.")]
+    FetchAborted,
+    /// The API needs a scope the token does not carry (`insufficient_scope`, RFC 6750 §3.1).
+    #[error("{}", text::insufficient_scope(audience, scope.as_deref()))]
+    InsufficientScope {
+        audience: String,
+        scope: Option<String>,
+    },
+    /// This micro frontend only fetches through Portico: no token is handed to its page.
+    #[error("This micro frontend is not given tokens; it calls its APIs through Portico's fetch.")]
+    TokenNotExposed,
     /// A bug or an impossible state.
     #[error("Internal error: {reason}.")]
     Internal { reason: String },
@@ -146,6 +169,7 @@ impl AuthError {
     pub fn retryable(&self) -> bool {
         match self {
             AuthError::Network { .. }
+            | AuthError::ApiUnreachable { .. }
             | AuthError::Timeout { .. }
             | AuthError::RateLimited { .. }
             | AuthError::StorageUnavailable { .. } => true,
@@ -180,6 +204,11 @@ impl AuthError {
             AuthError::DiscoveryInvalid { .. } => "discovery_invalid",
             AuthError::StorageUnavailable { .. } => "storage_unavailable",
             AuthError::ConfigInvalid { .. } => "config_invalid",
+            AuthError::FetchRefused { .. } => "fetch_refused",
+            AuthError::ApiUnreachable { .. } => "api_unreachable",
+            AuthError::FetchAborted => "fetch_aborted",
+            AuthError::InsufficientScope { .. } => "insufficient_scope",
+            AuthError::TokenNotExposed => "token_not_exposed",
             AuthError::Internal { .. } => "internal",
         }
     }
@@ -340,6 +369,20 @@ mod tests {
             AuthError::ConfigInvalid {
                 reason: "client_id must be 1-256 visible characters".into(),
             },
+            AuthError::FetchRefused {
+                reason: FetchDefect::NotAnApi,
+                detail: "`https://evil.test/` is not under any API this micro frontend is registered for".into(),
+            },
+            AuthError::ApiUnreachable {
+                origin: "https://billing.example.com".into(),
+                detail: "could not connect".into(),
+            },
+            AuthError::FetchAborted,
+            AuthError::InsufficientScope {
+                audience: "https://api.portico.dev/billing".into(),
+                scope: Some("write:invoices".into()),
+            },
+            AuthError::TokenNotExposed,
             AuthError::Internal {
                 reason: "the store task panicked".into(),
             },
@@ -369,9 +412,11 @@ mod tests {
             // No enum or kind names: CamelCase words or the snake_case kind itself.
             assert!(!m.contains(e.kind()) || e.kind() == "access_denied", "{m}");
             assert!(
-                !m.split(|c: char| !c.is_alphanumeric())
-                    .any(|w| w.chars().any(char::is_lowercase)
-                        && w.chars().skip(1).any(char::is_uppercase)),
+                // An upper-case letter after a lower-case one (`IdToken`; not `APIs`).
+                !m.split(|c: char| !c.is_alphanumeric()).any(|w| w
+                    .chars()
+                    .zip(w.chars().skip(1))
+                    .any(|(a, b)| a.is_lowercase() && b.is_uppercase())),
                 "CamelCase in {m}"
             );
         }

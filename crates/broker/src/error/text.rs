@@ -26,6 +26,15 @@ pub fn rate_limited(retry_after_secs: Option<u64>, caller: Option<&str>) -> Stri
     }
 }
 
+pub fn insufficient_scope(audience: &str, scope: Option<&str>) -> String {
+    match scope {
+        Some(s) => {
+            format!("The API at {audience} needs the scope {s}, which this token does not carry.")
+        }
+        None => format!("The API at {audience} needs a scope this token does not carry."),
+    }
+}
+
 pub fn provider_error(
     endpoint: &str,
     status: Option<u16>,

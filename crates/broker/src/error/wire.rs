@@ -1,165 +1,37 @@
 //! How an [`AuthError`] crosses IPC: its tag and fields, plus our `message` and `retryable`.
 
-use super::{AuthError, CallbackDefect, IdTokenDefect};
-use serde::{Serialize, Serializer};
+use super::AuthError;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use ts_rs::TS;
 
-/// Serialization adds `message` (our Display text) and `retryable` next to the tag and fields.
+/// Serialization adds `message` (our Display text) and `retryable` next to the derived tag and
+/// fields.
 impl Serialize for AuthError {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
-        #[serde(
-            tag = "kind",
-            rename_all = "snake_case",
-            rename_all_fields = "camelCase"
-        )]
-        enum Tagged<'a> {
-            LoginRequired {
-                reason: &'a str,
-            },
-            ForbiddenAudience {
-                audience: &'a str,
-            },
-            AudienceNotGranted {
-                audience: &'a str,
-                granted: &'a [String],
-                description: Option<&'a str>,
-            },
-            ScopeNotGranted {
-                audience: &'a str,
-                missing: &'a [String],
-            },
-            InvalidAudience {
-                reason: &'a str,
-            },
-            InvalidScope {
-                reason: &'a str,
-            },
-            NotPermitted {
-                reason: &'a str,
-            },
-            Network {
-                endpoint: &'a str,
-                detail: &'a str,
-            },
-            Timeout {
-                endpoint: &'a str,
-            },
-            RateLimited {
-                retry_after_secs: Option<u64>,
-                caller: Option<&'a str>,
-                until: Option<u64>,
-            },
-            ScopeTooBroad {
-                audience: &'a str,
-                extra: &'a [String],
-            },
-            ProviderError {
-                endpoint: &'a str,
-                status: Option<u16>,
-                error: Option<&'a str>,
-                description: Option<&'a str>,
-            },
-            InvalidCallback {
-                reason: CallbackDefect,
-            },
-            StateMismatch,
-            IssuerMismatch,
-            NoPendingLogin,
-            LoginExpired,
-            LoginCancelled,
-            AccessDenied {
-                error: &'a str,
-                description: Option<&'a str>,
-            },
-            IdTokenInvalid {
-                reason: IdTokenDefect,
-            },
-            DiscoveryInvalid {
-                reason: &'a str,
-            },
-            StorageUnavailable {
-                reason: &'a str,
-            },
-            ConfigInvalid {
-                reason: &'a str,
-            },
-            Internal {
-                reason: &'a str,
-            },
-        }
-        #[derive(Serialize)]
         struct Wire<'a> {
-            #[serde(flatten)]
-            tagged: Tagged<'a>,
+            #[serde(flatten, serialize_with = "tagged")]
+            error: &'a AuthError,
             message: String,
             retryable: bool,
         }
-        let tagged = match self {
-            AuthError::LoginRequired { reason } => Tagged::LoginRequired { reason },
-            AuthError::ForbiddenAudience { audience } => Tagged::ForbiddenAudience { audience },
-            AuthError::AudienceNotGranted {
-                audience,
-                granted,
-                description,
-            } => Tagged::AudienceNotGranted {
-                audience,
-                granted,
-                description: description.as_deref(),
-            },
-            AuthError::ScopeNotGranted { audience, missing } => {
-                Tagged::ScopeNotGranted { audience, missing }
-            }
-            AuthError::InvalidAudience { reason } => Tagged::InvalidAudience { reason },
-            AuthError::InvalidScope { reason } => Tagged::InvalidScope { reason },
-            AuthError::NotPermitted { reason } => Tagged::NotPermitted { reason },
-            AuthError::Network { endpoint, detail } => Tagged::Network { endpoint, detail },
-            AuthError::Timeout { endpoint } => Tagged::Timeout { endpoint },
-            AuthError::RateLimited {
-                retry_after_secs,
-                caller,
-                until,
-            } => Tagged::RateLimited {
-                retry_after_secs: *retry_after_secs,
-                caller: caller.as_deref(),
-                until: *until,
-            },
-            AuthError::ScopeTooBroad { audience, extra } => {
-                Tagged::ScopeTooBroad { audience, extra }
-            }
-            AuthError::ProviderError {
-                endpoint,
-                status,
-                error,
-                description,
-            } => Tagged::ProviderError {
-                endpoint,
-                status: *status,
-                error: error.as_deref(),
-                description: description.as_deref(),
-            },
-            AuthError::InvalidCallback { reason } => Tagged::InvalidCallback { reason: *reason },
-            AuthError::StateMismatch => Tagged::StateMismatch,
-            AuthError::IssuerMismatch => Tagged::IssuerMismatch,
-            AuthError::NoPendingLogin => Tagged::NoPendingLogin,
-            AuthError::LoginExpired => Tagged::LoginExpired,
-            AuthError::LoginCancelled => Tagged::LoginCancelled,
-            AuthError::AccessDenied { error, description } => Tagged::AccessDenied {
-                error,
-                description: description.as_deref(),
-            },
-            AuthError::IdTokenInvalid { reason } => Tagged::IdTokenInvalid { reason: *reason },
-            AuthError::DiscoveryInvalid { reason } => Tagged::DiscoveryInvalid { reason },
-            AuthError::StorageUnavailable { reason } => Tagged::StorageUnavailable { reason },
-            AuthError::ConfigInvalid { reason } => Tagged::ConfigInvalid { reason },
-            AuthError::Internal { reason } => Tagged::Internal { reason },
-        };
+        fn tagged<S: Serializer>(e: &&AuthError, s: S) -> Result<S::Ok, S::Error> {
+            // The derived form (inherent, from `remote = "Self"`).
+            AuthError::serialize(e, s)
+        }
         Wire {
-            tagged,
+            error: self,
             message: self.to_string(),
             retryable: self.retryable(),
         }
         .serialize(serializer)
+    }
+}
+
+/// `message` and `retryable` are ours to compute: ignored on the way in.
+impl<'de> Deserialize<'de> for AuthError {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        AuthError::deserialize(deserializer)
     }
 }
 
@@ -177,6 +49,7 @@ pub(crate) struct AuthErrorWire {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{CallbackDefect, FetchDefect, IdTokenDefect};
     use serde_json::{json, Value};
 
     #[test]
@@ -234,6 +107,20 @@ mod tests {
                 reason: CallbackDefect::DuplicateParameter,
             },
             AuthError::LoginCancelled,
+            AuthError::RateLimited {
+                retry_after_secs: Some(4),
+                caller: Some("billing".into()),
+                until: Some(1_700_000_000_000),
+            },
+            AuthError::FetchRefused {
+                reason: FetchDefect::RedirectOutside,
+                detail: "the API redirected outside itself".into(),
+            },
+            AuthError::InsufficientScope {
+                audience: "https://a".into(),
+                scope: Some("write:x".into()),
+            },
+            AuthError::TokenNotExposed,
         ];
         for e in all {
             let s = serde_json::to_string(&e).unwrap();

@@ -47,6 +47,7 @@ export type AudienceStatus = {
 };
 export type IdTokenDefect = "malformed" | "unsigned" | "algorithm_not_allowed" | "missing_key_id" | "unknown_key_id" | "signature_invalid" | "issuer_mismatch" | "audience_mismatch" | "authorized_party_mismatch" | "missing_subject" | "subject_changed" | "missing_issued_at" | "issued_in_future" | "missing_expiry" | "expired" | "nonce_mismatch";
 export type CallbackDefect = "malformed" | "redirect_mismatch" | "duplicate_parameter" | "missing_state" | "missing_code" | "missing_issuer";
+export type FetchDefect = "not_a_url" | "userinfo" | "not_an_api" | "encoded_separator" | "forbidden_header" | "invalid_header" | "method" | "request_too_large" | "response_too_large" | "redirect_outside" | "too_many_redirects";
 export type AuthError = {
     message: string;
     retryable: boolean;
@@ -125,6 +126,22 @@ export type AuthError = {
 } | {
     "kind": "config_invalid";
     reason: string;
+} | {
+    "kind": "fetch_refused";
+    reason: FetchDefect;
+    detail: string;
+} | {
+    "kind": "api_unreachable";
+    origin: string;
+    detail: string;
+} | {
+    "kind": "fetch_aborted";
+} | {
+    "kind": "insufficient_scope";
+    audience: string;
+    scope: string | null;
+} | {
+    "kind": "token_not_exposed";
 } | {
     "kind": "internal";
     reason: string;
