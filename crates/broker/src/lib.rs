@@ -44,6 +44,7 @@ mod clock;
 mod config;
 pub mod dialect;
 mod discovery;
+pub mod dpop;
 mod error;
 pub mod fetch;
 #[doc(hidden)]
@@ -71,5 +72,5 @@ pub use ipc::{
 };
 pub use keyring_store::KeyringStore;
 pub use request::{ScopeCeiling, TokenRequest};
-pub use secret::{AccessToken, AuthCode, IdToken, PkceVerifier, RefreshToken};
+pub use secret::{AccessToken, AuthCode, DpopPrivateKey, IdToken, PkceVerifier, RefreshToken};
 pub use store::{MemoryStore, PendingLogin, SessionStore, StoredSession, MAX_SESSION_BYTES};

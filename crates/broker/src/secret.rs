@@ -23,6 +23,10 @@ secret_newtype!(
     /// A PKCE code verifier (RFC 7636).
     pub PkceVerifier
 );
+secret_newtype!(
+    /// The installation's DPoP private key (base64url PKCS#8). Keyring and memory only.
+    pub DpopPrivateKey
+);
 
 #[cfg(test)]
 mod tests {
