@@ -1,6 +1,6 @@
 //! Demo resource servers that validate bearer tokens the way a backend must: RS256 only,
 //! signature against the issuer's JWKS (cached, refetched on an unknown `kid`), `iss`, `aud`
-//! equal to the API, `exp`.
+//! equal to the API, `exp`; and DPoP-bound tokens (RFC 9449 §7) with their proofs.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,7 +18,9 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 use url::Url;
 
+use crate::dpop::{self, DpopChecker, DpopCounters, ProofError, Target};
 use crate::server::{self, ServerHandle};
+use crate::tokens::now_secs;
 use crate::{ApiConfig, IdpError};
 use portico_types::sync::lock;
 
@@ -33,15 +35,23 @@ const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 /// `{"api", "audience", "data", "claims"}`; otherwise 401 with `WWW-Authenticate`
 /// (`Bearer realm=...` alone when no token was sent, with `error="invalid_token"` and an
 /// `error_description` when one was). `GET {base}` answers `{"api", "audience"}` without a token.
-/// CORS allows any origin and the `Authorization` header; preflights get 204.
+///
+/// A token with `cnf.jkt` is DPoP-bound: it is accepted only as `Authorization: DPoP <token>`
+/// with a `DPoP` proof of that key for this request (`htm`, `htu` = base URL + path, `iat`,
+/// `jti`, `ath`); anything else gets 401 `WWW-Authenticate: DPoP error="invalid_token"` or
+/// `error="invalid_dpop_proof"`. With [`DemoApis::set_dpop_nonce`] each API demands its own
+/// current nonce (`use_dpop_nonce` + `DPoP-Nonce`, RFC 9449 §9).
+///
+/// CORS allows any origin and the `Authorization` and `DPoP` headers, and exposes
+/// `WWW-Authenticate` and `DPoP-Nonce`; preflights get 204.
 pub struct DemoApis {
-    servers: Vec<(String, Url, ServerHandle)>,
+    servers: Vec<(String, Url, Arc<ApiState>, ServerHandle)>,
 }
 
 impl std::fmt::Debug for DemoApis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.servers.iter().map(|(a, u, _)| (a, u.as_str())))
+            .entries(self.servers.iter().map(|(a, u, _, _)| (a, u.as_str())))
             .finish()
     }
 }
@@ -201,7 +211,11 @@ impl Validator {
 
 struct ApiState {
     api: ApiConfig,
+    /// The base URL this API is addressed by; `htu` is compared against it plus the path.
+    base: Url,
     validator: Arc<Validator>,
+    /// This API's own jti cache and nonce: a resource server's nonce is its own (RFC 9449 §9).
+    dpop: DpopChecker,
 }
 
 fn demo_data(identifier: &str) -> Value {
@@ -224,12 +238,12 @@ fn demo_data(identifier: &str) -> Value {
 }
 
 fn unauthorized(realm: &str, description: Option<&str>) -> Response {
-    let realm = realm.replace(['"', '\\'], "'");
+    let realm = quoted(realm);
     let challenge = match description {
         None => format!("Bearer realm=\"{realm}\""),
         Some(d) => format!(
             "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
-            d.replace(['"', '\\'], "'")
+            quoted(d)
         ),
     };
     let body = json!({
@@ -243,32 +257,165 @@ fn unauthorized(realm: &str, description: Option<&str>) -> Response {
     resp
 }
 
-async fn data(State(st): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+/// A header quoted-string cannot hold `"` or `\` unescaped; descriptions are ours, so replace.
+fn quoted(s: &str) -> String {
+    s.replace(['"', '\\'], "'")
+}
+
+/// A refusal under the DPoP scheme (RFC 9449 §7.1): `invalid_token`, `invalid_dpop_proof` or
+/// `use_dpop_nonce`, with the algorithms we take.
+fn dpop_unauthorized(realm: &str, error: &str, description: &str) -> Response {
+    let challenge = format!(
+        "DPoP realm=\"{}\", error=\"{error}\", error_description=\"{}\", algs=\"{}\"",
+        quoted(realm),
+        quoted(description),
+        dpop::ALG
+    );
+    let body = json!({ "error": error, "error_description": description });
+    let mut resp = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+/// The key a token is bound to (`cnf.jkt`, RFC 9449 §6.1), if any.
+fn bound_jkt(claims: &Value) -> Option<&str> {
+    claims
+        .get("cnf")
+        .and_then(|c| c.get("jkt"))
+        .and_then(Value::as_str)
+}
+
+fn answer(st: &ApiState, claims: Value) -> Response {
+    Json(json!({
+        "api": st.api.name,
+        "audience": st.api.identifier,
+        "data": demo_data(&st.api.identifier),
+        "claims": claims,
+    }))
+    .into_response()
+}
+
+async fn data(
+    State(st): State<Arc<ApiState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let mut resp = authorize(&st, &method, &uri, &headers).await;
+    // RFC 9449 §9: the current nonce may ride on any response; a challenge needs it.
+    if let Some(nonce) = st.dpop.required_nonce() {
+        if let Ok(v) = HeaderValue::from_str(&nonce) {
+            resp.headers_mut().insert(dpop::DPOP_NONCE, v);
+        }
+    }
+    resp
+}
+
+async fn authorize(st: &ApiState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let (scheme, token) = auth.split_once(' ').unwrap_or((auth, ""));
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("dpop") {
+        return dpop_request(st, method, uri, headers, token).await;
+    }
     if !scheme.eq_ignore_ascii_case("bearer") {
         return unauthorized(&st.api.name, None);
     }
-    let token = token.trim();
     if token.is_empty() {
         return unauthorized(&st.api.name, Some("empty bearer token"));
     }
     match st.validator.validate(token, &st.api.identifier).await {
-        Ok(claims) => Json(json!({
-            "api": st.api.name,
-            "audience": st.api.identifier,
-            "data": demo_data(&st.api.identifier),
-            "claims": claims,
-        }))
-        .into_response(),
+        // RFC 9449 §7.2: a bound token must not pass as a bearer token, or stealing it would do.
+        Ok(claims) if bound_jkt(&claims).is_some() => {
+            st.dpop.count_refusal();
+            tracing::info!(api = %st.api.name, "DPoP-bound token presented as bearer");
+            dpop_unauthorized(
+                &st.api.name,
+                "invalid_token",
+                "the token is DPoP-bound; present it with the DPoP scheme and a proof",
+            )
+        }
+        Ok(claims) => answer(st, claims),
         Err(d) => {
             tracing::info!(api = %st.api.name, reason = %d, "token rejected");
             unauthorized(&st.api.name, Some(&d))
         }
     }
+}
+
+/// `Authorization: DPoP <token>` (RFC 9449 §7.1): the token first (a bad token is the answer
+/// whatever the proof), then the proof for this request and token, then the key binding.
+async fn dpop_request(
+    st: &ApiState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    token: &str,
+) -> Response {
+    let realm = st.api.name.as_str();
+    if token.is_empty() {
+        return dpop_unauthorized(realm, "invalid_token", "empty DPoP token");
+    }
+    let claims = match st.validator.validate(token, &st.api.identifier).await {
+        Ok(c) => c,
+        Err(d) => {
+            tracing::info!(api = %realm, reason = %d, "token rejected");
+            return dpop_unauthorized(realm, "invalid_token", &d);
+        }
+    };
+    let Some(jkt) = bound_jkt(&claims).map(str::to_owned) else {
+        // Nothing to check the proof's key against: the DPoP scheme is for bound tokens.
+        st.dpop.count_refusal();
+        return dpop_unauthorized(realm, "invalid_token", "the token is not DPoP-bound");
+    };
+    let refuse = |e: ProofError| match e {
+        ProofError::Invalid(d) => {
+            st.dpop.count_refusal();
+            tracing::info!(api = %realm, reason = %d, "DPoP proof rejected");
+            dpop_unauthorized(realm, "invalid_dpop_proof", &d)
+        }
+        ProofError::UseNonce => {
+            st.dpop.count_nonce_challenge();
+            dpop_unauthorized(
+                realm,
+                "use_dpop_nonce",
+                "Resource server requires nonce in DPoP proof",
+            )
+        }
+    };
+    let proof = match dpop::single_header(headers) {
+        Ok(Some(p)) => p,
+        Ok(None) => return refuse(ProofError::Invalid("a DPoP proof is required".into())),
+        Err(e) => return refuse(e),
+    };
+    // htu: the API as it is addressed, plus the request's path (RFC 9449 §4.3 check 9).
+    let mut url = st.base.clone();
+    url.set_path(uri.path());
+    let target = Target {
+        method: method.as_str(),
+        url: &url,
+        access_token: Some(token),
+    };
+    let accepted = match st.dpop.check(proof, &target, now_secs()) {
+        Ok(p) => p,
+        Err(e) => return refuse(e),
+    };
+    // RFC 9449 §7.1: the proof's key must be the one the token is bound to.
+    if accepted.jkt != jkt {
+        st.dpop.count_refusal();
+        return dpop_unauthorized(
+            realm,
+            "invalid_token",
+            "the token is bound to another DPoP key than the proof's",
+        );
+    }
+    st.dpop.count_proof();
+    answer(st, claims)
 }
 
 async fn index(State(st): State<Arc<ApiState>>) -> Response {
@@ -289,7 +436,7 @@ async fn cors(req: Request, next: Next) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type"),
+        HeaderValue::from_static("Authorization, Content-Type, DPoP"),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -297,7 +444,7 @@ async fn cors(req: Request, next: Next) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("WWW-Authenticate"),
+        HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -324,18 +471,21 @@ impl DemoApis {
             let base = Url::parse(&text).map_err(|source| IdpError::Url { url: text, source })?;
             let state = Arc::new(ApiState {
                 api: api.clone(),
+                base: base.clone(),
                 validator: Arc::clone(&validator),
+                dpop: DpopChecker::new(false),
             });
             let router = Router::new()
                 .route("/", get(index))
                 .route("/data", get(data))
                 .fallback(|| async { StatusCode::NOT_FOUND })
                 .layer(axum::middleware::from_fn(cors))
-                .with_state(state);
+                .with_state(Arc::clone(&state));
             tracing::info!(api = %api.name, %base, "demo API listening");
             servers.push((
                 api.identifier.clone(),
                 base,
+                state,
                 server::spawn(listener, router),
             ));
         }
@@ -346,21 +496,53 @@ impl DemoApis {
     pub fn url_for(&self, audience: &str) -> Option<Url> {
         self.servers
             .iter()
-            .find(|(a, _, _)| a == audience)
-            .map(|(_, u, _)| u.clone())
+            .find(|(a, _, _, _)| a == audience)
+            .map(|(_, u, _, _)| u.clone())
     }
 
     /// `(audience, base URL)` of every API.
     pub fn all(&self) -> Vec<(String, Url)> {
         self.servers
             .iter()
-            .map(|(a, u, _)| (a.clone(), u.clone()))
+            .map(|(a, u, _, _)| (a.clone(), u.clone()))
             .collect()
+    }
+
+    /// Demand (or stop demanding) a nonce in DPoP proofs at every API (RFC 9449 §9). Each API
+    /// has its own nonce.
+    pub fn set_dpop_nonce(&self, on: bool) {
+        for (_, _, st, _) in &self.servers {
+            st.dpop.set_nonce_required(on);
+        }
+    }
+
+    /// Give every API a fresh nonce; proofs with an old one get a new challenge.
+    pub fn rotate_dpop_nonces(&self) {
+        for (_, _, st, _) in &self.servers {
+            st.dpop.rotate_nonce();
+        }
+    }
+
+    /// The nonce the API for `audience` currently demands (`None`: nonces off or no such API).
+    pub fn dpop_nonce(&self, audience: &str) -> Option<String> {
+        self.state(audience)?.dpop.required_nonce()
+    }
+
+    /// DPoP decisions of the API for `audience` so far.
+    pub fn dpop_counters(&self, audience: &str) -> Option<DpopCounters> {
+        Some(self.state(audience)?.dpop.counters())
+    }
+
+    fn state(&self, audience: &str) -> Option<&ApiState> {
+        self.servers
+            .iter()
+            .find(|(a, _, _, _)| a == audience)
+            .map(|(_, _, st, _)| st.as_ref())
     }
 
     /// Stop all servers.
     pub async fn shutdown(self) {
-        for (_, _, s) in self.servers {
+        for (_, _, _, s) in self.servers {
             s.shutdown().await;
         }
     }

@@ -8,7 +8,8 @@
 //! failures a client must survive ([`Admin`]): latency, 5xx, 429, garbage bodies, dropped
 //! connections, refresh-token reuse detection, revoked grants, key rotation, tampered ID tokens.
 //!
-//! [`DemoApis`] are three resource servers that validate bearer tokens the way a backend must.
+//! [`DemoApis`] are three resource servers that validate bearer and DPoP-bound tokens the way a
+//! backend must.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,6 +25,7 @@ mod apis;
 mod authorize;
 mod config;
 mod counters;
+mod dpop;
 mod endpoints;
 mod error;
 mod faults;
@@ -53,6 +55,7 @@ pub use config::{
     BILLING_API, CLAIM_NAMESPACE, CORE_API, DEMO_CLIENT_ID,
 };
 pub use counters::Counters;
+pub use dpop::DpopCounters;
 pub use error::IdpError;
 pub use faults::{Endpoint, Fault, FaultKind, IdTokenTamper};
 
