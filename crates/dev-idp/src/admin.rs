@@ -91,6 +91,19 @@ impl Admin {
     pub fn active_families(&self) -> usize {
         lock(&self.shared.grants).active_families()
     }
+    /// Demand (or stop demanding) the current DPoP nonce in token-request proofs (RFC 9449 §8).
+    pub fn set_dpop_nonce(&self, on: bool) {
+        self.shared.dpop.set_nonce_required(on);
+    }
+    /// Replace the DPoP nonce; proofs with the old one get a `use_dpop_nonce` challenge for the
+    /// new one. Returns the new nonce.
+    pub fn rotate_dpop_nonce(&self) -> String {
+        self.shared.dpop.rotate_nonce()
+    }
+    /// The nonce token-request proofs must carry, `None` while nonces are off.
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.shared.dpop.required_nonce()
+    }
     /// The `kid` that signs new tokens.
     pub fn current_kid(&self) -> String {
         self.shared.keys.current().kid.clone()
@@ -126,6 +139,11 @@ struct Ttl {
 #[derive(Deserialize)]
 struct Sub {
     sub: String,
+}
+
+#[derive(Deserialize)]
+struct On {
+    on: bool,
 }
 
 /// `/__admin/...`: the [`Admin`] methods over JSON, for the binary and out-of-process tests.
@@ -207,6 +225,19 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(|State(a): State<Admin>, Json(s): Json<Sub>| async move {
                 a.revoke_grants_for(&s.sub);
                 StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/__admin/dpop-nonce",
+            put(|State(a): State<Admin>, Json(o): Json<On>| async move {
+                a.set_dpop_nonce(o.on);
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/__admin/dpop-nonce/rotate",
+            post(|State(a): State<Admin>| async move {
+                Json(json!({ "nonce": a.rotate_dpop_nonce() }))
             }),
         )
         .route(

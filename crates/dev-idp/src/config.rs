@@ -32,6 +32,13 @@ pub struct IdpConfig {
     /// Offer pushed authorization requests (RFC 9126) at `/oauth/par` and advertise them in
     /// discovery. Default `true`.
     pub pushed_authorization_requests: bool,
+    /// Speak DPoP (RFC 9449) at the token endpoint and advertise
+    /// `dpop_signing_alg_values_supported`. Off, a `DPoP` header is ignored (Bearer tokens), as a
+    /// provider without DPoP would. Default `true`.
+    pub dpop: bool,
+    /// Demand the provider's current `DPoP-Nonce` in token-request proofs (RFC 9449 §8).
+    /// Default `false`; switchable at runtime via [`crate::Admin::set_dpop_nonce`].
+    pub dpop_nonce: bool,
 }
 
 impl Default for IdpConfig {
@@ -201,6 +208,8 @@ impl IdpConfig {
             },
             admin_endpoint: false,
             pushed_authorization_requests: true,
+            dpop: true,
+            dpop_nonce: false,
         }
     }
 

@@ -45,6 +45,16 @@ pub struct Counters {
     pub refresh_by_audience: BTreeMap<String, u64>,
     /// Requests answered by an injected fault (latency-only faults not included).
     pub faults_injected: u64,
+    /// DPoP proofs accepted at the token endpoint (RFC 9449).
+    #[serde(default)]
+    pub dpop_proofs: u64,
+    /// Token requests refused for a DPoP reason: `invalid_dpop_proof`, or a bound refresh token
+    /// presented with another key's proof.
+    #[serde(default)]
+    pub dpop_refusals: u64,
+    /// `use_dpop_nonce` answers of the token endpoint (RFC 9449 §8).
+    #[serde(default)]
+    pub dpop_nonce_challenges: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,10 +73,14 @@ pub(crate) enum Counter {
     ReuseDetections,
     FamiliesRevoked,
     FaultsInjected,
+    DpopProofs,
+    DpopRefusals,
+    // Keep last: `N` is counted from it.
+    DpopNonceChallenges,
 }
 
 // One slot per `Counter` variant.
-const N: usize = Counter::FaultsInjected as usize + 1;
+const N: usize = Counter::DpopNonceChallenges as usize + 1;
 
 #[derive(Debug, Default)]
 pub(crate) struct CounterSet {
@@ -108,6 +122,9 @@ impl CounterSet {
             active_families,
             refresh_by_audience: lock(&self.by_audience).clone(),
             faults_injected: v(Counter::FaultsInjected),
+            dpop_proofs: v(Counter::DpopProofs),
+            dpop_refusals: v(Counter::DpopRefusals),
+            dpop_nonce_challenges: v(Counter::DpopNonceChallenges),
         }
     }
 
@@ -129,17 +146,32 @@ mod tests {
         c.bump(Counter::Jwks);
         c.bump(Counter::Jwks);
         c.bump(Counter::FaultsInjected);
+        c.bump(Counter::DpopNonceChallenges);
+        c.add(Counter::DpopProofs, 3);
         c.refresh_for("https://a");
         c.refresh_for("");
         c.refresh_for("https://a");
         let s = c.snapshot(4);
         assert_eq!(s.jwks, 2);
         assert_eq!(s.faults_injected, 1);
+        assert_eq!(s.dpop_nonce_challenges, 1, "the last slot exists");
+        assert_eq!(s.dpop_proofs, 3);
+        assert_eq!(s.dpop_refusals, 0);
         assert_eq!(s.discovery, 0);
         assert_eq!(s.active_families, 4);
         assert_eq!(s.refresh_by_audience["https://a"], 2);
         assert_eq!(s.refresh_by_audience[""], 1);
         c.reset();
         assert_eq!(c.snapshot(0), Counters::default());
+    }
+
+    #[test]
+    fn snapshots_from_before_dpop_still_parse() {
+        let old = serde_json::json!({"discovery": 1, "jwks": 0, "authorize": 0, "login": 0,
+            "token_authorization_code": 0, "token_refresh": 0, "token_errors": 0, "revoke": 0,
+            "logout": 0, "userinfo": 0, "reuse_detections": 0, "families_revoked": 0,
+            "active_families": 0, "refresh_by_audience": {}, "faults_injected": 0});
+        let c: Counters = serde_json::from_value(old).expect("parses");
+        assert_eq!((c.discovery, c.dpop_proofs, c.dpop_refusals), (1, 0, 0));
     }
 }

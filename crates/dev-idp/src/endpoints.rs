@@ -54,6 +54,10 @@ pub(crate) async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     if shared.config.pushed_authorization_requests {
         doc["pushed_authorization_request_endpoint"] = json!(shared.url("oauth/par"));
     }
+    if shared.config.dpop {
+        // RFC 9449 §5.1: the proof algorithms the token endpoint accepts.
+        doc["dpop_signing_alg_values_supported"] = json!([crate::dpop::ALG]);
+    }
     axum::Json(doc).into_response()
 }
 

@@ -35,7 +35,7 @@ pub enum IdpError {
     Config(String),
 }
 
-/// An OAuth 2.0 error response (RFC 6749 §5.2, RFC 7009, RFC 8707).
+/// An OAuth 2.0 error response (RFC 6749 §5.2, RFC 7009, RFC 8707, RFC 9449).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OAuthError {
     pub status: StatusCode,
@@ -65,6 +65,18 @@ impl OAuthError {
     }
     pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
+    }
+    /// RFC 9449 §5: the DPoP proof is missing where required, or defective.
+    pub fn invalid_dpop_proof(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_dpop_proof", d)
+    }
+    /// RFC 9449 §8: the proof must carry the nonce sent along in `DPoP-Nonce`.
+    pub fn use_dpop_nonce() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "use_dpop_nonce",
+            "Authorization server requires nonce in DPoP proof",
+        )
     }
     pub fn server_error(status: StatusCode, d: impl Into<String>) -> Self {
         Self::new(status, "server_error", d)

@@ -48,6 +48,9 @@ pub(crate) struct Family {
     pub id: u64,
     pub authz: Authorization,
     pub revoked: bool,
+    /// The DPoP key (JWK thumbprint) the family is bound to, when the code exchange carried a
+    /// proof (RFC 9449 §5: refresh tokens of public clients are bound for their whole life).
+    pub jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +80,10 @@ pub(crate) enum RefreshError<E> {
     Unknown,
     Revoked,
     WrongClient,
+    /// The family is DPoP-bound and no proof came with the request (RFC 9449 §5).
+    DpopProofMissing,
+    /// The family is DPoP-bound to another key than the proof's (RFC 9449 §5).
+    DpopKeyMismatch,
     /// A rotated-out token presented after the overlap: the family is now revoked.
     Reuse,
     /// The caller's own check (e.g. `invalid_target`) failed; nothing changed.
@@ -136,8 +143,14 @@ impl GrantStore {
         Ok(entry.authz.clone())
     }
 
-    /// Start a refresh-token family for a redeemed code; returns the first refresh token.
-    pub fn start_family(&mut self, code: &str, authz: Authorization) -> Secret {
+    /// Start a refresh-token family for a redeemed code, bound to the DPoP key `jkt` if the
+    /// exchange carried a proof; returns the first refresh token.
+    pub fn start_family(
+        &mut self,
+        code: &str,
+        authz: Authorization,
+        jkt: Option<String>,
+    ) -> Secret {
         self.next_family += 1;
         let id = self.next_family;
         self.families.insert(
@@ -146,6 +159,7 @@ impl GrantStore {
                 id,
                 authz,
                 revoked: false,
+                jkt,
             },
         );
         if let Some(entry) = self.codes.get_mut(&Secret::new(code.to_owned())) {
@@ -167,11 +181,13 @@ impl GrantStore {
     }
 
     /// Use a refresh token. `check` runs after the token's own checks and before rotation, so a
-    /// rejected request leaves the token usable.
+    /// rejected request leaves the token usable. `jkt` is the thumbprint of the request's
+    /// accepted DPoP proof, if any.
     pub fn refresh<E>(
         &mut self,
         token: &str,
         client_id: &str,
+        jkt: Option<&str>,
         rotation: RefreshRotation,
         now: Instant,
         check: impl FnOnce(&Family) -> Result<(), E>,
@@ -189,6 +205,17 @@ impl GrantStore {
         }
         if family.authz.request.client_id != client_id {
             return Err(RefreshError::WrongClient);
+        }
+        // RFC 9449 §5: a bound refresh token is used only with a proof of its key. Checked before
+        // reuse detection: whoever lacks the key has not used the token, so a thief holding a
+        // rotated-out token cannot get the legitimate holder's family revoked either.
+        match (family.jkt.as_deref(), jkt) {
+            (None, _) => {}
+            (Some(_), None) => return Err(RefreshError::DpopProofMissing),
+            (Some(bound), Some(presented)) if bound != presented => {
+                return Err(RefreshError::DpopKeyMismatch)
+            }
+            (Some(_), Some(_)) => {}
         }
         if let (RefreshRotation::Rotating { overlap }, RtState::Used { at }) = (rotation, state) {
             if now.saturating_duration_since(at) > overlap {
@@ -287,7 +314,7 @@ mod tests {
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
         let a = g.redeem_code(code.expose_secret(), t0).expect("first use");
-        let rt = g.start_family(code.expose_secret(), a);
+        let rt = g.start_family(code.expose_secret(), a, None);
         assert_eq!(g.active_families(), 1);
         assert_eq!(
             g.redeem_code(code.expose_secret(), t0),
@@ -296,7 +323,7 @@ mod tests {
             })
         );
         assert_eq!(g.active_families(), 0);
-        let r = g.refresh(rt.expose_secret(), "c", ROT0, t0, ok);
+        let r = g.refresh(rt.expose_secret(), "c", None, ROT0, t0, ok);
         assert!(matches!(r, Err(RefreshError::Revoked)), "{r:?}");
         assert_eq!(g.redeem_code("nope", t0), Err(CodeError::Unknown));
     }
@@ -325,12 +352,12 @@ mod tests {
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
         let a = g.redeem_code(code.expose_secret(), t0).expect("code");
-        let rt1 = g.start_family(code.expose_secret(), a);
+        let rt1 = g.start_family(code.expose_secret(), a, None);
         let rot = RefreshRotation::Rotating {
             overlap: Duration::from_secs(5),
         };
         let rt2 = g
-            .refresh(rt1.expose_secret(), "c", rot, t0, ok)
+            .refresh(rt1.expose_secret(), "c", None, rot, t0, ok)
             .expect("refresh")
             .new_token
             .expect("rotated");
@@ -339,6 +366,7 @@ mod tests {
             .refresh(
                 rt1.expose_secret(),
                 "c",
+                None,
                 rot,
                 t0 + Duration::from_secs(4),
                 ok,
@@ -351,6 +379,7 @@ mod tests {
         let r = g.refresh(
             rt1.expose_secret(),
             "c",
+            None,
             rot,
             t0 + Duration::from_secs(6),
             ok,
@@ -358,7 +387,14 @@ mod tests {
         assert!(matches!(r, Err(RefreshError::Reuse)), "{r:?}");
         assert_eq!(g.active_families(), 0);
         for t in [&rt2, &rt3] {
-            let r = g.refresh(t.expose_secret(), "c", rot, t0 + Duration::from_secs(6), ok);
+            let r = g.refresh(
+                t.expose_secret(),
+                "c",
+                None,
+                rot,
+                t0 + Duration::from_secs(6),
+                ok,
+            );
             assert!(matches!(r, Err(RefreshError::Revoked)), "{r:?}");
         }
     }
@@ -369,12 +405,13 @@ mod tests {
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
         let a = g.redeem_code(code.expose_secret(), t0).expect("code");
-        let rt = g.start_family(code.expose_secret(), a);
+        let rt = g.start_family(code.expose_secret(), a, None);
         for _ in 0..3 {
             let r = g
                 .refresh(
                     rt.expose_secret(),
                     "c",
+                    None,
                     RefreshRotation::NonRotating,
                     t0,
                     ok,
@@ -385,6 +422,7 @@ mod tests {
         let r = g.refresh(
             rt.expose_secret(),
             "other",
+            None,
             RefreshRotation::NonRotating,
             t0,
             ok,
@@ -398,13 +436,54 @@ mod tests {
         let t0 = Instant::now();
         let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
         let a = g.redeem_code(code.expose_secret(), t0).expect("code");
-        let rt = g.start_family(code.expose_secret(), a);
-        let r = g.refresh(rt.expose_secret(), "c", ROT0, t0, |_| Err("invalid_target"));
+        let rt = g.start_family(code.expose_secret(), a, None);
+        let r = g.refresh(rt.expose_secret(), "c", None, ROT0, t0, |_| {
+            Err("invalid_target")
+        });
         assert!(
             matches!(r, Err(RefreshError::Rejected("invalid_target"))),
             "{r:?}"
         );
-        assert!(g.refresh(rt.expose_secret(), "c", ROT0, t0, ok).is_ok());
+        assert!(g
+            .refresh(rt.expose_secret(), "c", None, ROT0, t0, ok)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_bound_family_needs_its_key_and_a_refusal_changes_nothing() {
+        let mut g = GrantStore::default();
+        let t0 = Instant::now();
+        let code = g.issue_code(authz("c", "alice"), Duration::from_secs(60), t0);
+        let a = g.redeem_code(code.expose_secret(), t0).expect("code");
+        let rt1 = g.start_family(code.expose_secret(), a, Some("jkt-1".into()));
+        let rt1 = rt1.expose_secret();
+        let r = g.refresh(rt1, "c", None, ROT0, t0, ok);
+        assert!(matches!(r, Err(RefreshError::DpopProofMissing)), "{r:?}");
+        let r = g.refresh(rt1, "c", Some("jkt-2"), ROT0, t0, ok);
+        assert!(matches!(r, Err(RefreshError::DpopKeyMismatch)), "{r:?}");
+        // Nothing rotated: the holder of the key still refreshes, and the family stays bound.
+        let r = g
+            .refresh(rt1, "c", Some("jkt-1"), ROT0, t0, ok)
+            .expect("bound");
+        assert_eq!(r.family.jkt.as_deref(), Some("jkt-1"));
+        let rt2 = r.new_token.expect("rotated");
+        // A thief replaying the rotated-out token without the key does not trip reuse detection.
+        let r = g.refresh(rt1, "c", None, ROT0, t0, ok);
+        assert!(matches!(r, Err(RefreshError::DpopProofMissing)), "{r:?}");
+        assert_eq!(g.active_families(), 1);
+        let r = g.refresh(rt2.expose_secret(), "c", Some("jkt-2"), ROT0, t0, ok);
+        assert!(matches!(r, Err(RefreshError::DpopKeyMismatch)), "{r:?}");
+        assert!(g
+            .refresh(rt2.expose_secret(), "c", Some("jkt-1"), ROT0, t0, ok)
+            .is_ok());
+        // An unbound family takes any proof, and stays unbound.
+        let code = g.issue_code(authz("c", "bob"), Duration::from_secs(60), t0);
+        let a = g.redeem_code(code.expose_secret(), t0).expect("code");
+        let rt = g.start_family(code.expose_secret(), a, None);
+        let r = g
+            .refresh(rt.expose_secret(), "c", Some("jkt-9"), ROT0, t0, ok)
+            .expect("unbound");
+        assert_eq!(r.family.jkt, None);
     }
 
     #[test]
@@ -415,7 +494,7 @@ mod tests {
         for sub in ["alice", "alice", "bob"] {
             let code = g.issue_code(authz("c", sub), Duration::from_secs(60), t0);
             let a = g.redeem_code(code.expose_secret(), t0).expect("code");
-            rts.push(g.start_family(code.expose_secret(), a));
+            rts.push(g.start_family(code.expose_secret(), a, None));
         }
         assert_eq!(g.active_families(), 3);
         assert!(!g.revoke_token(rts[2].expose_secret(), "someone-else"));
@@ -423,9 +502,9 @@ mod tests {
         assert!(!g.revoke_token(rts[2].expose_secret(), "c"));
         assert_eq!(g.revoke_subject("alice"), 2);
         assert_eq!(g.active_families(), 0);
-        let r = g.refresh(rts[0].expose_secret(), "c", ROT0, t0, ok);
+        let r = g.refresh(rts[0].expose_secret(), "c", None, ROT0, t0, ok);
         assert!(matches!(r, Err(RefreshError::Revoked)), "{r:?}");
-        let r = g.refresh("never-issued", "c", ROT0, t0, ok);
+        let r = g.refresh("never-issued", "c", None, ROT0, t0, ok);
         assert!(matches!(r, Err(RefreshError::Unknown)), "{r:?}");
     }
 }

@@ -7,6 +7,8 @@
 //! in-process ([`DevIdp::start`]) or as the `portico-dev-idp` binary, and has switches for the
 //! failures a client must survive ([`Admin`]): latency, 5xx, 429, garbage bodies, dropped
 //! connections, refresh-token reuse detection, revoked grants, key rotation, tampered ID tokens.
+//! It speaks DPoP (RFC 9449): proofs at the token endpoint, `cnf.jkt`-bound access tokens and
+//! refresh-token families, optional nonces.
 //!
 //! [`DemoApis`] are three resource servers that validate bearer and DPoP-bound tokens the way a
 //! backend must.

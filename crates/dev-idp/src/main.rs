@@ -1,4 +1,4 @@
-//! `portico-dev-idp [--port N] [--admin] [--access-ttl SECS] [--no-rotation]`
+//! `portico-dev-idp [--port N] [--admin] [--access-ttl SECS] [--no-rotation] [--no-dpop] [--dpop-nonce]`
 //!
 //! Starts the development OpenID Provider and the demo APIs on loopback, prints one JSON line
 //! `{"issuer": ..., "apis": {audience: url}, "admin": bool}` on stdout, and runs until SIGINT/SIGTERM.
@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use portico_dev_idp::{DemoApis, DevIdp, IdpConfig, RefreshRotation};
 
-const USAGE: &str =
-    "usage: portico-dev-idp [--port N] [--admin] [--access-ttl SECS] [--no-rotation]";
+const USAGE: &str = "usage: portico-dev-idp [--port N] [--admin] [--access-ttl SECS] [--no-rotation] [--no-dpop] [--dpop-nonce]";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<IdpConfig, String> {
     let mut config = IdpConfig::portico_demo();
@@ -29,6 +28,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<IdpConfig, String> {
                 config.access_token_ttl = Duration::from_secs(secs);
             }
             "--no-rotation" => config.rotation = RefreshRotation::NonRotating,
+            "--no-dpop" => config.dpop = false,
+            "--dpop-nonce" => config.dpop_nonce = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -124,6 +125,7 @@ mod tests {
             "--access-ttl",
             "5",
             "--no-rotation",
+            "--dpop-nonce",
         ]))
         .expect("valid");
         assert_eq!(c.bind.port(), 8123);
@@ -131,10 +133,13 @@ mod tests {
         assert!(c.admin_endpoint);
         assert_eq!(c.access_token_ttl, Duration::from_secs(5));
         assert_eq!(c.rotation, RefreshRotation::NonRotating);
+        assert!(c.dpop && c.dpop_nonce);
+        assert!(!parse_args(args(&["--no-dpop"])).expect("valid").dpop);
         assert!(parse_args(args(&["--port"])).is_err());
         assert!(parse_args(args(&["--port", "x"])).is_err());
         assert!(parse_args(args(&["--bogus"])).is_err());
         let d = parse_args(args(&[])).expect("defaults");
         assert!(!d.admin_endpoint);
+        assert!(d.dpop && !d.dpop_nonce);
     }
 }

@@ -7,6 +7,7 @@ use url::Url;
 
 use crate::config::{IdpConfig, RefreshRotation};
 use crate::counters::CounterSet;
+use crate::dpop::DpopChecker;
 use crate::faults::{FaultSet, IdTokenTamper};
 use crate::grants::GrantStore;
 use crate::keys::KeyStore;
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     /// Pushed authorization requests waiting for their browser (RFC 9126).
     pub pushed: Mutex<crate::par::PushedRequests>,
     pub counters: CounterSet,
+    /// The token endpoint's DPoP replay cache and nonce (RFC 9449).
+    pub dpop: DpopChecker,
     tamper: Mutex<Option<IdTokenTamper>>,
     /// Fault: access tokens are issued for this audience instead of the one asked for.
     wrong_audience: Mutex<Option<String>>,
@@ -33,6 +36,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new(config: IdpConfig, issuer: Url, keys: KeyStore) -> Self {
         Shared {
+            dpop: DpopChecker::new(config.dpop_nonce),
             rotation: Mutex::new(config.rotation),
             access_ttl: Mutex::new(config.access_token_ttl),
             config,

@@ -1,12 +1,13 @@
 //! `POST /oauth/token`: `authorization_code` and `refresh_token` grants, Auth0 `audience=` (with
-//! the Multi-Resource Refresh Token policy) and RFC 8707 `resource=`.
+//! the Multi-Resource Refresh Token policy) and RFC 8707 `resource=`; DPoP proofs (RFC 9449)
+//! bind the tokens issued to the proof's key.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ApiConfig, ClientConfig, DemoUser};
 use crate::counters::Counter;
+use crate::dpop::{self, Proof, ProofError, Target};
 use crate::error::{no_store, OAuthError};
 use crate::grants::{AuthRequest, CodeError, RefreshError};
 use crate::params::{self, Params};
@@ -27,7 +29,7 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(&shared, &headers, &body) {
+    let mut resp = match handle(&shared, &headers, &body) {
         Ok(json) => {
             let mut resp = axum::Json(json).into_response();
             no_store(&mut resp);
@@ -38,18 +40,68 @@ pub(crate) async fn token(
             tracing::info!(error = e.error, description = %e.description, "token request refused");
             e.into_response()
         }
+    };
+    // RFC 9449 §8: the current nonce goes out with every answer (a use_dpop_nonce challenge needs
+    // it; on others it spares the client a round trip when the nonce has changed).
+    if shared.config.dpop {
+        if let Some(nonce) = shared.dpop.required_nonce() {
+            if let Ok(v) = HeaderValue::from_str(&nonce) {
+                resp.headers_mut().insert(dpop::DPOP_NONCE, v);
+            }
+        }
     }
+    resp
 }
 
 fn handle(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
     let p = params::form(headers, body)?;
+    // The proof is checked before the grant: a refused proof (or a nonce challenge, which the
+    // client answers by retrying) must not burn the code or rotate the refresh token.
+    let proof = dpop_proof(shared, headers)?;
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     match p.required("grant_type")? {
-        "authorization_code" => code_grant(shared, &p),
-        "refresh_token" => refresh_grant(shared, &p),
+        "authorization_code" => code_grant(shared, &p, jkt),
+        "refresh_token" => refresh_grant(shared, &p, jkt),
         other => Err(OAuthError::unsupported_grant_type(format!(
             "grant_type {other} is not supported"
         ))),
     }
+}
+
+/// The request's DPoP proof, checked (RFC 9449 §4.3, §5); `None` without a `DPoP` header or
+/// with DPoP switched off (then the header is ignored, as by a provider that knows no DPoP).
+fn dpop_proof(shared: &Shared, headers: &HeaderMap) -> Result<Option<Proof>, OAuthError> {
+    if !shared.config.dpop {
+        return Ok(None);
+    }
+    let refuse = |e: ProofError| match e {
+        ProofError::Invalid(d) => {
+            shared.counters.bump(Counter::DpopRefusals);
+            OAuthError::invalid_dpop_proof(d)
+        }
+        ProofError::UseNonce => {
+            shared.counters.bump(Counter::DpopNonceChallenges);
+            OAuthError::use_dpop_nonce()
+        }
+    };
+    let Some(text) = dpop::single_header(headers).map_err(refuse)? else {
+        return Ok(None);
+    };
+    // htu is the token endpoint as discovery names it (RFC 9449 §4.3 check 9).
+    let url = shared.issuer.join("oauth/token").map_err(|_| {
+        OAuthError::server_error(StatusCode::INTERNAL_SERVER_ERROR, "no token endpoint URL")
+    })?;
+    let target = Target {
+        method: "POST",
+        url: &url,
+        access_token: None,
+    };
+    let proof = shared
+        .dpop
+        .check(text, &target, tokens::now_secs())
+        .map_err(refuse)?;
+    shared.counters.bump(Counter::DpopProofs);
+    Ok(Some(proof))
 }
 
 fn client<'a>(shared: &'a Shared, p: &Params) -> Result<&'a ClientConfig, OAuthError> {
@@ -141,11 +193,14 @@ fn respond(
     nonce: Option<&str>,
     auth_time: u64,
     refresh_token: Option<&str>,
+    jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
-    let (at, ttl) = tokens::access_token(shared, user, client_id, audiences, scopes)?;
+    let (at, ttl) = tokens::access_token(shared, user, client_id, audiences, scopes, jkt)?;
+    // RFC 9449 §5: a DPoP-bound access token is announced as token_type DPoP.
+    let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
     let mut out = json!({
         "access_token": at.expose_secret(),
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": ttl,
         "scope": scopes.join(" "),
     });
@@ -159,7 +214,7 @@ fn respond(
     Ok(out)
 }
 
-fn code_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
+fn code_grant(shared: &Shared, p: &Params, jkt: Option<&str>) -> Result<Value, OAuthError> {
     let client = client(shared, p)?;
     let code = p.required("code")?;
     let redirect_uri = p.required("redirect_uri")?;
@@ -209,7 +264,9 @@ fn code_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
     let rt = scopes
         .iter()
         .any(|s| s == "offline_access")
-        .then(|| lock(&shared.grants).start_family(code, authz.clone()));
+        // RFC 9449 §5: a refresh token issued to a public client with a proof is bound to the
+        // proof's key, for the whole family.
+        .then(|| lock(&shared.grants).start_family(code, authz.clone(), jkt.map(str::to_owned)));
     respond(
         shared,
         user,
@@ -219,10 +276,11 @@ fn code_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
         req.nonce.as_deref(),
         authz.auth_time,
         rt.as_ref().map(|s| s.expose_secret()),
+        jkt,
     )
 }
 
-fn refresh_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
+fn refresh_grant(shared: &Shared, p: &Params, jkt: Option<&str>) -> Result<Value, OAuthError> {
     let client = client(shared, p)?;
     let token = p.required("refresh_token")?;
     let audience = p.opt("audience")?;
@@ -239,6 +297,7 @@ fn refresh_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
     let outcome = lock(&shared.grants).refresh(
         token,
         &client.client_id,
+        jkt,
         shared.rotation(),
         Instant::now(),
         // Checked before anything rotates: a refused request leaves the token family as it was.
@@ -254,6 +313,16 @@ fn refresh_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
         RefreshError::Revoked => OAuthError::invalid_grant("refresh token revoked"),
         RefreshError::WrongClient => {
             OAuthError::invalid_grant("refresh token was issued to another client")
+        }
+        RefreshError::DpopProofMissing => {
+            shared.counters.bump(Counter::DpopRefusals);
+            OAuthError::invalid_dpop_proof(
+                "the refresh token is bound to a DPoP key; a DPoP proof is required",
+            )
+        }
+        RefreshError::DpopKeyMismatch => {
+            shared.counters.bump(Counter::DpopRefusals);
+            OAuthError::invalid_grant("the refresh token is bound to another DPoP key")
         }
         RefreshError::Reuse => {
             shared.counters.bump(Counter::ReuseDetections);
@@ -307,6 +376,9 @@ fn refresh_grant(shared: &Shared, p: &Params) -> Result<Value, OAuthError> {
         req.nonce.as_deref(),
         authz.auth_time,
         refreshed.new_token.as_ref().map(|s| s.expose_secret()),
+        // A refresh with a proof gets a bound access token whether or not the family is bound
+        // (RFC 9449 §5); an unbound family stays unbound.
+        jkt,
     )
 }
 

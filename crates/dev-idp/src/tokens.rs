@@ -74,13 +74,15 @@ fn sign_err(e: jsonwebtoken::errors::Error) -> OAuthError {
     )
 }
 
-/// An access token for `audiences` (none: the userinfo endpoint, as Auth0 does).
+/// An access token for `audiences` (none: the userinfo endpoint, as Auth0 does), bound to the
+/// DPoP key with thumbprint `jkt` if given.
 pub(crate) fn access_token(
     shared: &Shared,
     user: &DemoUser,
     client_id: &str,
     audiences: &[String],
     scopes: &[String],
+    jkt: Option<&str>,
 ) -> Result<(Secret, u64), OAuthError> {
     let now = now_secs();
     let ttl = shared.access_token_ttl().as_secs();
@@ -99,7 +101,7 @@ pub(crate) fn access_token(
             }
         }
     }
-    let claims = json!({
+    let mut claims = json!({
         "iss": shared.issuer.as_str(),
         "sub": user.sub,
         "aud": aud,
@@ -112,6 +114,10 @@ pub(crate) fn access_token(
         format!("{CLAIM_NAMESPACE}roles"): user.roles,
         "permissions": permissions,
     });
+    if let Some(jkt) = jkt {
+        // RFC 9449 §6.1: the confirmation claim a resource server compares the proof's key with.
+        claims["cnf"] = json!({ "jkt": jkt });
+    }
     let key = shared.keys.current();
     // RFC 9068 media type, so an access token cannot pass as an ID token.
     let jwt = key
