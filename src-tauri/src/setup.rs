@@ -216,33 +216,30 @@ fn broker_config(
         .iter()
         .map(|a| Audience::parse(a))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ProviderConfig {
-        issuer: p.issuer.clone(),
-        client_id: p.client_id.clone(),
-        redirect: match &p.redirect {
+    ProviderConfig::builder(p.issuer.clone(), p.client_id.clone())
+        .redirect(match &p.redirect {
             RedirectSetting::PrivateScheme(u) => RedirectUri::PrivateScheme(u.clone()),
-            RedirectSetting::Loopback { path, .. } => RedirectUri::Loopback { path: path.clone() },
-        },
-        dialect: match p.dialect {
+            RedirectSetting::Loopback { path, port } => RedirectUri::Loopback {
+                path: path.clone(),
+                port: *port,
+            },
+        })
+        .dialect(match p.dialect {
             DialectSetting::Auth0 => Dialect::Auth0,
             DialectSetting::Rfc8707 => Dialect::Rfc8707,
-        },
-        audiences,
-        default_audience: p
-            .default_audience
-            .as_deref()
-            .map(Audience::parse)
-            .transpose()?,
-        scopes: ScopeSet::parse(&login_scopes(p, config).join(" "))?,
-        extra_authorize_params: p
-            .extra_authorize_params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        post_logout_redirect: None,
-        revocation: match p.revocation {
+        })
+        .audiences(audiences)
+        .default_audience(
+            p.default_audience
+                .as_deref()
+                .map(Audience::parse)
+                .transpose()?,
+        )
+        .scopes(ScopeSet::parse(&login_scopes(p, config).join(" "))?)
+        .extra_authorize_params(p.extra_authorize_params.clone())
+        .revocation(match p.revocation {
             RevocationSetting::Rfc7009 => Revocation::Rfc7009,
             RevocationSetting::GlewlwydDeleteToken => Revocation::GlewlwydDeleteToken,
-        },
-    })
+        })
+        .build()
 }
