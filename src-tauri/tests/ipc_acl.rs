@@ -8,7 +8,6 @@ use portico_broker::{
     Audience, Broker, BrokerOptions, Dialect, MemoryStore, ScopeSet, SystemClock,
 };
 use portico_shell::state::{ProviderView, Shell};
-use portico_shell_core::config::DialectSetting;
 use portico_shell_core::ShellConfig;
 use portico_testkit::figures::record;
 use portico_testkit::provider as fixture;
@@ -53,7 +52,7 @@ fn shell() -> Shell {
     .unwrap();
     let view = ProviderView {
         issuer: "http://127.0.0.1:9/".into(),
-        dialect: DialectSetting::Auth0,
+        dialect: Dialect::Auth0,
         embedded: false,
     };
     Shell::new(config, broker, view, None, Vec::new())

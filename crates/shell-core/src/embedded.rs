@@ -34,7 +34,11 @@ impl Embedded {
             if mfe.settings.contains_key("apiUrl") {
                 continue;
             }
-            if let Some(url) = mfe.audiences.first().and_then(|a| self.apis.url_for(a)) {
+            if let Some(url) = mfe
+                .audiences
+                .first()
+                .and_then(|a| self.apis.url_for(a.as_str()))
+            {
                 mfe.settings
                     .insert("apiUrl".into(), serde_json::Value::String(url.to_string()));
             }
