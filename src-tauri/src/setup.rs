@@ -1,12 +1,12 @@
 //! Start-up: read and validate the configuration, start the embedded default when no provider
-//! is configured, give bundled MFEs their loopback origins and build the broker from the
-//! provider configuration the loader built.
+//! is configured (in a build that has it), give bundled MFEs their loopback origins and build
+//! the broker from the provider configuration the loader built.
 
 use std::sync::Arc;
 
 use portico_broker::{Broker, BrokerOptions, KeyringStore, SystemClock};
 use portico_shell_core::config::{MfeSource, Origin};
-use portico_shell_core::embedded::Embedded;
+use portico_shell_core::embedded::{self, Embedded};
 use portico_shell_core::mfe_host::{AssetSource, MfeHost};
 use portico_shell_core::ShellConfig;
 use tauri::{AppHandle, Runtime};
@@ -22,6 +22,10 @@ pub enum StartError {
     ConfigFile { path: String, reason: String },
     #[error("the embedded development provider did not start: {0}")]
     Embedded(String),
+    /// No provider configured, and this build (the release package) has no development
+    /// provider to fall back to.
+    #[error("no identity provider is configured, and this build has no embedded development provider. Configure one: `plugins.portico.provider` in tauri.conf.json (or in the file PORTICO_CONFIG names), or the environment variables PORTICO_ISSUER and PORTICO_CLIENT_ID (see docs/configuration.md)")]
+    NoProvider,
     #[error("cannot serve bundled micro frontend `{id}`: {reason}")]
     Host { id: String, reason: String },
     /// The broker refused to start (its text is a sentence); the provider configuration itself
@@ -76,6 +80,9 @@ pub fn deep_link_schemes<R: Runtime>(app: &AppHandle<R>) -> Vec<String> {
 pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> {
     let schemes = deep_link_schemes(app);
     let mut config = ShellConfig::load(&config_section(app)?, &env, &schemes)?;
+    if config.provider.is_none() && !embedded::BUILT_IN {
+        return Err(StartError::NoProvider);
+    }
     let assets: AssetSource = {
         let resolver = app.asset_resolver();
         Arc::new(move |path: &str| resolver.get(path.to_string()).map(|a| a.bytes))
@@ -85,7 +92,7 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
             let e = Embedded::start()
                 .await
                 .map_err(|e| StartError::Embedded(e.to_string()))?;
-            config.embedded_provider(e.idp.issuer().clone(), e.client_id(), &env, &schemes)?;
+            config.embedded_provider(e.issuer().clone(), e.client_id(), &env, &schemes)?;
             e.fill_api_urls(&mut config);
             Some(e)
         } else {
@@ -110,7 +117,7 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
         Ok::<_, StartError>((embedded, hosts))
     })?;
     let Some(provider) = config.provider.clone() else {
-        return Err(StartError::Embedded("no provider settings".into()));
+        return Err(StartError::NoProvider);
     };
     let account = format!("{}@{}", provider.client_id(), provider.issuer());
     let store = Arc::new(KeyringStore::new(&config.keyring_service, &account));
