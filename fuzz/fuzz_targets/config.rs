@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let policy = portico_shell_core::AccessPolicy::new(&config);
         for a in config.all_audiences() {
-            let _ = policy.entitled_labels(&a);
+            let _ = policy.entitled_labels(a.as_str());
         }
     }
 });

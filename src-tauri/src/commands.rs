@@ -119,7 +119,7 @@ fn token_request<R: Runtime>(
 ) -> Result<(Audience, ScopeSet), Refusal> {
     let audience = audience_arg(audience)?;
     let scopes = scopes_arg(scopes)?;
-    let audience = Audience::parse(audience)?;
+    let audience = Audience::parse(audience).map_err(AuthError::from)?;
     // The page the webview started loading, recorded on the main thread by the page-load hook;
     // asking the webview itself from the async command would cost an event-loop round trip.
     let url = match shell.mfe_page(webview.label()) {

@@ -182,7 +182,9 @@ fn wire_broker_events<R: Runtime>(_app: &AppHandle<R>, shell: &Arc<Shell>) {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             };
             match event {
-                BrokerEvent::TokenRefreshed { audience, grant } => {
+                BrokerEvent::TokenRefreshed {
+                    audience, grant, ..
+                } => {
                     let labels = shell.policy.entitled_labels(audience.as_str());
                     shell.push_to_mfes(&labels, &json!({ "type": "tokenChanged", "grant": grant }));
                     shell.push_token_status();

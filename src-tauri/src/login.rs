@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use portico_broker::AuthError;
-use portico_shell_core::config::RedirectSetting;
+use portico_broker::{AuthError, RedirectUri};
 use portico_shell_core::loopback::LoopbackRedirect;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_opener::OpenerExt;
@@ -43,15 +42,15 @@ pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>, url: &str) {
 /// Start (or restart) a sign-in and open the browser on the provider.
 pub async fn sign_in<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result<(), AuthError> {
     let request = match &shell.provider_redirect() {
-        RedirectSetting::PrivateScheme(_) => shell.broker.begin_login(None).await?,
-        RedirectSetting::Loopback {
+        RedirectUri::PrivateScheme(_) => shell.broker.begin_login(None).await?,
+        RedirectUri::Loopback {
             path,
             port: Some(port),
         } => {
             let redirect_uri = fixed_loopback(&app, &shell, path, *port).await?;
             shell.broker.begin_login(Some(redirect_uri)).await?
         }
-        RedirectSetting::Loopback { path, port: None } => {
+        RedirectUri::Loopback { path, port: None } => {
             let mut listener =
                 LoopbackRedirect::bind(path, None)
                     .await
@@ -177,12 +176,12 @@ pub async fn sign_out<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Resul
 }
 
 impl Shell {
-    fn provider_redirect(&self) -> RedirectSetting {
+    fn provider_redirect(&self) -> RedirectUri {
         self.config
             .provider
             .as_ref()
-            .map(|p| p.redirect.clone())
-            .unwrap_or(RedirectSetting::Loopback {
+            .map(|p| p.redirect().clone())
+            .unwrap_or(RedirectUri::Loopback {
                 path: "/callback".into(),
                 port: None,
             })

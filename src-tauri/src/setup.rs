@@ -1,16 +1,12 @@
 //! Start-up: read and validate the configuration, start the embedded default when no provider
-//! is configured, give bundled MFEs their loopback origins and build the broker.
+//! is configured (in a build that has it), give bundled MFEs their loopback origins and build
+//! the broker from the provider configuration the loader built.
 
 use std::sync::Arc;
 
-use portico_broker::{
-    Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, RedirectUri,
-    Revocation, ScopeSet, SystemClock,
-};
-use portico_shell_core::config::{
-    DialectSetting, MfeSource, Origin, ProviderSettings, RedirectSetting, RevocationSetting,
-};
-use portico_shell_core::embedded::Embedded;
+use portico_broker::{Broker, BrokerOptions, KeyringStore, SystemClock};
+use portico_shell_core::config::{MfeSource, Origin};
+use portico_shell_core::embedded::{self, Embedded};
 use portico_shell_core::mfe_host::{AssetSource, MfeHost};
 use portico_shell_core::ShellConfig;
 use tauri::{AppHandle, Runtime};
@@ -26,9 +22,14 @@ pub enum StartError {
     ConfigFile { path: String, reason: String },
     #[error("the embedded development provider did not start: {0}")]
     Embedded(String),
+    /// No provider configured, and this build (the release package) has no development
+    /// provider to fall back to.
+    #[error("no identity provider is configured, and this build has no embedded development provider. Configure one: `plugins.portico.provider` in tauri.conf.json (or in the file PORTICO_CONFIG names), or the environment variables PORTICO_ISSUER and PORTICO_CLIENT_ID (see docs/configuration.md)")]
+    NoProvider,
     #[error("cannot serve bundled micro frontend `{id}`: {reason}")]
     Host { id: String, reason: String },
-    /// The broker's own check of the provider configuration (its text is a sentence).
+    /// The broker refused to start (its text is a sentence); the provider configuration itself
+    /// was checked by the loader, field by field.
     #[error(transparent)]
     Broker(portico_broker::AuthError),
 }
@@ -79,6 +80,9 @@ pub fn deep_link_schemes<R: Runtime>(app: &AppHandle<R>) -> Vec<String> {
 pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> {
     let schemes = deep_link_schemes(app);
     let mut config = ShellConfig::load(&config_section(app)?, &env, &schemes)?;
+    if config.provider.is_none() && !embedded::BUILT_IN {
+        return Err(StartError::NoProvider);
+    }
     let assets: AssetSource = {
         let resolver = app.asset_resolver();
         Arc::new(move |path: &str| resolver.get(path.to_string()).map(|a| a.bytes))
@@ -88,7 +92,7 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
             let e = Embedded::start()
                 .await
                 .map_err(|e| StartError::Embedded(e.to_string()))?;
-            config.embedded_provider(e.idp.issuer().clone(), e.client_id(), &env, &schemes)?;
+            config.embedded_provider(e.issuer().clone(), e.client_id(), &env, &schemes)?;
             e.fill_api_urls(&mut config);
             Some(e)
         } else {
@@ -113,23 +117,22 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
         Ok::<_, StartError>((embedded, hosts))
     })?;
     let Some(provider) = config.provider.clone() else {
-        return Err(StartError::Embedded("no provider settings".into()));
+        return Err(StartError::NoProvider);
     };
-    let broker_config = broker_config(&provider, &config).map_err(StartError::Broker)?;
-    let account = format!("{}@{}", provider.client_id, provider.issuer);
+    let account = format!("{}@{}", provider.client_id(), provider.issuer());
     let store = Arc::new(KeyringStore::new(&config.keyring_service, &account));
+    let view = ProviderView {
+        issuer: provider.issuer().to_string(),
+        dialect: provider.dialect(),
+        embedded: embedded.is_some(),
+    };
     let broker = Broker::new(
-        broker_config,
+        provider,
         broker_options(&env)?,
         store,
         Arc::new(SystemClock),
     )
     .map_err(StartError::Broker)?;
-    let view = ProviderView {
-        issuer: provider.issuer.to_string(),
-        dialect: provider.dialect,
-        embedded: embedded.is_some(),
-    };
     let hosts_by_id = hosts;
     let shell = Shell::new(
         config,
@@ -180,69 +183,4 @@ pub fn mfe_start_url(shell: &Shell, id: &str) -> Option<url::Url> {
             .first()
             .and_then(|o| url::Url::parse(&format!("{o}/")).ok()),
     }
-}
-
-/// A refresh can only narrow what the sign-in granted for an audience (RFC 6749 §6). So the
-/// sign-in asks for the API scopes of every MFE it covers: with RFC 8707 all of them (every
-/// resource is bound at /authorize); with Auth0 those of the login audience (MRRT grants the
-/// other audiences' scopes from the application's refresh-token policy).
-pub fn login_scopes(p: &ProviderSettings, config: &ShellConfig) -> Vec<String> {
-    let mut scopes = p.scopes.clone();
-    for mfe in &config.mfes {
-        let covered = match p.dialect {
-            DialectSetting::Rfc8707 => true,
-            DialectSetting::Auth0 => p
-                .default_audience
-                .as_ref()
-                .is_some_and(|d| mfe.audiences.contains(d)),
-        };
-        if covered {
-            for s in &mfe.scopes {
-                if !scopes.contains(s) {
-                    scopes.push(s.clone());
-                }
-            }
-        }
-    }
-    scopes
-}
-
-fn broker_config(
-    p: &ProviderSettings,
-    config: &ShellConfig,
-) -> Result<ProviderConfig, portico_broker::AuthError> {
-    let audiences = config
-        .all_audiences()
-        .iter()
-        .map(|a| Audience::parse(a))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ProviderConfig {
-        issuer: p.issuer.clone(),
-        client_id: p.client_id.clone(),
-        redirect: match &p.redirect {
-            RedirectSetting::PrivateScheme(u) => RedirectUri::PrivateScheme(u.clone()),
-            RedirectSetting::Loopback { path, .. } => RedirectUri::Loopback { path: path.clone() },
-        },
-        dialect: match p.dialect {
-            DialectSetting::Auth0 => Dialect::Auth0,
-            DialectSetting::Rfc8707 => Dialect::Rfc8707,
-        },
-        audiences,
-        default_audience: p
-            .default_audience
-            .as_deref()
-            .map(Audience::parse)
-            .transpose()?,
-        scopes: ScopeSet::parse(&login_scopes(p, config).join(" "))?,
-        extra_authorize_params: p
-            .extra_authorize_params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        post_logout_redirect: None,
-        revocation: match p.revocation {
-            RevocationSetting::Rfc7009 => Revocation::Rfc7009,
-            RevocationSetting::GlewlwydDeleteToken => Revocation::GlewlwydDeleteToken,
-        },
-    })
 }

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use portico_broker::{AuthError, Broker};
-use portico_shell_core::config::DialectSetting;
+use portico_broker::{AuthError, Broker, Dialect};
 use portico_shell_core::embedded::Embedded;
 use portico_shell_core::mfe_host::MfeHost;
 use portico_shell_core::{AccessPolicy, ShellConfig};
@@ -30,7 +29,7 @@ pub enum LoginPhase {
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderView {
     pub issuer: String,
-    pub dialect: DialectSetting,
+    pub dialect: Dialect,
     pub embedded: bool,
 }
 
@@ -129,10 +128,10 @@ impl Shell {
                 .all_audiences()
                 .into_iter()
                 .map(|aud| {
-                    let s = status.iter().find(|s| s.audience == aud);
+                    let s = status.iter().find(|s| s.audience == aud.as_str());
                     json!({
                         "audience": aud,
-                        "mfes": self.policy.users_of(&aud),
+                        "mfes": self.policy.users_of(aud.as_str()),
                         "scope": s.and_then(|s| s.scope.clone()),
                         "expiresAt": s.and_then(|s| s.expires_at),
                         "lastRefresh": s.and_then(|s| s.last_refresh),

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use portico_broker::{Broker, BrokerOptions, Dialect, MemoryStore, SystemClock};
+use portico_broker::{
+    Audience, Broker, BrokerOptions, Dialect, MemoryStore, ScopeSet, SystemClock,
+};
 use portico_shell::state::{ProviderView, Shell};
-use portico_shell_core::config::DialectSetting;
 use portico_shell_core::ShellConfig;
 use portico_testkit::figures::record;
-use portico_testkit::provider::ProviderBuilder;
+use portico_testkit::provider as fixture;
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
@@ -31,13 +32,15 @@ fn shell() -> Shell {
     let config = ShellConfig::load(&section, &|_| None, &["dev.portico.app".into()]).unwrap();
     // A provider on a closed loopback port: nothing in these tests may reach it, and a call
     // that got past the checks fails with a typed error instead of hanging.
-    let provider = ProviderBuilder::dev_idp(
+    let billing = Audience::parse(BILLING).unwrap();
+    let provider = fixture::dev_idp(
         &url::Url::parse("http://127.0.0.1:9/").unwrap(),
         Dialect::Auth0,
     )
-    .audiences(&[BILLING, ANALYTICS])
-    .default_audience(Some(BILLING))
-    .scopes("openid offline_access")
+    .unwrap()
+    .audiences([billing.clone(), Audience::parse(ANALYTICS).unwrap()])
+    .default_audience(billing)
+    .scopes(ScopeSet::parse("openid offline_access").unwrap())
     .build()
     .unwrap();
     let broker = Broker::new(
@@ -49,7 +52,7 @@ fn shell() -> Shell {
     .unwrap();
     let view = ProviderView {
         issuer: "http://127.0.0.1:9/".into(),
-        dialect: DialectSetting::Auth0,
+        dialect: Dialect::Auth0,
         embedded: false,
     };
     Shell::new(config, broker, view, None, Vec::new())

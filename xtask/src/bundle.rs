@@ -1,8 +1,15 @@
-//! `cargo xtask bundle`: build the release binary, package it as a `.deb` with the Tauri bundler
-//! (the CLI pinned in `packaging/package-lock.json`), then check the package as a user's system
-//! would see it: contents (`dpkg-deb -I/-c/-x`), the desktop entry (`desktop-file-validate`, a
-//! `MimeType` for every deep-link scheme, `%u` in `Exec`), and that `xdg-mime` resolves each
-//! scheme to Portico's desktop entry once it is installed into a private XDG prefix.
+//! `cargo xtask bundle [--embedded-provider]`: build the release binary, package it as a `.deb`
+//! with the Tauri bundler (the CLI pinned in `packaging/package-lock.json`), then check the
+//! package as a user's system would see it: contents (`dpkg-deb -I/-c/-x`), the desktop entry
+//! (`desktop-file-validate`, a `MimeType` for every deep-link scheme, `%u` in `Exec`), that
+//! `xdg-mime` resolves each scheme to Portico's desktop entry once it is installed into a private
+//! XDG prefix, and that the packaged binary holds no development identity provider.
+//!
+//! The release is built without the app's default feature `embedded-provider`: an installed
+//! Portico with no provider configured must stop and say what to configure, not fall back to a
+//! password-less demo provider. `--embedded-provider` builds a demo package with it; the check
+//! then asserts the provider *is* inside, which also proves the markers it looks for still name
+//! the development provider.
 //!
 //! Why the CLI runs from `src-tauri/`: it takes its project directory to be the one holding
 //! `tauri.conf.json` and reads the Cargo package from the same directory. Our one configuration
@@ -24,20 +31,40 @@ use serde_json::{json, Value};
 use crate::{exec, root, target_dir};
 
 pub fn run(args: &[String]) -> Result<()> {
-    if let Some(unknown) = args.iter().find(|a| *a != "--") {
-        bail!("`cargo xtask bundle` takes no arguments (got `{unknown}`)");
+    let mut embedded = false;
+    for arg in args.iter().filter(|a| *a != "--") {
+        match arg.as_str() {
+            "--embedded-provider" => embedded = true,
+            unknown => {
+                bail!("`cargo xtask bundle` takes only `--embedded-provider` (got `{unknown}`)")
+            }
+        }
     }
     // WebKitGTK to build against; desktop-file-utils and xdg-utils for the checks.
     crate::setup::ensure(crate::setup::Purpose::Run)?;
     let root = root();
     let config = AppConfig::read(&root.join("tauri.conf.json"))?;
     let cli = ensure_cli(&root)?;
+    let features = if embedded {
+        "tauri/custom-protocol,embedded-provider"
+    } else {
+        "tauri/custom-protocol"
+    };
     exec(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(&root)
-            .args(["build", "--release", "-p", "portico"])
-            .args(["--features", "tauri/custom-protocol"]),
-        "cargo build --release -p portico (a cold release build takes about 7 minutes on 2 cores)",
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "portico",
+                "--no-default-features",
+            ])
+            .args(["--features", features]),
+        &format!(
+            "cargo build --release -p portico --no-default-features --features {features} \
+             (a cold release build takes about 7 minutes on 2 cores)"
+        ),
     )?;
     let release = target_dir().join("release");
     let binary = release.join(&config.binary);
@@ -57,9 +84,9 @@ pub fn run(args: &[String]) -> Result<()> {
     let deb = find_deb(&bundle_dir, &config)?;
 
     let scratch = Scratch::new()?;
-    let report = check_deb(&deb, &binary, &config, &scratch.0)?;
+    let report = check_deb(&deb, &binary, &config, &scratch.0, embedded)?;
     println!(
-        "xtask: bundle OK\n  package   {} ({})\n  binary    {} ({}, stripped)\n  installed {} KiB (Installed-Size)\n  scheme(s) {} -> {}",
+        "xtask: bundle OK\n  package   {} ({})\n  binary    {} ({}, stripped)\n  installed {} KiB (Installed-Size)\n  scheme(s) {} -> {}\n  dev IdP   {}",
         deb.display(),
         human(report.deb_bytes),
         binary.display(),
@@ -67,6 +94,11 @@ pub fn run(args: &[String]) -> Result<()> {
         report.installed_kib,
         config.schemes.join(", "),
         report.desktop_file,
+        if embedded {
+            "inside (--embedded-provider: a demo package)"
+        } else {
+            "absent"
+        },
     );
     Ok(())
 }
@@ -310,7 +342,13 @@ struct Report {
     desktop_file: String,
 }
 
-fn check_deb(deb: &Path, binary: &Path, config: &AppConfig, scratch: &Path) -> Result<Report> {
+fn check_deb(
+    deb: &Path,
+    binary: &Path,
+    config: &AppConfig,
+    scratch: &Path,
+    embedded: bool,
+) -> Result<Report> {
     let deb_str = deb.to_string_lossy().into_owned();
 
     // Control data.
@@ -399,6 +437,10 @@ fn check_deb(deb: &Path, binary: &Path, config: &AppConfig, scratch: &Path) -> R
         binary.display()
     );
     check_stripped(&packaged_bin)?;
+    let bytes = fs::read(&packaged_bin)
+        .with_context(|| format!("read the packaged {}", packaged_bin.display()))?;
+    check_dev_provider(&bytes, embedded)
+        .with_context(|| format!("in the packaged {}", packaged_bin.display()))?;
 
     let applications = prefix.join("usr/share/applications");
     let desktop_file = applications.join(&desktop_name);
@@ -530,6 +572,60 @@ fn check_desktop_entry(desktop: &str, config: &AppConfig) -> Result<()> {
     Ok(())
 }
 
+/// Texts only the development identity provider (`crates/dev-idp`) puts into a binary: its
+/// sign-in page's title, the line it logs when it starts, and its crate name (tracing callsites
+/// and panic locations carry it). Stripping removes symbols, not these.
+const DEV_PROVIDER_MARKERS: [&str; 3] = [
+    "Sign in to Portico Dev IdP",
+    "dev identity provider listening",
+    "portico_dev_idp",
+];
+
+/// Which [`DEV_PROVIDER_MARKERS`] `binary` contains.
+fn dev_provider_markers(binary: &[u8]) -> Vec<&'static str> {
+    DEV_PROVIDER_MARKERS
+        .into_iter()
+        .filter(|m| contains(binary, m.as_bytes()))
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    haystack
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == first)
+        .any(|(i, _)| haystack.get(i + 1..i + needle.len()) == Some(rest))
+}
+
+/// Without `--embedded-provider` the binary must hold no development provider; with it, it must
+/// hold all of it (else the markers no longer name the provider and the first check proves
+/// nothing).
+fn check_dev_provider(binary: &[u8], embedded: bool) -> Result<()> {
+    let found = dev_provider_markers(binary);
+    if embedded {
+        let missing: Vec<_> = DEV_PROVIDER_MARKERS
+            .into_iter()
+            .filter(|m| !found.contains(m))
+            .collect();
+        ensure!(
+            missing.is_empty(),
+            "built with `embedded-provider`, yet the binary lacks {missing:?}: the markers in \
+             xtask/src/bundle.rs no longer name the development provider; update them"
+        );
+    } else {
+        ensure!(
+            found.is_empty(),
+            "the binary contains the development identity provider ({found:?}): the release \
+             must be built without the feature `embedded-provider` (is it enabled by another \
+             crate? `cargo tree -p portico --no-default-features -e features -i portico-dev-idp`)"
+        );
+    }
+    Ok(())
+}
+
 /// The release profile strips symbols (`strip = true`); a `.symtab` would mean it did not.
 fn check_stripped(bin: &Path) -> Result<()> {
     let sections = stdout(
@@ -589,5 +685,82 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for a binary: the bytes around a string literal.
+    fn binary_with(text: &str) -> Vec<u8> {
+        let mut b = vec![0u8, 0x7f, b'E', b'L', b'F', 0];
+        b.extend_from_slice(b"portico_broker::config\0Sign in to Portico\0");
+        b.extend_from_slice(text.as_bytes());
+        b.extend_from_slice(&[0, 1, 2]);
+        b
+    }
+
+    #[test]
+    fn a_binary_with_the_dev_provider_fails_the_release_check() {
+        for marker in DEV_PROVIDER_MARKERS {
+            let bin = binary_with(marker);
+            assert_eq!(dev_provider_markers(&bin), vec![marker]);
+            let e = check_dev_provider(&bin, false).unwrap_err();
+            assert!(e.to_string().contains(marker), "{e}");
+        }
+        let all = binary_with(&DEV_PROVIDER_MARKERS.join("\0"));
+        assert!(check_dev_provider(&all, false).is_err());
+        check_dev_provider(&all, true).unwrap();
+    }
+
+    #[test]
+    fn a_binary_without_it_passes_and_a_demo_build_without_it_is_caught() {
+        // Near misses are not the provider.
+        let clean = binary_with("Sign in to Portico Dev Id portico_dev_id");
+        check_dev_provider(&clean, false).unwrap();
+        assert!(check_dev_provider(&clean, true).is_err());
+        assert!(contains(b"abc", b"") && contains(b"abc", b"bc") && !contains(b"ab", b"abc"));
+    }
+
+    #[test]
+    fn the_markers_are_the_dev_providers_own_texts() {
+        // The crate name is the package's; the two sentences are in its sources.
+        let dev_idp = crate::root().join("crates/dev-idp");
+        let manifest = fs::read_to_string(dev_idp.join("Cargo.toml")).unwrap();
+        assert!(manifest.contains("name = \"portico_dev_idp\""));
+        let mut sources = String::new();
+        for entry in fs::read_dir(dev_idp.join("src")).unwrap() {
+            sources.push_str(&fs::read_to_string(entry.unwrap().path()).unwrap());
+        }
+        for marker in &DEV_PROVIDER_MARKERS[..2] {
+            assert!(sources.contains(marker), "{marker}");
+        }
+        // And nowhere in what the release links (a marker there would fail every bundle).
+        for dir in [
+            "crates/broker/src",
+            "crates/shell-core/src",
+            "crates/types/src",
+            "src-tauri/src",
+            "ui/web",
+        ] {
+            let mut stack = vec![crate::root().join(dir)];
+            while let Some(path) = stack.pop() {
+                if path.is_dir() {
+                    stack.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                    continue;
+                }
+                // The embedded module names the crate; it is compiled only with the feature.
+                if path.ends_with("crates/shell-core/src/embedded.rs") {
+                    continue;
+                }
+                let Ok(text) = fs::read_to_string(&path) else {
+                    continue;
+                };
+                for marker in DEV_PROVIDER_MARKERS {
+                    assert!(!text.contains(marker), "{} has {marker}", path.display());
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,8 @@
 //!   headless session it starts itself: Xvfb, a D-Bus session and an unlocked gnome-keyring.
 //! - `cargo xtask setup [--test]` only installs.
 //! - `cargo xtask session -- CMD` runs CMD in that headless session.
-//! - `cargo xtask bench`, `reliability`, `fuzz`, `bundle`: see their modules.
+//! - `cargo xtask bench`, `reliability`, `fuzz`, `bundle`: see their modules (`bundle` packages
+//!   the release without the embedded development provider and checks that none is inside).
 //!
 //! It is a command runner: it installs, builds and runs. What measures and what runs the tests'
 //! desktop session lives in `portico-testkit` (linked here without its fixtures: std, libc and
@@ -62,7 +63,7 @@ fn run() -> Result<()> {
                  bench [--quick] [--publish] [--only PARTS]  measure (target/bench/report.{{json,md}})\n  \
                  reliability [--fuzz-seconds N]  adversarial suites and fuzzing → docs/reliability.md\n  \
                  fuzz [--smoke | --seconds N] [TARGET...]  the cargo-fuzz targets\n  \
-                 bundle              build and check the .deb"
+                 bundle [--embedded-provider]  build and check the .deb (without the development provider unless asked)"
             );
             bail!("unknown command `{cmd}`")
         }
@@ -146,8 +147,8 @@ fn run_app(rest: &[String]) -> Result<()> {
         );
     }
     exec(
-        cargo().args(["build", "-p", "portico"]),
-        "build the Portico shell (a cold build takes a few minutes)",
+        cargo().args(["build", "-p", "portico", "--features", "embedded-provider"]),
+        "build the Portico shell with its embedded default (a cold build takes a few minutes)",
     )?;
     let bin = target_dir().join("debug").join("portico");
     let args: Vec<&String> = rest.iter().skip_while(|a| *a == "--").collect();
@@ -199,8 +200,9 @@ fn test(rest: &[String]) -> Result<()> {
         "JS client tests (node --test)",
     )?;
     // The end-to-end tests drive this binary through tauri-driver.
+    // With the embedded default: scenarios that configure no provider use it.
     exec(
-        cargo().args(["build", "-p", "portico"]),
+        cargo().args(["build", "-p", "portico", "--features", "embedded-provider"]),
         "build the Portico shell for end-to-end tests",
     )?;
     let session = Session::start()?;

@@ -1,306 +1,298 @@
-//! Provider configuration, audiences, scopes and broker options, with validation.
+//! Provider configuration and broker options. The value types (audiences, scopes, dialect,
+//! redirect) and the rule for each setting are `portico-types`'; this module puts them together
+//! and adds the rules that span settings.
 
-use crate::dialect::{Dialect, Revocation};
 use crate::error::AuthError;
-use portico_types::net::is_loopback;
+use portico_types::provider::{
+    check_authorize_param, check_client_id, check_issuer, check_post_logout_redirect,
+    DEFAULT_LOOPBACK_PATH,
+};
+pub use portico_types::{Audience, Dialect, RedirectUri, Revocation, ScopeSet, MAX_AUDIENCE_LEN};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::fmt;
 use std::time::Duration;
 use url::Url;
 
-/// Longest audience identifier we accept.
-pub const MAX_AUDIENCE_LEN: usize = 512;
-
-/// An API audience (Auth0 `audience`, RFC 8707 `resource`): a validated absolute URI, kept verbatim.
-///
-/// ```
-/// use portico_broker::Audience;
-/// let a = Audience::parse("https://api.portico.dev/billing").unwrap();
-/// assert_eq!(a.as_str(), "https://api.portico.dev/billing");
-/// assert!(Audience::parse("not a uri").is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Audience(String);
-
-impl Audience {
-    /// Validates: non-empty, at most 512 chars, no whitespace or control chars, absolute URI, no fragment
-    /// (RFC 8707 §2).
-    pub fn parse(s: &str) -> Result<Audience, AuthError> {
-        let bad = |reason: &str| AuthError::InvalidAudience {
-            reason: reason.to_owned(),
-        };
-        if s.is_empty() {
-            return Err(bad("empty"));
-        }
-        if s.len() > MAX_AUDIENCE_LEN {
-            return Err(bad("longer than 512 characters"));
-        }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad("contains whitespace or control characters"));
-        }
-        let url = Url::parse(s).map_err(|_| bad("not an absolute URI"))?;
-        if url.fragment().is_some() {
-            return Err(bad("contains a fragment"));
-        }
-        Ok(Audience(s.to_owned()))
-    }
-
-    /// The identifier exactly as configured.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Audience {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Audience {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Audience::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A set of OAuth scopes (RFC 6749 §3.3), ordered, displayed space-separated.
-///
-/// ```
-/// use portico_broker::ScopeSet;
-/// let big = ScopeSet::parse("read:invoices write:invoices").unwrap();
-/// let small = ScopeSet::parse("read:invoices").unwrap();
-/// assert!(big.is_superset_of(&small));
-/// assert_eq!(big.to_string(), "read:invoices write:invoices");
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ScopeSet(BTreeSet<String>);
-
-impl ScopeSet {
-    /// The empty set.
-    pub fn empty() -> Self {
-        Self::default()
-    }
-
-    /// Parses a space-separated list; every token must be RFC 6749 `scope-token` characters.
-    pub fn parse(s: &str) -> Result<ScopeSet, AuthError> {
-        let mut set = BTreeSet::new();
-        for tok in s.split(' ').filter(|t| !t.is_empty()) {
-            let ok = tok
-                .chars()
-                .all(|c| matches!(c, '\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e'));
-            if !ok || tok.len() > 256 {
-                return Err(AuthError::InvalidScope {
-                    reason: "scope token with characters outside RFC 6749 §3.3".into(),
-                });
-            }
-            set.insert(tok.to_owned());
-        }
-        Ok(ScopeSet(set))
-    }
-
-    /// Whether every scope of `other` is in `self`.
-    pub fn is_superset_of(&self, other: &ScopeSet) -> bool {
-        self.0.is_superset(&other.0)
-    }
-
-    /// Scopes of `other` missing from `self`.
-    pub fn missing_from(&self, other: &ScopeSet) -> Vec<String> {
-        other.0.difference(&self.0).cloned().collect()
-    }
-
-    /// Adds one scope (trusted input: our own constants).
-    pub fn insert(&mut self, scope: &str) {
-        self.0.insert(scope.to_owned());
-    }
-
-    /// Whether the set contains `scope`.
-    pub fn contains(&self, scope: &str) -> bool {
-        self.0.contains(scope)
-    }
-
-    /// Union of two sets.
-    pub fn union(&self, other: &ScopeSet) -> ScopeSet {
-        ScopeSet(self.0.union(&other.0).cloned().collect())
-    }
-
-    /// Whether empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Iterates the scopes in order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
-    }
-}
-
-impl fmt::Display for ScopeSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for s in &self.0 {
-            if !first {
-                f.write_str(" ")?;
-            }
-            f.write_str(s)?;
-            first = false;
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for ScopeSet {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ScopeSet {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        ScopeSet::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Where the provider sends the browser back to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RedirectUri {
-    /// A private-use URI scheme (RFC 8252 §7.1), e.g. `dev.portico.app:/callback`, delivered by deep link.
-    PrivateScheme(Url),
-    /// `http://127.0.0.1:{port}{path}` (RFC 8252 §7.3); the port is chosen at login.
-    Loopback { path: String },
-}
-
 /// Everything the broker needs to know about the identity provider.
+///
+/// Built with [`ProviderConfig::builder`] (or deserialized), both of which check every rule, and
+/// read through getters: a `ProviderConfig` that exists is a valid one.
+///
+/// ```
+/// use portico_broker::{Audience, Dialect, ProviderConfig, RedirectUri, ScopeSet};
+/// # fn main() -> Result<(), portico_broker::AuthError> {
+/// let billing = Audience::parse("https://api.portico.dev/billing")?;
+/// let config = ProviderConfig::builder("https://tenant.eu.auth0.com/".parse().unwrap(), "portico-desktop")
+///     .redirect(RedirectUri::parse("dev.portico.app:/callback")?)
+///     .dialect(Dialect::Auth0)
+///     .audiences([billing.clone()])
+///     .default_audience(billing)
+///     .scopes(ScopeSet::parse("profile email")?)
+///     .extra_authorize_params([("prompt", "consent")])
+///     .build()?;
+/// assert_eq!(config.client_id(), "portico-desktop");
+/// let refused = config.to_builder().extra_authorize_params([("state", "fixed")]).build();
+/// assert_eq!(refused.unwrap_err().kind(), "config_invalid");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Fields")]
 pub struct ProviderConfig {
-    /// The issuer, compared exactly with discovery, `iss` and ID tokens. Plain http only on loopback.
-    pub issuer: Url,
-    /// The public client's id.
-    pub client_id: String,
-    /// The redirect URI registered for this client.
-    pub redirect: RedirectUri,
-    /// How audiences and logout are spoken.
-    pub dialect: Dialect,
-    /// Every audience any MFE may request (RFC 8707: all of them are sent at /authorize).
-    pub audiences: Vec<Audience>,
-    /// Auth0: the `audience` sent at login (must be one of `audiences`).
-    pub default_audience: Option<Audience>,
-    /// Login scopes; `openid` and `offline_access` are always added.
-    pub scopes: ScopeSet,
-    /// Extra /authorize parameters (e.g. `prompt=consent`); protocol parameters cannot be overridden.
-    pub extra_authorize_params: Vec<(String, String)>,
-    /// Where the provider returns the browser after logout (`returnTo` / `post_logout_redirect_uri`).
-    #[serde(default)]
-    pub post_logout_redirect: Option<Url>,
-    /// How refresh tokens are revoked (RFC 7009 unless the provider needs otherwise).
-    #[serde(default)]
-    pub revocation: Revocation,
+    pub(crate) issuer: Url,
+    pub(crate) client_id: String,
+    pub(crate) redirect: RedirectUri,
+    pub(crate) dialect: Dialect,
+    pub(crate) audiences: Vec<Audience>,
+    pub(crate) default_audience: Option<Audience>,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) extra_authorize_params: Vec<(String, String)>,
+    pub(crate) post_logout_redirect: Option<Url>,
+    pub(crate) revocation: Revocation,
 }
 
-/// Parameters a caller may not set through `extra_authorize_params`.
-const RESERVED_PARAMS: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "nonce",
-    "code_challenge",
-    "code_challenge_method",
-    "scope",
-    "audience",
-    "resource",
-    "response_mode",
-    "request",
-    "request_uri",
-];
+/// The settings of a [`ProviderConfig`] before they are checked: the builder's state and the
+/// serialized form.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct Fields {
+    issuer: Url,
+    client_id: String,
+    redirect: RedirectUri,
+    dialect: Dialect,
+    audiences: Vec<Audience>,
+    default_audience: Option<Audience>,
+    scopes: ScopeSet,
+    extra_authorize_params: Vec<(String, String)>,
+    #[serde(default)]
+    post_logout_redirect: Option<Url>,
+    #[serde(default)]
+    revocation: Revocation,
+}
 
-/// https everywhere, http only for loopback hosts.
-pub(crate) fn check_endpoint_url(url: &Url, what: &str) -> Result<(), String> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
-        "http" => Err(format!("{what} uses plain http on a non-loopback host")),
-        _ => Err(format!("{what} is not an http(s) URL")),
+impl TryFrom<Fields> for ProviderConfig {
+    type Error = AuthError;
+
+    fn try_from(f: Fields) -> Result<ProviderConfig, AuthError> {
+        // Each setting by its own rule (portico-types), mapped to `config_invalid`.
+        let config = |e: portico_types::Invalid| AuthError::config(e.to_string());
+        check_issuer(&f.issuer).map_err(config)?;
+        check_client_id(&f.client_id).map_err(config)?;
+        f.redirect.check().map_err(config)?;
+        for (name, _) in &f.extra_authorize_params {
+            check_authorize_param(name).map_err(config)?;
+        }
+        if let Some(u) = &f.post_logout_redirect {
+            check_post_logout_redirect(u).map_err(config)?;
+        }
+        // The rules between settings.
+        let mut seen = BTreeSet::new();
+        for a in &f.audiences {
+            if !seen.insert(a.as_str()) {
+                return Err(AuthError::config(format!(
+                    "the audience `{a}` is listed twice"
+                )));
+            }
+        }
+        if let Some(d) = &f.default_audience {
+            if !f.audiences.contains(d) {
+                return Err(AuthError::config(format!(
+                    "the default audience `{d}` is not one of the audiences"
+                )));
+            }
+        }
+        Ok(ProviderConfig {
+            issuer: f.issuer,
+            client_id: f.client_id,
+            redirect: f.redirect,
+            dialect: f.dialect,
+            audiences: f.audiences,
+            default_audience: f.default_audience,
+            scopes: f.scopes,
+            extra_authorize_params: f.extra_authorize_params,
+            post_logout_redirect: f.post_logout_redirect,
+            revocation: f.revocation,
+        })
+    }
+}
+
+/// For the fuzzer: `None` when `body` does not have a provider configuration's shape, else
+/// whether its settings pass the rules (what deserializing a `ProviderConfig` does in one step).
+pub(crate) fn shape_then_rules(body: &[u8]) -> Option<Result<ProviderConfig, AuthError>> {
+    serde_json::from_slice::<Fields>(body)
+        .ok()
+        .map(ProviderConfig::try_from)
+}
+
+/// Builds a [`ProviderConfig`]; [`build`](ProviderConfigBuilder::build) checks it.
+///
+/// Defaults: the loopback redirect `http://127.0.0.1:{port chosen at sign-in}/callback`, the
+/// RFC 8707 dialect, no audiences, no default audience, no extra scopes (`openid` and
+/// `offline_access` are always asked for), no extra parameters, no post-logout redirect, RFC
+/// 7009 revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct ProviderConfigBuilder(Fields);
+
+impl ProviderConfigBuilder {
+    /// The issuer, compared exactly with discovery, `iss` and ID tokens. Plain http only on loopback.
+    pub fn issuer(mut self, issuer: Url) -> Self {
+        self.0.issuer = issuer;
+        self
+    }
+
+    /// The public client's id.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.0.client_id = client_id.into();
+        self
+    }
+
+    /// The redirect URI registered for this client.
+    pub fn redirect(mut self, redirect: RedirectUri) -> Self {
+        self.0.redirect = redirect;
+        self
+    }
+
+    /// How audiences and logout are spoken.
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        self.0.dialect = dialect;
+        self
+    }
+
+    /// Every audience any MFE may request (RFC 8707: all of them are sent at /authorize).
+    pub fn audiences(mut self, audiences: impl IntoIterator<Item = Audience>) -> Self {
+        self.0.audiences = audiences.into_iter().collect();
+        self
+    }
+
+    /// Auth0: the `audience` sent at login; RFC 8707: the code exchange's resource (else the
+    /// first audience). Must be one of the audiences. `None` for none.
+    pub fn default_audience(mut self, audience: impl Into<Option<Audience>>) -> Self {
+        self.0.default_audience = audience.into();
+        self
+    }
+
+    /// Login scopes; `openid` and `offline_access` are always added.
+    pub fn scopes(mut self, scopes: ScopeSet) -> Self {
+        self.0.scopes = scopes;
+        self
+    }
+
+    /// Extra /authorize parameters (e.g. `prompt=consent`); protocol parameters are refused
+    /// ([`portico_types::provider::RESERVED_AUTHORIZE_PARAMS`]).
+    pub fn extra_authorize_params<K: Into<String>, V: Into<String>>(
+        mut self,
+        params: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.0.extra_authorize_params = params
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self
+    }
+
+    /// Where the provider returns the browser after logout (`returnTo` / `post_logout_redirect_uri`).
+    pub fn post_logout_redirect(mut self, url: impl Into<Option<Url>>) -> Self {
+        self.0.post_logout_redirect = url.into();
+        self
+    }
+
+    /// How refresh tokens are revoked (RFC 7009 unless the provider needs otherwise).
+    pub fn revocation(mut self, revocation: Revocation) -> Self {
+        self.0.revocation = revocation;
+        self
+    }
+
+    /// Checks every setting and the rules between them: `config_invalid` naming the first
+    /// broken one.
+    pub fn build(self) -> Result<ProviderConfig, AuthError> {
+        ProviderConfig::try_from(self.0)
     }
 }
 
 impl ProviderConfig {
-    /// Checks the configuration; [`crate::Broker::new`] calls this.
-    pub fn validate(&self) -> Result<(), AuthError> {
-        check_endpoint_url(&self.issuer, "issuer").map_err(AuthError::config)?;
-        if self.issuer.query().is_some() || self.issuer.fragment().is_some() {
-            return Err(AuthError::config(
-                "issuer must not have a query or fragment",
-            ));
-        }
-        if !self.issuer.username().is_empty() || self.issuer.password().is_some() {
-            return Err(AuthError::config("issuer must not carry credentials"));
-        }
-        if self.client_id.is_empty()
-            || self.client_id.len() > 256
-            || self
-                .client_id
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(AuthError::config(
-                "client_id must be 1-256 visible characters",
-            ));
-        }
-        match &self.redirect {
-            RedirectUri::PrivateScheme(u) => {
-                // RFC 8252 §7.1: reverse-DNS private scheme; never http(s) here.
-                if matches!(u.scheme(), "http" | "https") || !u.scheme().contains('.') {
-                    return Err(AuthError::config(
-                        "private-scheme redirect needs a reverse-DNS scheme like com.example.app",
-                    ));
-                }
-                if u.fragment().is_some() || u.query().is_some() {
-                    return Err(AuthError::config(
-                        "redirect URI must not have a query or fragment",
-                    ));
-                }
-            }
-            RedirectUri::Loopback { path } => {
-                if !path.starts_with('/') || path.contains(['?', '#']) {
-                    return Err(AuthError::config(
-                        "loopback redirect path must start with / and have no query or fragment",
-                    ));
-                }
-            }
-        }
-        let mut seen = BTreeSet::new();
-        for a in &self.audiences {
-            if !seen.insert(a.as_str()) {
-                return Err(AuthError::config(format!("duplicate audience {a}")));
-            }
-        }
-        if let Some(d) = &self.default_audience {
-            if !self.audiences.contains(d) {
-                return Err(AuthError::config(
-                    "default_audience must be one of the audiences",
-                ));
-            }
-        }
-        for (k, _) in &self.extra_authorize_params {
-            if RESERVED_PARAMS.contains(&k.as_str()) {
-                return Err(AuthError::config(format!(
-                    "extra authorize parameter {k} would override the protocol"
-                )));
-            }
-        }
-        if let Some(u) = &self.post_logout_redirect {
-            if u.fragment().is_some() {
-                return Err(AuthError::config(
-                    "post-logout redirect must not have a fragment",
-                ));
-            }
-        }
-        Ok(())
+    /// A builder for the client `client_id` at `issuer`, with the defaults of
+    /// [`ProviderConfigBuilder`].
+    pub fn builder(issuer: Url, client_id: impl Into<String>) -> ProviderConfigBuilder {
+        ProviderConfigBuilder(Fields {
+            issuer,
+            client_id: client_id.into(),
+            redirect: RedirectUri::Loopback {
+                path: DEFAULT_LOOPBACK_PATH.into(),
+                port: None,
+            },
+            dialect: Dialect::Rfc8707,
+            audiences: Vec::new(),
+            default_audience: None,
+            scopes: ScopeSet::empty(),
+            extra_authorize_params: Vec::new(),
+            post_logout_redirect: None,
+            revocation: Revocation::Rfc7009,
+        })
+    }
+
+    /// A builder holding this configuration, to change some of it.
+    pub fn to_builder(&self) -> ProviderConfigBuilder {
+        ProviderConfigBuilder(Fields {
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            redirect: self.redirect.clone(),
+            dialect: self.dialect,
+            audiences: self.audiences.clone(),
+            default_audience: self.default_audience.clone(),
+            scopes: self.scopes.clone(),
+            extra_authorize_params: self.extra_authorize_params.clone(),
+            post_logout_redirect: self.post_logout_redirect.clone(),
+            revocation: self.revocation,
+        })
+    }
+
+    /// The issuer, compared exactly with discovery, `iss` and ID tokens.
+    pub fn issuer(&self) -> &Url {
+        &self.issuer
+    }
+
+    /// The public client's id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The redirect URI registered for this client.
+    pub fn redirect(&self) -> &RedirectUri {
+        &self.redirect
+    }
+
+    /// How audiences and logout are spoken.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Every audience any MFE may request.
+    pub fn audiences(&self) -> &[Audience] {
+        &self.audiences
+    }
+
+    /// The audience of the login (one of [`audiences`](Self::audiences)), if any.
+    pub fn default_audience(&self) -> Option<&Audience> {
+        self.default_audience.as_ref()
+    }
+
+    /// The configured login scopes (without the ones [`login_scopes`](Self::login_scopes) adds).
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+
+    /// Extra /authorize parameters, in order.
+    pub fn extra_authorize_params(&self) -> &[(String, String)] {
+        &self.extra_authorize_params
+    }
+
+    /// Where the provider returns the browser after logout.
+    pub fn post_logout_redirect(&self) -> Option<&Url> {
+        self.post_logout_redirect.as_ref()
+    }
+
+    /// How refresh tokens are revoked.
+    pub fn revocation(&self) -> Revocation {
+        self.revocation
     }
 
     /// Login scopes including the ones the broker always needs.
@@ -320,6 +312,21 @@ impl ProviderConfig {
     /// Whether an audience is registered.
     pub fn knows(&self, audience: &Audience) -> bool {
         self.audiences.contains(audience)
+    }
+
+    /// The URL that ends the provider session (see [`Dialect::end_session_url`]).
+    pub fn end_session_url(
+        &self,
+        end_session_endpoint: Option<&Url>,
+        id_token_hint: Option<&str>,
+    ) -> Option<Url> {
+        self.dialect.end_session_url(
+            &self.issuer,
+            &self.client_id,
+            self.post_logout_redirect.as_ref(),
+            end_session_endpoint,
+            id_token_hint,
+        )
     }
 }
 
@@ -400,101 +407,123 @@ mod tests {
         Audience::parse(s).unwrap()
     }
 
-    pub(crate) fn sample() -> ProviderConfig {
-        ProviderConfig {
-            issuer: Url::parse("https://tenant.example.com/").unwrap(),
-            client_id: "portico-desktop".into(),
-            redirect: RedirectUri::PrivateScheme(Url::parse("dev.portico.app:/callback").unwrap()),
-            dialect: Dialect::Auth0,
-            audiences: vec![
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    pub(crate) fn sample() -> ProviderConfigBuilder {
+        ProviderConfig::builder(url("https://tenant.example.com/"), "portico-desktop")
+            .redirect(RedirectUri::PrivateScheme(url("dev.portico.app:/callback")))
+            .dialect(Dialect::Auth0)
+            .audiences([
                 aud("https://api.portico.dev/billing"),
                 aud("https://api.portico.dev/core"),
-            ],
-            default_audience: Some(aud("https://api.portico.dev/core")),
-            scopes: ScopeSet::parse("profile email").unwrap(),
-            extra_authorize_params: vec![],
-            post_logout_redirect: None,
-            revocation: Default::default(),
-        }
+            ])
+            .default_audience(aud("https://api.portico.dev/core"))
+            .scopes(ScopeSet::parse("profile email").unwrap())
     }
 
     #[test]
-    fn audience_validation() {
-        assert!(Audience::parse("").is_err());
-        assert!(Audience::parse("https://a b").is_err());
-        assert!(Audience::parse("relative/path").is_err());
-        assert!(Audience::parse("https://x/#frag").is_err());
-        assert!(Audience::parse(&format!("https://x/{}", "a".repeat(600))).is_err());
-        assert!(Audience::parse("urn:portico:api").is_ok());
-        // Kept verbatim: no trailing slash added.
-        assert_eq!(aud("https://api.x").as_str(), "https://api.x");
-        let e = Audience::parse("nope").unwrap_err();
+    fn audience_and_scope_errors_keep_their_kinds() {
+        let e: AuthError = Audience::parse("nope").unwrap_err().into();
         assert_eq!(e.kind(), "invalid_audience");
-    }
-
-    #[test]
-    fn scope_set_parsing_and_superset() {
-        let s = ScopeSet::parse("  b a  a ").unwrap();
-        assert_eq!(s.to_string(), "a b");
-        assert!(ScopeSet::parse("bad\"quote").is_err());
-        assert!(ScopeSet::parse("tab\tsep").is_err());
-        assert!(s.is_superset_of(&ScopeSet::parse("a").unwrap()));
-        assert!(!ScopeSet::parse("a").unwrap().is_superset_of(&s));
-        assert!(s.is_superset_of(&ScopeSet::empty()));
         assert_eq!(
-            ScopeSet::parse("a").unwrap().missing_from(&s),
-            vec!["b".to_string()]
+            e.to_string(),
+            "The audience is not valid: `nope` is not an absolute URI."
         );
-        assert_eq!(serde_json::to_string(&s).unwrap(), "\"a b\"");
+        let e: AuthError = Audience::parse("").unwrap_err().into();
+        assert_eq!(
+            e.to_string(),
+            "The audience is not valid: the audience is empty."
+        );
+        let e: AuthError = ScopeSet::parse("bad\"quote").unwrap_err().into();
+        assert_eq!(e.kind(), "invalid_scope");
     }
 
     #[test]
     fn valid_sample_and_login_scopes() {
-        let c = sample();
-        c.validate().unwrap();
+        let c = sample().build().unwrap();
         let s = c.login_scopes();
         assert!(s.contains("openid") && s.contains("offline_access") && s.contains("profile"));
+        assert_eq!(c.to_builder().build().unwrap(), c);
     }
 
     #[test]
     fn config_rejections() {
-        let mut c = sample();
-        c.issuer = Url::parse("http://idp.example.com/").unwrap();
-        assert_eq!(c.validate().unwrap_err().kind(), "config_invalid");
-        c.issuer = Url::parse("http://127.0.0.1:8080/").unwrap();
-        c.validate().unwrap();
-        c.issuer = Url::parse("http://[::1]:8080/").unwrap();
-        c.validate().unwrap();
+        let kind = |b: ProviderConfigBuilder| b.build().unwrap_err().kind();
+        assert_eq!(
+            kind(sample().issuer(url("http://idp.example.com/"))),
+            "config_invalid"
+        );
+        sample()
+            .issuer(url("http://127.0.0.1:8080/"))
+            .build()
+            .unwrap();
+        sample().issuer(url("http://[::1]:8080/")).build().unwrap();
+        assert_eq!(
+            kind(sample().issuer(url("https://u:p@idp.example.com/"))),
+            "config_invalid"
+        );
 
-        let mut c = sample();
-        c.client_id = "has space".into();
-        assert!(c.validate().is_err());
+        assert_eq!(kind(sample().client_id("has space")), "config_invalid");
+        assert_eq!(kind(sample().client_id("")), "config_invalid");
 
-        let mut c = sample();
-        c.redirect = RedirectUri::PrivateScheme(Url::parse("https://evil.example/cb").unwrap());
-        assert!(c.validate().is_err());
-        c.redirect = RedirectUri::PrivateScheme(Url::parse("portico:/callback").unwrap());
-        assert!(
-            c.validate().is_err(),
+        let redirect = |r: RedirectUri| kind(sample().redirect(r));
+        assert_eq!(
+            redirect(RedirectUri::PrivateScheme(url("https://evil.example/cb"))),
+            "config_invalid"
+        );
+        assert_eq!(
+            redirect(RedirectUri::PrivateScheme(url("portico:/callback"))),
+            "config_invalid",
             "scheme without a dot is not reverse-DNS"
         );
-        c.redirect = RedirectUri::Loopback {
-            path: "callback".into(),
-        };
-        assert!(c.validate().is_err());
+        assert_eq!(
+            redirect(RedirectUri::Loopback {
+                path: "callback".into(),
+                port: None
+            }),
+            "config_invalid"
+        );
 
-        let mut c = sample();
-        c.default_audience = Some(aud("https://elsewhere/"));
-        assert!(c.validate().is_err());
+        assert_eq!(
+            kind(sample().default_audience(aud("https://elsewhere/"))),
+            "config_invalid"
+        );
+        assert_eq!(
+            kind(sample().audiences([
+                aud("https://api.portico.dev/core"),
+                aud("https://api.portico.dev/core")
+            ])),
+            "config_invalid"
+        );
 
-        let mut c = sample();
-        c.audiences.push(aud("https://api.portico.dev/core"));
-        assert!(c.validate().is_err());
+        for reserved in ["state", "response_mode", "request", "request_uri"] {
+            assert_eq!(
+                kind(sample().extra_authorize_params([(reserved, "x")])),
+                "config_invalid",
+                "{reserved}"
+            );
+        }
+        sample()
+            .extra_authorize_params([("prompt", "consent")])
+            .build()
+            .unwrap();
 
-        let mut c = sample();
-        c.extra_authorize_params = vec![("state".into(), "x".into())];
-        assert!(c.validate().is_err());
-        c.extra_authorize_params = vec![("prompt".into(), "consent".into())];
-        c.validate().unwrap();
+        assert_eq!(
+            kind(sample().post_logout_redirect(url("https://app.example/bye#x"))),
+            "config_invalid"
+        );
+    }
+
+    #[test]
+    fn deserializing_checks_the_same_rules() {
+        let good = serde_json::to_value(sample().build().unwrap()).unwrap();
+        let back: ProviderConfig = serde_json::from_value(good.clone()).unwrap();
+        assert_eq!(back, sample().build().unwrap());
+        let mut bad = good;
+        bad["extra_authorize_params"] = serde_json::json!([["nonce", "x"]]);
+        let e = serde_json::from_value::<ProviderConfig>(bad).unwrap_err();
+        assert!(e.to_string().contains("`nonce` is set by Portico"), "{e}");
     }
 }

@@ -1,8 +1,10 @@
 //! OpenID Provider discovery: fetch and check `/.well-known/openid-configuration`.
 
-use crate::config::{check_endpoint_url, ProviderConfig};
+use crate::config::ProviderConfig;
 use crate::error::AuthError;
 use crate::http::Http;
+use portico_types::invalid::Kind;
+use portico_types::provider::check_secure_url;
 use serde::Deserialize;
 use url::Url;
 
@@ -69,7 +71,9 @@ pub(crate) fn parse(body: &[u8], config: &ProviderConfig) -> Result<ProviderMeta
 
 fn endpoint(raw: &str, what: &str) -> Result<Url, AuthError> {
     let url = Url::parse(raw).map_err(|_| AuthError::discovery(format!("{what} is not a URL")))?;
-    check_endpoint_url(&url, what).map_err(AuthError::discovery)?;
+    // The same https-or-loopback rule as the issuer's.
+    check_secure_url(Kind::Endpoint, &url)
+        .map_err(|e| AuthError::discovery(format!("{what} {}", e.detail())))?;
     Ok(url)
 }
 
@@ -115,22 +119,13 @@ fn check(raw: RawDiscovery, config: &ProviderConfig) -> Result<ProviderMetadata,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RedirectUri, ScopeSet};
     use crate::dialect::Dialect;
 
     fn config(issuer: &str) -> ProviderConfig {
-        ProviderConfig {
-            issuer: Url::parse(issuer).unwrap(),
-            client_id: "c".into(),
-            redirect: RedirectUri::Loopback { path: "/cb".into() },
-            dialect: Dialect::Auth0,
-            audiences: vec![],
-            default_audience: None,
-            scopes: ScopeSet::empty(),
-            extra_authorize_params: vec![],
-            post_logout_redirect: None,
-            revocation: Default::default(),
-        }
+        ProviderConfig::builder(Url::parse(issuer).unwrap(), "c")
+            .dialect(Dialect::Auth0)
+            .build()
+            .unwrap()
     }
 
     fn raw(issuer: &str) -> RawDiscovery {

@@ -179,18 +179,11 @@ pub fn jwt(token: &str) -> JwtVerdict {
 
 /// The configuration sample the discovery and JWKS parsers are checked against.
 fn sample_config() -> Option<ProviderConfig> {
-    Some(ProviderConfig {
-        issuer: Url::parse(ISSUER).ok()?,
-        client_id: CLIENT_ID.into(),
-        redirect: RedirectUri::PrivateScheme(Url::parse(REDIRECTS[0]).ok()?),
-        dialect: Dialect::Auth0,
-        audiences: vec![],
-        default_audience: None,
-        scopes: ScopeSet::empty(),
-        extra_authorize_params: vec![],
-        post_logout_redirect: None,
-        revocation: Default::default(),
-    })
+    ProviderConfig::builder(Url::parse(ISSUER).ok()?, CLIENT_ID)
+        .redirect(RedirectUri::PrivateScheme(Url::parse(REDIRECTS[0]).ok()?))
+        .dialect(Dialect::Auth0)
+        .build()
+        .ok()
 }
 
 /// What the configuration and provider-metadata parsers made of a JSON document.
@@ -208,9 +201,7 @@ pub struct ConfigVerdict {
 
 /// Parses `body` as a provider configuration, a discovery document, a JWKS and a stored session.
 pub fn config(body: &[u8]) -> ConfigVerdict {
-    let provider_config = serde_json::from_slice::<ProviderConfig>(body)
-        .ok()
-        .map(|c| c.validate());
+    let provider_config = crate::config::shape_then_rules(body).map(|r| r.map(|_| ()));
     let discovery = match sample_config() {
         Some(c) => crate::discovery::parse(body, &c).map(|m| m.issuer),
         None => Err(AuthError::Internal {

@@ -13,18 +13,13 @@
 //! use std::sync::Arc;
 //! # async fn demo() -> Result<(), AuthError> {
 //! let core = Audience::parse("https://api.portico.dev/core")?;
-//! let config = ProviderConfig {
-//!     issuer: "http://127.0.0.1:8400/".parse().unwrap(),
-//!     client_id: "portico-desktop".into(),
-//!     redirect: RedirectUri::Loopback { path: "/callback".into() },
-//!     dialect: Dialect::Rfc8707,
-//!     audiences: vec![core.clone()],
-//!     default_audience: None,
-//!     scopes: ScopeSet::parse("profile email")?,
-//!     extra_authorize_params: vec![],
-//!     post_logout_redirect: None,
-//!     revocation: Revocation::Rfc7009,
-//! };
+//! let config = ProviderConfig::builder("http://127.0.0.1:8400/".parse().unwrap(), "portico-desktop")
+//!     .redirect(RedirectUri::parse("loopback:/callback")?)
+//!     .dialect(Dialect::Rfc8707)
+//!     .audiences([core.clone()])
+//!     .scopes(ScopeSet::parse("profile email")?)
+//!     .revocation(Revocation::Rfc7009)
+//!     .build()?;
 //! let broker = Broker::new(config, BrokerOptions::default(), Arc::new(MemoryStore::new()), Arc::new(SystemClock))?;
 //! let login = broker.begin_login(Some("http://127.0.0.1:53123/callback".parse().unwrap())).await?;
 //! // ... the browser comes back to http://127.0.0.1:53123/callback?code=...&state=...&iss=...
@@ -63,7 +58,8 @@ mod transaction;
 pub use broker::{Broker, LoginRequest};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Audience, BrokerOptions, ProviderConfig, RedirectUri, ScopeSet, TokenRate, MAX_AUDIENCE_LEN,
+    Audience, BrokerOptions, ProviderConfig, ProviderConfigBuilder, RedirectUri, ScopeSet,
+    TokenRate, MAX_AUDIENCE_LEN,
 };
 pub use dialect::{Dialect, Revocation};
 pub use error::{AuthError, CallbackDefect, IdTokenDefect, StoreError};
@@ -71,6 +67,8 @@ pub use ipc::{
     typescript_declarations, AudienceStatus, BrokerEvent, SessionInfo, TokenGrant, TS_OUTPUT,
 };
 pub use keyring_store::KeyringStore;
+/// The rule every configuration value is checked by, and its error (`portico_types`).
+pub use portico_types::{invalid::Invalid, scope::MAX_SCOPE_TOKEN_LEN};
 pub use request::{ScopeCeiling, TokenRequest};
 pub use secret::{AccessToken, AuthCode, DpopPrivateKey, IdToken, PkceVerifier, RefreshToken};
 pub use store::{MemoryStore, PendingLogin, SessionStore, StoredSession, MAX_SESSION_BYTES};

@@ -189,21 +189,19 @@ mod tests {
 
     #[test]
     fn authorize_url_has_everything() {
-        let config = ProviderConfig {
-            issuer: Url::parse(ISS).unwrap(),
-            client_id: "cid".into(),
-            redirect: RedirectUri::PrivateScheme(Url::parse("dev.portico.app:/callback").unwrap()),
-            dialect: Dialect::Rfc8707,
-            audiences: vec![
+        let config = ProviderConfig::builder(Url::parse(ISS).unwrap(), "cid")
+            .redirect(RedirectUri::PrivateScheme(
+                Url::parse("dev.portico.app:/callback").unwrap(),
+            ))
+            .dialect(Dialect::Rfc8707)
+            .audiences([
                 Audience::parse("https://a/").unwrap(),
                 Audience::parse("https://b/").unwrap(),
-            ],
-            default_audience: None,
-            scopes: ScopeSet::parse("profile").unwrap(),
-            extra_authorize_params: vec![("prompt".into(), "consent".into())],
-            post_logout_redirect: None,
-            revocation: Default::default(),
-        };
+            ])
+            .scopes(ScopeSet::parse("profile").unwrap())
+            .extra_authorize_params([("prompt", "consent")])
+            .build()
+            .unwrap();
         let t = tx();
         let url = t.authorize_url(
             &Url::parse("https://tenant.example.com/authorize").unwrap(),

@@ -9,7 +9,7 @@ use portico_dev_idp::{ApiConfig, DemoApis, IdpConfig};
 use portico_testkit::glewlwyd::{
     Glewlwyd, GlewlwydOptions, ANALYTICS, BILLING, CLIENT_ID, CORE, CUSTOM_SCHEME_REDIRECT_URI,
 };
-use portico_testkit::provider::ProviderBuilder;
+use portico_testkit::provider as fixture;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -25,9 +25,8 @@ fn scopes(s: &str) -> ScopeSet {
 /// What Portico's shell derives for Glewlwyd in RFC 8707 mode: every API scope at sign-in,
 /// one resource per token request, Glewlwyd's own revocation.
 fn provider(op: &Glewlwyd, redirect: RedirectUri) -> ProviderConfig {
-    ProviderBuilder::glewlwyd(op)
-        .redirect(redirect)
-        .build()
+    fixture::glewlwyd(op)
+        .and_then(|b| b.redirect(redirect).build())
         .expect("provider fixture")
 }
 
@@ -83,7 +82,7 @@ impl Rig {
 
     async fn sign_in(&self, broker: &Broker, user: &str) -> SessionInfo {
         let login = broker
-            .begin_login(match &self.config.redirect {
+            .begin_login(match self.config.redirect() {
                 RedirectUri::Loopback { .. } => Some(self.op.loopback_redirect_uri().clone()),
                 RedirectUri::PrivateScheme(_) => None,
             })
@@ -297,8 +296,9 @@ async fn a_revoked_grant_is_login_required_with_a_sentence_and_the_session_ends(
 async fn loopback_redirect_on_the_registered_port() {
     // Glewlwyd compares the loopback redirect URI with its port (RFC 8252 §7.3 says it should
     // not): the app is configured with the fixed port it registered.
-    let rig = Rig::start(GlewlwydOptions::default(), |_| RedirectUri::Loopback {
-        path: "/callback".into(),
+    let rig = Rig::start(GlewlwydOptions::default(), |op| RedirectUri::Loopback {
+        path: op.loopback_redirect_uri().path().into(),
+        port: op.loopback_redirect_uri().port(),
     })
     .await;
     let broker = rig.broker();

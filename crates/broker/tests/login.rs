@@ -281,10 +281,14 @@ async fn expired_cancelled_and_superseded_logins() {
 #[tokio::test]
 async fn loopback_redirect_with_port_chosen_at_login() {
     let idp = start_idp(IdpConfig::portico_demo()).await;
-    let mut config = provider(&idp, Dialect::Rfc8707);
-    config.redirect = RedirectUri::Loopback {
-        path: "/callback".into(),
-    };
+    let config = provider(&idp, Dialect::Rfc8707)
+        .to_builder()
+        .redirect(RedirectUri::Loopback {
+            path: "/callback".into(),
+            port: None,
+        })
+        .build()
+        .unwrap();
     let broker = Broker::new(
         config,
         options(),
@@ -336,10 +340,13 @@ async fn loopback_redirect_with_port_chosen_at_login() {
 #[tokio::test]
 async fn discovery_issuer_must_equal_the_configured_issuer() {
     let idp = start_idp(IdpConfig::portico_demo()).await;
-    let mut config = provider(&idp, Dialect::Auth0);
     // Same server, different spelling: the provider says 127.0.0.1, we were told localhost.
     let port = idp.issuer().port().unwrap();
-    config.issuer = Url::parse(&format!("http://localhost:{port}/")).unwrap();
+    let config = provider(&idp, Dialect::Auth0)
+        .to_builder()
+        .issuer(Url::parse(&format!("http://localhost:{port}/")).unwrap())
+        .build()
+        .unwrap();
     let broker = Broker::new(
         config,
         options(),

@@ -106,8 +106,11 @@ async fn three_audiences_times_hundred_callers_with_rotation_rfc8707() {
 async fn three_audiences_with_cold_cache_make_three_serialized_requests() {
     // Auth0 without a login audience: every audience needs its own refresh.
     let idp = start_idp(IdpConfig::portico_demo()).await;
-    let mut config = provider(&idp, Dialect::Auth0);
-    config.default_audience = None;
+    let config = provider(&idp, Dialect::Auth0)
+        .to_builder()
+        .default_audience(None)
+        .build()
+        .unwrap();
     let broker = Broker::new(
         config,
         options(),
@@ -325,8 +328,16 @@ async fn rfc8707_resource_not_granted_at_authorize_is_audience_not_granted() {
     let idp = start_idp(IdpConfig::portico_demo()).await;
     let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
     let wide = provider(&idp, Dialect::Rfc8707);
-    let mut narrow = wide.clone();
-    narrow.audiences.retain(|a| *a != analytics());
+    let narrow = wide
+        .to_builder()
+        .audiences(
+            wide.audiences()
+                .iter()
+                .filter(|a| **a != analytics())
+                .cloned(),
+        )
+        .build()
+        .unwrap();
     let first = Broker::new(narrow, options(), store.clone(), Arc::new(SystemClock)).unwrap();
     login(&first, "alice").await;
     drop(first);

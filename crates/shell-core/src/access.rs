@@ -63,7 +63,7 @@ impl AccessPolicy {
         audience: &str,
     ) -> Result<&MfeEntry, AccessDenied> {
         let mfe = self.caller(label, url)?;
-        if mfe.audiences.iter().any(|a| a == audience) {
+        if mfe.audiences.iter().any(|a| a.as_str() == audience) {
             Ok(mfe)
         } else {
             Err(AccessDenied::ForbiddenAudience {
@@ -77,7 +77,7 @@ impl AccessPolicy {
     pub fn entitled_labels(&self, audience: &str) -> Vec<String> {
         self.mfes
             .iter()
-            .filter(|m| m.audiences.iter().any(|a| a == audience))
+            .filter(|m| m.audiences.iter().any(|a| a.as_str() == audience))
             .map(MfeEntry::webview_label)
             .collect()
     }
@@ -86,7 +86,7 @@ impl AccessPolicy {
     pub fn users_of(&self, audience: &str) -> Vec<String> {
         self.mfes
             .iter()
-            .filter(|m| m.audiences.iter().any(|a| a == audience))
+            .filter(|m| m.audiences.iter().any(|a| a.as_str() == audience))
             .map(|m| m.id.clone())
             .collect()
     }
@@ -108,7 +108,7 @@ mod tests {
             title: id.into(),
             source: MfeSource::Bundled(format!("mfes/{id}")),
             origins: vec![Origin::of(&Url::parse(origin).unwrap()).unwrap()],
-            audiences: vec![aud.into()],
+            audiences: vec![portico_types::Audience::parse(aud).unwrap()],
             scopes: vec![],
             settings: Default::default(),
         };

@@ -1,11 +1,18 @@
 //! The shell's configuration: the micro frontend registry and the provider, read from the
 //! `plugins.portico` section of the root `tauri.conf.json` (or the file `PORTICO_CONFIG` names),
 //! with environment overrides for the provider. Everything is validated once, at start, into
-//! types that cannot hold a bad value.
+//! types that cannot hold a bad value: the provider becomes the broker's own [`ProviderConfig`],
+//! and every value is checked by its one rule in `portico-types`, reported here with its field.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use portico_types::net::is_loopback;
+use portico_broker::ProviderConfig;
+use portico_types::invalid::{Invalid, Kind};
+use portico_types::provider::{
+    check_authorize_param, check_client_id, check_secure_url, parse_issuer, parse_url,
+};
+use portico_types::scope::check_scope_token;
+use portico_types::{Audience, Dialect, RedirectUri, Revocation, ScopeSet};
 use serde::Deserialize;
 use url::Url;
 
@@ -26,52 +33,11 @@ impl ConfigError {
             problem: problem.into(),
         }
     }
-}
 
-/// How the provider is asked for an audience, and how logout works.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DialectSetting {
-    /// Auth0: `audience=`, Multi-Resource Refresh Tokens, `/v2/logout`.
-    Auth0,
-    /// Any standards provider: RFC 8707 `resource=`, `end_session_endpoint`.
-    Rfc8707,
-}
-
-/// Where the provider sends the browser back to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RedirectSetting {
-    /// A private-use URI scheme delivered as a deep link, e.g. `dev.portico.app:/callback`.
-    PrivateScheme(Url),
-    /// `http://127.0.0.1:{port}{path}` (RFC 8252 §7.3): with `port: None` a listener on a port the
-    /// OS picks at each sign-in; with a fixed port (for providers that compare the whole callback
-    /// URL, port included, such as Auth0) one listener on that port for the app's lifetime.
-    Loopback { path: String, port: Option<u16> },
-}
-
-/// A validated provider configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderSettings {
-    pub issuer: Url,
-    pub client_id: String,
-    pub dialect: DialectSetting,
-    pub redirect: RedirectSetting,
-    /// Auth0: the `audience` sent at login. Defaults to the first registered audience.
-    pub default_audience: Option<String>,
-    pub scopes: Vec<String>,
-    pub extra_authorize_params: BTreeMap<String, String>,
-    /// How refresh tokens are revoked: `rfc7009` (default) or `glewlwyd-delete-token`.
-    pub revocation: RevocationSetting,
-}
-
-/// How the provider revokes a refresh token.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum RevocationSetting {
-    /// RFC 7009 at the discovered `revocation_endpoint`.
-    #[default]
-    Rfc7009,
-    /// Glewlwyd's `grant_type=delete_token` (its RFC 7009 endpoint refuses public clients).
-    GlewlwydDeleteToken,
+    /// A value its rule refused (the rule's own words, with the value), at `field`.
+    fn invalid(field: impl Into<String>, e: Invalid) -> Self {
+        Self::new(field, e.detail())
+    }
 }
 
 /// Where a micro frontend's page comes from.
@@ -118,7 +84,7 @@ pub struct MfeEntry {
     /// Origins its webview may show; for bundled MFEs filled in once the host has a port.
     pub origins: Vec<Origin>,
     /// The only audiences it may ask tokens for.
-    pub audiences: Vec<String>,
+    pub audiences: Vec<Audience>,
     /// The most it may ask for; a request for more is narrowed by the provider, not here.
     pub scopes: Vec<String>,
     /// Free-form settings handed to the page by `mfe_context` (e.g. `apiUrl`).
@@ -138,8 +104,10 @@ pub const MFE_LABEL_PREFIX: &str = "mfe-";
 /// The validated configuration of the shell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShellConfig {
-    /// `None`: the embedded default (development provider and demo APIs in-process).
-    pub provider: Option<ProviderSettings>,
+    /// `None`: none configured (the embedded default, when the app has it, fills it in). The
+    /// broker's configuration itself: every registered audience, and the sign-in scopes with
+    /// those of the MFEs the sign-in covers.
+    pub provider: Option<ProviderConfig>,
     pub mfes: Vec<MfeEntry>,
     /// A command that opens URLs instead of the desktop's default browser (`$BROWSER` style:
     /// the URL is appended as the last argument).
@@ -150,7 +118,7 @@ pub struct ShellConfig {
 
 impl ShellConfig {
     /// Every audience any MFE may request, in registry order, without repeats.
-    pub fn all_audiences(&self) -> Vec<String> {
+    pub fn all_audiences(&self) -> Vec<Audience> {
         let mut seen = BTreeSet::new();
         self.mfes
             .iter()
@@ -199,7 +167,7 @@ impl ShellConfig {
         Ok(config)
     }
 
-    /// The provider settings for the embedded development provider at `issuer`, honouring
+    /// The provider for the embedded development provider at `issuer`, honouring
     /// `PORTICO_DIALECT`, `PORTICO_REDIRECT` and `PORTICO_SCOPES` (default: Auth0 dialect,
     /// deep-link redirect).
     pub fn embedded_provider(
@@ -331,38 +299,23 @@ fn validate_provider(
     p: RawProvider,
     config: &ShellConfig,
     deep_link_schemes: &[String],
-) -> Result<ProviderSettings, ConfigError> {
+) -> Result<ProviderConfig, ConfigError> {
     let issuer_raw = p.issuer.ok_or_else(|| {
         ConfigError::new(
             "provider.issuer",
             "missing (set it, or PORTICO_ISSUER, or remove `provider` for the embedded default)",
         )
     })?;
-    let issuer = Url::parse(&issuer_raw).map_err(|e| {
-        ConfigError::new("provider.issuer", format!("not a URL ({e}): {issuer_raw}"))
-    })?;
-    check_secure_url(&issuer, "provider.issuer")?;
-    if issuer.query().is_some() || issuer.fragment().is_some() {
-        return Err(ConfigError::new(
-            "provider.issuer",
-            "must not have a query or fragment",
-        ));
-    }
+    let issuer =
+        parse_issuer(&issuer_raw).map_err(|e| ConfigError::invalid("provider.issuer", e))?;
     let client_id = p
         .client_id
-        .filter(|c| !c.trim().is_empty())
         .ok_or_else(|| ConfigError::new("provider.clientId", "missing"))?;
-    let dialect = match p.dialect.as_deref().unwrap_or("rfc8707") {
-        "auth0" => DialectSetting::Auth0,
-        "rfc8707" => DialectSetting::Rfc8707,
-        other => {
-            return Err(ConfigError::new(
-                "provider.dialect",
-                format!("`{other}` is not one of `auth0`, `rfc8707`"),
-            ))
-        }
-    };
-    let redirect = match p.redirect.as_deref() {
+    check_client_id(&client_id).map_err(|e| ConfigError::invalid("provider.clientId", e))?;
+    let dialect = Dialect::parse(p.dialect.as_deref().unwrap_or("rfc8707"))
+        .map_err(|e| ConfigError::invalid("provider.dialect", e))?;
+    let redirect = match p.redirect {
+        Some(r) => parse_redirect(&r, deep_link_schemes)?,
         None => {
             let scheme = deep_link_schemes.first().ok_or_else(|| {
                 ConfigError::new(
@@ -372,196 +325,108 @@ fn validate_provider(
             })?;
             parse_redirect(&format!("{scheme}:/callback"), deep_link_schemes)?
         }
-        Some(r) => parse_redirect(r, deep_link_schemes)?,
     };
-    let all = config.all_audiences();
+    let audiences = config.all_audiences();
     let default_audience = match p.default_audience {
-        Some(a) => {
-            if !all.contains(&a) {
-                return Err(ConfigError::new(
-                    "provider.defaultAudience",
-                    format!("`{a}` is not an audience of any registered MFE"),
-                ));
-            }
-            Some(a)
-        }
-        None => all.first().cloned(),
+        Some(a) => Some(
+            audiences
+                .iter()
+                .find(|known| known.as_str() == a)
+                .cloned()
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "provider.defaultAudience",
+                        format!("`{a}` is not an audience of any registered MFE"),
+                    )
+                })?,
+        ),
+        None => audiences.first().cloned(),
     };
-    let mut scopes = p.scopes.unwrap_or_else(|| {
+    let configured = p.scopes.unwrap_or_else(|| {
         ["openid", "profile", "email", "offline_access"]
             .map(String::from)
             .to_vec()
     });
-    for s in ["openid", "offline_access"] {
-        if !scopes.iter().any(|x| x == s) {
-            scopes.push(s.to_string());
-        }
+    for (i, s) in configured.iter().enumerate() {
+        check_scope_token(s)
+            .map_err(|e| ConfigError::invalid(format!("provider.scopes[{i}]"), e))?;
     }
-    for (i, s) in scopes.iter().enumerate() {
-        check_scope_token(s, &format!("provider.scopes[{i}]"))?;
-    }
+    let scopes = login_scopes(configured, dialect, default_audience.as_ref(), &config.mfes);
+    let scopes = ScopeSet::from_tokens(scopes.iter().map(String::as_str))
+        .map_err(|e| ConfigError::invalid("provider.scopes", e))?;
     for key in p.extra_authorize_params.keys() {
-        // These are the protocol's own; letting configuration override them would break PKCE,
-        // state or the redirect check.
-        const RESERVED: [&str; 10] = [
-            "response_type",
-            "client_id",
-            "redirect_uri",
-            "state",
-            "nonce",
-            "code_challenge",
-            "code_challenge_method",
-            "scope",
-            "audience",
-            "resource",
-        ];
-        if RESERVED.contains(&key.as_str()) {
-            return Err(ConfigError::new(
-                format!("provider.extraAuthorizeParams.{key}"),
-                "is set by Portico itself and cannot be overridden",
-            ));
-        }
+        check_authorize_param(key)
+            .map_err(|e| ConfigError::invalid(format!("provider.extraAuthorizeParams.{key}"), e))?;
     }
-    let revocation = match p.revocation.as_deref().unwrap_or("rfc7009") {
-        "rfc7009" => RevocationSetting::Rfc7009,
-        "glewlwyd-delete-token" => RevocationSetting::GlewlwydDeleteToken,
-        other => {
-            return Err(ConfigError::new(
-                "provider.revocation",
-                format!("`{other}` is not one of `rfc7009`, `glewlwyd-delete-token`"),
-            ))
-        }
-    };
-    Ok(ProviderSettings {
-        issuer,
-        client_id,
-        dialect,
-        redirect,
-        default_audience,
-        scopes,
-        extra_authorize_params: p.extra_authorize_params,
-        revocation,
-    })
+    let revocation = Revocation::parse(p.revocation.as_deref().unwrap_or("rfc7009"))
+        .map_err(|e| ConfigError::invalid("provider.revocation", e))?;
+    ProviderConfig::builder(issuer, client_id)
+        .redirect(redirect)
+        .dialect(dialect)
+        .audiences(audiences)
+        .default_audience(default_audience)
+        .scopes(scopes)
+        .extra_authorize_params(p.extra_authorize_params)
+        .revocation(revocation)
+        .build()
+        // Every setting passed its rule above; what is left are the broker's rules between
+        // settings, which the registry already satisfies. Reported whole if that ever changes.
+        .map_err(|e| ConfigError::new("provider", e.to_string()))
 }
 
-/// `loopback`, `loopback:/path`, `http://127.0.0.1:<port>/path` (a fixed loopback port), or a
-/// private-use scheme URI whose scheme the app registers.
-fn parse_redirect(raw: &str, schemes: &[String]) -> Result<RedirectSetting, ConfigError> {
+/// A refresh can only narrow what the sign-in granted for an audience (RFC 6749 §6). So the
+/// sign-in asks for the API scopes of every MFE it covers: with RFC 8707 all of them (every
+/// resource is bound at /authorize); with Auth0 those of the login audience (MRRT grants the
+/// other audiences' scopes from the application's refresh-token policy). `openid` and
+/// `offline_access` are always asked for.
+fn login_scopes(
+    configured: Vec<String>,
+    dialect: Dialect,
+    login_audience: Option<&Audience>,
+    mfes: &[MfeEntry],
+) -> Vec<String> {
+    let mut scopes = configured;
+    let always = ["openid", "offline_access"].map(String::from);
+    let covered = mfes.iter().filter(|mfe| match dialect {
+        Dialect::Rfc8707 => true,
+        Dialect::Auth0 => login_audience.is_some_and(|d| mfe.audiences.contains(d)),
+    });
+    for s in always
+        .iter()
+        .chain(covered.flat_map(|mfe| mfe.scopes.iter()))
+    {
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
+    scopes
+}
+
+/// The redirect by its rule, and for a private-use scheme one the app registers (the desktop
+/// hands the callback only to a registered scheme's handler).
+fn parse_redirect(raw: &str, schemes: &[String]) -> Result<RedirectUri, ConfigError> {
     const FIELD: &str = "provider.redirect";
-    if raw == "loopback" {
-        return Ok(RedirectSetting::Loopback {
-            path: "/callback".into(),
-            port: None,
-        });
-    }
-    if raw.starts_with("http:") || raw.starts_with("https:") {
-        return parse_fixed_loopback(raw);
-    }
-    if let Some(path) = raw.strip_prefix("loopback:") {
-        if !path.starts_with('/') || path.contains(['?', '#']) {
+    let redirect = RedirectUri::parse(raw).map_err(|e| ConfigError::invalid(FIELD, e))?;
+    if let RedirectUri::PrivateScheme(url) = &redirect {
+        if !schemes.iter().any(|s| s == url.scheme()) {
             return Err(ConfigError::new(
                 FIELD,
-                "a loopback path starts with `/` and has no query",
+                format!(
+                    "scheme `{}` is not registered for deep links (plugins.deep-link.desktop.schemes: {:?})",
+                    url.scheme(),
+                    schemes
+                ),
             ));
         }
-        return Ok(RedirectSetting::Loopback {
-            path: path.into(),
-            port: None,
-        });
     }
-    let url = Url::parse(raw).map_err(|e| ConfigError::new(FIELD, format!("not a URI ({e})")))?;
-    if !schemes.iter().any(|s| s == url.scheme()) {
-        return Err(ConfigError::new(
-            FIELD,
-            format!(
-                "scheme `{}` is not registered for deep links (plugins.deep-link.desktop.schemes: {:?})",
-                url.scheme(),
-                schemes
-            ),
-        ));
-    }
-    if !url.scheme().contains('.') {
-        return Err(ConfigError::new(
-            FIELD,
-            "a private-use scheme must be a reverse domain name (RFC 8252 §7.1)",
-        ));
-    }
-    Ok(RedirectSetting::PrivateScheme(url))
+    Ok(redirect)
 }
 
-/// `http://127.0.0.1:<port>/path`: the loopback redirect on a port fixed in advance.
-fn parse_fixed_loopback(raw: &str) -> Result<RedirectSetting, ConfigError> {
-    const FIELD: &str = "provider.redirect";
-    let url = Url::parse(raw).map_err(|e| ConfigError::new(FIELD, format!("not a URI ({e})")))?;
-    // RFC 8252 §7.3 and §8.3: plain http on the IPv4 loopback literal (Portico listens on
-    // 127.0.0.1 only; `localhost` may resolve elsewhere and is not accepted).
-    if url.scheme() != "http" || url.host() != Some(url::Host::Ipv4([127, 0, 0, 1].into())) {
-        return Err(ConfigError::new(
-            FIELD,
-            "a fixed loopback redirect is plain http on 127.0.0.1: `http://127.0.0.1:<port>/<path>` (RFC 8252 §7.3)",
-        ));
-    }
-    let port = url.port().filter(|p| *p != 0).ok_or_else(|| {
-        ConfigError::new(
-            FIELD,
-            "a fixed loopback redirect needs a port other than 0 (or use `loopback` for a port chosen at each sign-in)",
-        )
-    })?;
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(ConfigError::new(
-            FIELD,
-            "a fixed loopback redirect has no query, fragment or user",
-        ));
-    }
-    Ok(RedirectSetting::Loopback {
-        path: url.path().to_string(),
-        port: Some(port),
-    })
-}
-
-/// `https://` anywhere; plain `http://` only on loopback, where nothing crosses a network.
-fn check_secure_url(url: &Url, field: &str) -> Result<(), ConfigError> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
-        "http" => Err(ConfigError::new(
-            field,
-            "plain http is only allowed for loopback hosts (127.0.0.1, [::1], localhost)",
-        )),
-        other => Err(ConfigError::new(
-            field,
-            format!("scheme `{other}` is not https"),
-        )),
-    }
-}
-
-fn check_scope_token(s: &str, field: &str) -> Result<(), ConfigError> {
-    // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            field,
-            format!("`{s}` is not a valid scope token"),
-        ))
-    }
-}
-
-/// An audience is an absolute URI with no whitespace, at most 512 characters.
-pub fn check_audience(a: &str, field: &str) -> Result<(), ConfigError> {
-    if a.is_empty() || a.len() > 512 || a.chars().any(char::is_whitespace) {
-        return Err(ConfigError::new(
-            field,
-            "an audience is 1 to 512 characters without spaces",
-        ));
-    }
-    Url::parse(a)
-        .map(|_| ())
-        .map_err(|_| ConfigError::new(field, format!("`{a}` is not an absolute URI")))
+/// A page URL or origin of an MFE: a URL, https (plain http on loopback).
+fn page_url(raw: &str, field: &str) -> Result<Url, ConfigError> {
+    let url = parse_url(Kind::PageUrl, raw).map_err(|e| ConfigError::invalid(field, e))?;
+    check_secure_url(Kind::PageUrl, &url).map_err(|e| ConfigError::invalid(field, e))?;
+    Ok(url)
 }
 
 fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
@@ -610,18 +475,11 @@ fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
                 }
                 MfeSource::Bundled(path.clone())
             }
-            RawSource::Url(u) => {
-                let url = Url::parse(u)
-                    .map_err(|e| ConfigError::new(at("source.url"), format!("not a URL ({e})")))?;
-                check_secure_url(&url, &at("source.url"))?;
-                MfeSource::Remote(url)
-            }
+            RawSource::Url(u) => MfeSource::Remote(page_url(u, &at("source.url"))?),
         };
         let mut origins = Vec::new();
         for (j, o) in m.origins.iter().enumerate() {
-            let url = Url::parse(o)
-                .map_err(|e| ConfigError::new(at(&format!("origins[{j}]")), e.to_string()))?;
-            check_secure_url(&url, &at(&format!("origins[{j}]")))?;
+            let url = page_url(o, &at(&format!("origins[{j}]")))?;
             let origin = Origin::of(&url).ok_or_else(|| {
                 ConfigError::new(at(&format!("origins[{j}]")), "has no tuple origin")
             })?;
@@ -646,18 +504,23 @@ fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
                 "an MFE needs at least one audience",
             ));
         }
+        let mut audiences = Vec::with_capacity(m.audiences.len());
         for (j, a) in m.audiences.iter().enumerate() {
-            check_audience(a, &at(&format!("audiences[{j}]")))?;
+            audiences.push(
+                Audience::parse(a)
+                    .map_err(|e| ConfigError::invalid(at(&format!("audiences[{j}]")), e))?,
+            );
         }
         for (j, s) in m.scopes.iter().enumerate() {
-            check_scope_token(s, &at(&format!("scopes[{j}]")))?;
+            check_scope_token(s)
+                .map_err(|e| ConfigError::invalid(at(&format!("scopes[{j}]")), e))?;
         }
         out.push(MfeEntry {
             id: m.id.clone(),
             title: m.title.clone(),
             source,
             origins,
-            audiences: m.audiences.clone(),
+            audiences,
             scopes: m.scopes.clone(),
             settings: m.settings.clone(),
         });
@@ -713,17 +576,52 @@ mod tests {
         };
         let c = ShellConfig::load(&sample(), &env, &schemes()).unwrap();
         let p = c.provider.unwrap();
-        assert_eq!(p.issuer.as_str(), "https://tenant.eu.auth0.com/");
-        assert_eq!(p.dialect, DialectSetting::Auth0);
+        assert_eq!(p.issuer().as_str(), "https://tenant.eu.auth0.com/");
+        assert_eq!(p.client_id(), "abc");
+        assert_eq!(p.dialect(), Dialect::Auth0);
         assert_eq!(
-            p.redirect,
-            RedirectSetting::PrivateScheme(Url::parse("dev.portico.app:/callback").unwrap())
+            p.redirect(),
+            &RedirectUri::PrivateScheme(Url::parse("dev.portico.app:/callback").unwrap())
         );
         assert_eq!(
-            p.default_audience.as_deref(),
+            p.default_audience().map(Audience::as_str),
             Some("https://api.portico.dev/billing")
         );
-        assert!(p.scopes.contains(&"offline_access".to_string()));
+        assert_eq!(
+            p.audiences(),
+            [
+                Audience::parse("https://api.portico.dev/billing").unwrap(),
+                Audience::parse("https://api.portico.dev/core").unwrap()
+            ]
+        );
+        assert_eq!(p.revocation(), Revocation::Rfc7009);
+        // Auth0 signs in for billing, so billing's scopes are asked for; core's come from the
+        // MRRT policy.
+        assert_eq!(
+            p.scopes().to_string(),
+            "email offline_access openid profile read:invoices"
+        );
+    }
+
+    #[test]
+    fn rfc8707_signs_in_with_every_mfe_scope() {
+        let env = |k: &str| match k {
+            "PORTICO_ISSUER" => Some("https://idp.example.com/".to_string()),
+            "PORTICO_CLIENT_ID" => Some("abc".to_string()),
+            "PORTICO_SCOPES" => Some("profile read:core".to_string()),
+            _ => None,
+        };
+        let mut v = sample();
+        v["mfes"][1]["scopes"] = json!(["read:core", "write:core"]);
+        let p = ShellConfig::load(&v, &env, &schemes())
+            .unwrap()
+            .provider
+            .unwrap();
+        assert_eq!(p.dialect(), Dialect::Rfc8707);
+        assert_eq!(
+            p.scopes().to_string(),
+            "offline_access openid profile read:core read:invoices write:core"
+        );
     }
 
     fn provider_err(provider: serde_json::Value) -> ConfigError {
@@ -763,6 +661,58 @@ mod tests {
     }
 
     #[test]
+    fn what_only_the_broker_refused_before_is_refused_at_its_field() {
+        let e =
+            provider_err(json!({"issuer": "https://u:secret@idp.example.com/", "clientId": "x"}));
+        assert_eq!(e.field, "provider.issuer");
+        assert!(!e.to_string().contains("secret"), "{e}");
+        let e =
+            provider_err(json!({"issuer": "https://idp.example.com/", "clientId": "has space"}));
+        assert_eq!(e.field, "provider.clientId");
+        assert_eq!(
+            e.problem,
+            "`has space` must be 1 to 256 visible characters without spaces"
+        );
+        for reserved in ["response_mode", "request", "request_uri"] {
+            let e = provider_err(
+                json!({"issuer": "https://idp.example.com/", "clientId": "x",
+                "extraAuthorizeParams": {reserved: "x"}}),
+            );
+            assert_eq!(e.field, format!("provider.extraAuthorizeParams.{reserved}"));
+        }
+        let e = provider_err(
+            json!({"issuer": "https://idp.example.com/", "clientId": "x",
+            "redirect": "dev.portico.app:/callback#x"}),
+        );
+        assert_eq!(e.field, "provider.redirect");
+        let e = mfe_err(json!({"id": "a", "title": "A", "source": {"bundled": "a"},
+            "audiences": ["https://api.example.com/a#frag"]}));
+        assert_eq!(e.field, "mfes[0].audiences[0]");
+        assert_eq!(
+            e.to_string(),
+            "configuration error at `mfes[0].audiences[0]`: `https://api.example.com/a#frag` has a fragment (RFC 8707 §2)"
+        );
+    }
+
+    #[test]
+    fn scope_tokens_have_one_limit_everywhere() {
+        let longest = "s".repeat(portico_types::MAX_SCOPE_TOKEN_LEN);
+        let mut v = sample();
+        v["provider"] = json!({"issuer": "https://idp.example.com/", "clientId": "x",
+            "scopes": ["openid", "profile", format!("{longest}s")]});
+        let e = ShellConfig::load(&v, &no_env, &schemes()).unwrap_err();
+        assert_eq!(e.field, "provider.scopes[2]");
+        assert!(e.problem.ends_with("is longer than 256 characters"), "{e}");
+        v["provider"]["scopes"] = json!(["openid", longest.clone()]);
+        v["mfes"][0]["scopes"] = json!([longest.clone()]);
+        let p = ShellConfig::load(&v, &no_env, &schemes())
+            .unwrap()
+            .provider
+            .unwrap();
+        assert!(p.scopes().contains(&longest));
+    }
+
+    #[test]
     fn loopback_redirect_and_plain_http_on_loopback_are_accepted() {
         let mut v = sample();
         v["provider"] = json!({"issuer": "http://127.0.0.1:5555/", "clientId": "x",
@@ -772,27 +722,30 @@ mod tests {
             .provider
             .unwrap();
         assert_eq!(
-            p.redirect,
-            RedirectSetting::Loopback {
+            p.redirect(),
+            &RedirectUri::Loopback {
                 path: "/oauth/cb".into(),
                 port: None,
             }
         );
-        assert_eq!(p.extra_authorize_params["prompt"], "consent");
+        assert_eq!(
+            p.extra_authorize_params(),
+            [("prompt".to_string(), "consent".to_string())]
+        );
     }
 
-    fn redirect(value: &str) -> Result<RedirectSetting, ConfigError> {
+    fn redirect(value: &str) -> Result<RedirectUri, ConfigError> {
         let mut v = sample();
         v["provider"] = json!({"issuer": "https://idp.example.com/", "clientId": "x",
             "redirect": value});
-        ShellConfig::load(&v, &no_env, &schemes()).map(|c| c.provider.unwrap().redirect)
+        ShellConfig::load(&v, &no_env, &schemes()).map(|c| c.provider.unwrap().redirect().clone())
     }
 
     #[test]
     fn a_fixed_loopback_port_is_accepted_on_127_0_0_1_only() {
         assert_eq!(
             redirect("http://127.0.0.1:53682/callback").unwrap(),
-            RedirectSetting::Loopback {
+            RedirectUri::Loopback {
                 path: "/callback".into(),
                 port: Some(53682),
             }
@@ -884,7 +837,10 @@ mod tests {
         ]});
         let c = ShellConfig::load(&v, &no_env, &schemes()).unwrap();
         assert_eq!(
-            c.all_audiences(),
+            c.all_audiences()
+                .iter()
+                .map(Audience::as_str)
+                .collect::<Vec<_>>(),
             vec!["https://x/1", "https://x/2", "https://x/3"]
         );
     }

@@ -4,7 +4,8 @@
 //!
 //! The code side is read from the sources (not from a list kept beside them), so a new field in
 //! `RawConfig`/`RawProvider`/`RawMfe`/`RawSource` or a new `"PORTICO_..."` lookup fails this test
-//! until the reference describes it.
+//! until the reference describes it. The rules for single values live in `portico-types`
+//! (`crates/types/src`), whose texts the loader prints after the field: they are read too.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ fn app_sources() -> Vec<String> {
     }
     let mut files = Vec::new();
     for dir in [
+        "crates/types/src",
         "crates/shell-core/src",
         "crates/broker/src",
         "src-tauri/src",
@@ -287,9 +289,15 @@ fn fixed_parts(format: &str) -> Vec<String> {
     parts
 }
 
-/// Messages the configuration checks can print: the problem argument of every
-/// `ConfigError::new(field, problem)`, every `problem: ...` and every `#[error("...")]` of the
-/// start-up error. Literal messages must appear whole; formatted ones by their fixed parts.
+/// The calls whose last argument is a message, and how many arguments come before it:
+/// `ConfigError::new(field, problem)`, `Invalid::new(kind, value, problem)` and `bad(problem)`,
+/// the validators' shorthand for the latter.
+const MESSAGE_CALLS: [(&str, usize); 3] =
+    [("ConfigError::new(", 1), ("Invalid::new(", 2), ("bad(", 0)];
+
+/// Messages the configuration checks can print: the message argument of every call in
+/// [`MESSAGE_CALLS`], every `problem: ...` and every `#[error("...")]` of the start-up error.
+/// Literal messages must appear whole; formatted ones by their fixed parts.
 fn error_texts(src: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut push_arg = |arg: &str| {
@@ -302,26 +310,43 @@ fn error_texts(src: &str) -> Vec<(String, bool)> {
             out.push((s, false));
         }
     };
-    for (i, _) in src.match_indices("ConfigError::new(") {
-        let args = &src[i + "ConfigError::new(".len()..];
-        // Skip the field argument: up to the first comma outside parentheses and strings.
-        let (mut depth, mut in_str, mut prev) = (0i32, false, ' ');
-        let mut split = None;
-        for (j, c) in args.char_indices() {
-            match c {
-                '"' if prev != '\\' => in_str = !in_str,
-                '(' if !in_str => depth += 1,
-                ')' if !in_str => depth -= 1,
-                ',' if !in_str && depth == 0 => {
-                    split = Some(j);
-                    break;
-                }
-                _ => {}
+    for (call, skip) in MESSAGE_CALLS {
+        for (i, _) in src.match_indices(call) {
+            // A word that merely ends in the call's name (`is_bad(`) is another function.
+            if src[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            {
+                continue;
             }
-            prev = c;
-        }
-        if let Some(j) = split {
-            push_arg(&args[j + 1..]);
+            let mut args = &src[i + call.len()..];
+            // Skip the leading arguments: each up to a comma outside parentheses and strings.
+            for _ in 0..skip {
+                let (mut depth, mut in_str, mut prev) = (0i32, false, ' ');
+                let mut split = None;
+                for (j, c) in args.char_indices() {
+                    match c {
+                        '"' if prev != '\\' => in_str = !in_str,
+                        '(' if !in_str => depth += 1,
+                        ')' if !in_str => depth -= 1,
+                        ',' if !in_str && depth == 0 => {
+                            split = Some(j);
+                            break;
+                        }
+                        _ => {}
+                    }
+                    prev = c;
+                }
+                match split {
+                    Some(j) => args = &args[j + 1..],
+                    None => {
+                        args = "";
+                        break;
+                    }
+                }
+            }
+            push_arg(args);
         }
     }
     for (i, _) in src.match_indices("problem: ") {
@@ -340,14 +365,33 @@ fn error_texts(src: &str) -> Vec<(String, bool)> {
 fn the_documented_errors_are_the_ones_the_app_prints() {
     let doc = read("docs/configuration.md");
     let mut texts = Vec::new();
-    for rel in ["crates/shell-core/src/config.rs", "src-tauri/src/setup.rs"] {
+    for rel in [
+        "crates/shell-core/src/config.rs",
+        "src-tauri/src/setup.rs",
+        "crates/types/src/audience.rs",
+        "crates/types/src/scope.rs",
+        "crates/types/src/provider.rs",
+        "crates/types/src/dialect.rs",
+    ] {
         texts.extend(error_texts(&app_source(rel)));
     }
     assert!(
-        texts.len() >= 25,
+        texts.len() >= 40,
         "found only {} error texts; has the code changed shape?",
         texts.len()
     );
+    // One text of each kind of call: a scanner that stopped seeing one would pass vacuously.
+    for expected in [
+        "register at least one micro frontend",
+        "is not an absolute URI",
+        "is set by Portico itself and cannot be overridden",
+        "must be 1 to {MAX_CLIENT_ID_LEN} visible characters without spaces",
+    ] {
+        assert!(
+            texts.iter().any(|(t, _)| t == expected),
+            "the scan missed {expected:?}"
+        );
+    }
     let mut absent = Vec::new();
     for (text, formatted) in &texts {
         if *formatted {
@@ -384,13 +428,16 @@ fn the_scanners_see_what_they_must() {
         vec!["`", "` must match [a-z0-9-]{1,32} (", ")"]
     );
     let texts = error_texts(
-        r#"ConfigError::new(at("id"), format!("`{}` bad", x)); ConfigError::new("f", "plain, text")"#,
+        r#"ConfigError::new(at("id"), format!("`{}` bad", x)); ConfigError::new("f", "plain, text")
+        Invalid::new(Kind::Scope, &f(a, b), "three, args"); bad("short"); is_bad("not this")"#,
     );
     assert_eq!(
         texts,
         vec![
             ("`{}` bad".to_string(), true),
-            ("plain, text".to_string(), false)
+            ("plain, text".to_string(), false),
+            ("three, args".to_string(), false),
+            ("short".to_string(), false),
         ]
     );
     let mut keys = BTreeSet::new();

@@ -9,8 +9,8 @@
 //!   [`machine`]: the machine and commit a report names.
 //! - With the `fixtures` feature (default): [`browser`], the scripted person on the development
 //!   provider's sign-in page; [`glewlwyd`], a real Glewlwyd OpenID Provider on loopback, so
-//!   every flow is proven against a provider we did not write; [`provider`], `ProviderConfig`
-//!   builders for tests.
+//!   every flow is proven against a provider we did not write; [`provider`], the broker's
+//!   `ProviderConfig` builder preset to our providers' registrations.
 //! - With the `e2e` feature: [`e2e`], the real app through tauri-driver (fantoccini) and the
 //!   scripted system browser; [`bench`], the benchmark scenarios (binary `portico-bench`).
 //!

@@ -1,20 +1,24 @@
-//! `ProviderConfig`s for tests: the registrations our providers have for the demo client, as one
-//! builder, so a test names only what it changes. (`portico_broker::ProviderConfig` is a plain
-//! struct; a builder may move into the broker later.)
+//! `ProviderConfig`s for tests: the registrations our providers have for the demo client, as
+//! the broker's own [`ProviderConfigBuilder`] preset to them, so a test names only what it
+//! changes and every fixture passes the rules a real configuration does.
 //!
 //! ```
-//! # fn demo() -> Result<(), portico_testkit::provider::ProviderFixtureError> {
+//! # fn demo() -> Result<(), portico_broker::AuthError> {
 //! use portico_broker::Dialect;
-//! use portico_testkit::provider::ProviderBuilder;
+//! use portico_testkit::provider;
 //! let issuer = url::Url::parse("http://127.0.0.1:9/").expect("url");
-//! let config = ProviderBuilder::dev_idp(&issuer, Dialect::Rfc8707)
-//!     .post_logout_redirect("http://127.0.0.1:1/signed-out")
+//! let config = provider::dev_idp(&issuer, Dialect::Rfc8707)?
+//!     .post_logout_redirect(url::Url::parse("http://127.0.0.1:1/signed-out").expect("url"))
 //!     .build()?;
-//! assert_eq!(config.audiences.len(), 3);
+//! assert_eq!(config.audiences().len(), 3);
 //! # Ok(()) }
+//! # demo().unwrap();
 //! ```
 
-use portico_broker::{Audience, Dialect, ProviderConfig, RedirectUri, Revocation, ScopeSet};
+use portico_broker::{
+    Audience, AuthError, Dialect, ProviderConfig, ProviderConfigBuilder, RedirectUri, Revocation,
+    ScopeSet,
+};
 use portico_dev_idp::{ANALYTICS_API, BILLING_API, CORE_API, DEMO_CLIENT_ID};
 use url::Url;
 
@@ -22,40 +26,6 @@ use crate::glewlwyd::{self, Glewlwyd};
 
 /// The deep link both providers have registered for the demo client.
 pub const DEEP_LINK: &str = "dev.portico.app:/callback";
-
-/// A value of the fixture the broker does not accept.
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderFixtureError {
-    #[error("provider fixture: {field} `{value}`: {reason}")]
-    Invalid {
-        field: &'static str,
-        value: String,
-        reason: String,
-    },
-}
-
-fn invalid(field: &'static str, value: &str) -> impl FnOnce(String) -> ProviderFixtureError {
-    let value = value.to_owned();
-    move |reason| ProviderFixtureError::Invalid {
-        field,
-        value,
-        reason,
-    }
-}
-
-/// Builds a [`ProviderConfig`]; start from the provider's registration, change what the test is about.
-#[derive(Debug, Clone)]
-pub struct ProviderBuilder {
-    issuer: Url,
-    client_id: String,
-    redirect: Option<RedirectUri>,
-    dialect: Dialect,
-    audiences: Vec<String>,
-    default_audience: Option<String>,
-    scopes: String,
-    post_logout_redirect: Option<String>,
-    revocation: Revocation,
-}
 
 /// RFC 6749 §6: a refresh can only narrow the scopes of the sign-in, so with resource indicators
 /// every API scope is asked for at login; Auth0's MRRT takes them from its policy instead.
@@ -68,101 +38,56 @@ fn login_scopes(dialect: Dialect) -> &'static str {
     }
 }
 
-impl ProviderBuilder {
-    /// The demo client on the development provider at `issuer`: the deep link, the three demo
-    /// APIs, Auth0 logging in for the core API.
-    pub fn dev_idp(issuer: &Url, dialect: Dialect) -> ProviderBuilder {
-        ProviderBuilder {
-            issuer: issuer.clone(),
-            client_id: DEMO_CLIENT_ID.into(),
-            redirect: None,
-            dialect,
-            audiences: [BILLING_API, CORE_API, ANALYTICS_API]
-                .map(String::from)
-                .to_vec(),
-            default_audience: (dialect == Dialect::Auth0).then(|| CORE_API.into()),
-            scopes: login_scopes(dialect).into(),
-            post_logout_redirect: None,
-            revocation: Revocation::Rfc7009,
+fn audiences(ids: [&str; 3]) -> Result<Vec<Audience>, AuthError> {
+    ids.into_iter()
+        .map(|a| Audience::parse(a).map_err(AuthError::from))
+        .collect()
+}
+
+/// The demo client on the development provider at `issuer`: the deep link, the three demo
+/// APIs, Auth0 logging in for the core API.
+pub fn dev_idp(issuer: &Url, dialect: Dialect) -> Result<ProviderConfigBuilder, AuthError> {
+    let builder = ProviderConfig::builder(issuer.clone(), DEMO_CLIENT_ID)
+        .redirect(RedirectUri::parse(DEEP_LINK)?)
+        .dialect(dialect)
+        .audiences(audiences([BILLING_API, CORE_API, ANALYTICS_API])?)
+        .scopes(ScopeSet::parse(login_scopes(dialect))?)
+        .revocation(Revocation::Rfc7009);
+    Ok(match dialect {
+        Dialect::Auth0 => builder.default_audience(Audience::parse(CORE_API)?),
+        Dialect::Rfc8707 => builder,
+    })
+}
+
+/// What Portico's shell derives for the Glewlwyd fixture in RFC 8707 mode: every API scope
+/// at sign-in, one resource per token request, Glewlwyd's own revocation.
+pub fn glewlwyd(op: &Glewlwyd) -> Result<ProviderConfigBuilder, AuthError> {
+    Ok(dev_idp(op.issuer(), Dialect::Rfc8707)?
+        .client_id(glewlwyd::CLIENT_ID)
+        .audiences(audiences([
+            glewlwyd::BILLING,
+            glewlwyd::CORE,
+            glewlwyd::ANALYTICS,
+        ])?)
+        .revocation(Revocation::GlewlwydDeleteToken))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_presets_pass_the_rules() {
+        let issuer = Url::parse("http://127.0.0.1:9/").expect("url");
+        for dialect in [Dialect::Auth0, Dialect::Rfc8707] {
+            let config = dev_idp(&issuer, dialect)
+                .and_then(ProviderConfigBuilder::build)
+                .expect("dev-idp preset");
+            assert_eq!(config.client_id(), DEMO_CLIENT_ID);
+            assert_eq!(
+                config.default_audience().map(Audience::as_str),
+                (dialect == Dialect::Auth0).then_some(CORE_API)
+            );
         }
-    }
-
-    /// What Portico's shell derives for the Glewlwyd fixture in RFC 8707 mode: every API scope
-    /// at sign-in, one resource per token request, Glewlwyd's own revocation.
-    pub fn glewlwyd(op: &Glewlwyd) -> ProviderBuilder {
-        ProviderBuilder {
-            client_id: glewlwyd::CLIENT_ID.into(),
-            audiences: [glewlwyd::BILLING, glewlwyd::CORE, glewlwyd::ANALYTICS]
-                .map(String::from)
-                .to_vec(),
-            revocation: Revocation::GlewlwydDeleteToken,
-            ..ProviderBuilder::dev_idp(op.issuer(), Dialect::Rfc8707)
-        }
-    }
-
-    pub fn client_id(mut self, id: &str) -> Self {
-        self.client_id = id.into();
-        self
-    }
-
-    /// Where the provider sends the browser back (default: [`DEEP_LINK`]).
-    pub fn redirect(mut self, redirect: RedirectUri) -> Self {
-        self.redirect = Some(redirect);
-        self
-    }
-
-    /// The audiences MFEs may ask for.
-    pub fn audiences(mut self, audiences: &[&str]) -> Self {
-        self.audiences = audiences.iter().map(|a| (*a).into()).collect();
-        self
-    }
-
-    /// Auth0: the audience of the login (`None`: none).
-    pub fn default_audience(mut self, audience: Option<&str>) -> Self {
-        self.default_audience = audience.map(Into::into);
-        self
-    }
-
-    /// Login scopes, space-separated.
-    pub fn scopes(mut self, scopes: &str) -> Self {
-        self.scopes = scopes.into();
-        self
-    }
-
-    pub fn post_logout_redirect(mut self, url: &str) -> Self {
-        self.post_logout_redirect = Some(url.into());
-        self
-    }
-
-    pub fn build(self) -> Result<ProviderConfig, ProviderFixtureError> {
-        let audience =
-            |a: &String| Audience::parse(a).map_err(|e| invalid("audience", a)(e.to_string()));
-        let redirect = match self.redirect {
-            Some(r) => r,
-            None => RedirectUri::PrivateScheme(
-                Url::parse(DEEP_LINK).map_err(|e| invalid("redirect", DEEP_LINK)(e.to_string()))?,
-            ),
-        };
-        let post_logout_redirect = self
-            .post_logout_redirect
-            .map(|u| Url::parse(&u).map_err(|e| invalid("post-logout redirect", &u)(e.to_string())))
-            .transpose()?;
-        Ok(ProviderConfig {
-            issuer: self.issuer,
-            client_id: self.client_id,
-            redirect,
-            dialect: self.dialect,
-            audiences: self
-                .audiences
-                .iter()
-                .map(audience)
-                .collect::<Result<_, _>>()?,
-            default_audience: self.default_audience.as_ref().map(audience).transpose()?,
-            scopes: ScopeSet::parse(&self.scopes)
-                .map_err(|e| invalid("scopes", &self.scopes)(e.to_string()))?,
-            extra_authorize_params: Vec::new(),
-            post_logout_redirect,
-            revocation: self.revocation,
-        })
     }
 }

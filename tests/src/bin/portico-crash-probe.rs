@@ -19,12 +19,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use portico_broker::{
-    Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, ScopeSet, SessionStore,
-    StoreError, StoredSession, SystemClock,
+    Audience, Broker, BrokerOptions, Dialect, KeyringStore, ProviderConfig, ProviderConfigBuilder,
+    ScopeSet, SessionStore, StoreError, StoredSession, SystemClock,
 };
 use portico_dev_idp::BILLING_API;
 use portico_testkit::browser;
-use portico_testkit::provider::ProviderBuilder;
+use portico_testkit::provider as fixture;
 use serde_json::json;
 use url::Url;
 
@@ -77,8 +77,8 @@ impl SessionStore for KillPointStore {
 
 /// The demo client on the development provider, as the broker's own tests configure it.
 fn provider(issuer: &Url) -> Result<ProviderConfig, String> {
-    ProviderBuilder::dev_idp(issuer, Dialect::Auth0)
-        .build()
+    fixture::dev_idp(issuer, Dialect::Auth0)
+        .and_then(ProviderConfigBuilder::build)
         .map_err(|e| e.to_string())
 }
 

@@ -5,7 +5,7 @@
 use portico_broker::*;
 use portico_dev_idp::{DevIdp, IdpConfig, RefreshRotation, ANALYTICS_API, BILLING_API, CORE_API};
 use portico_testkit::browser;
-use portico_testkit::provider::ProviderBuilder;
+use portico_testkit::provider as fixture;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,13 +30,13 @@ pub fn audience(i: usize) -> (Audience, ScopeSet) {
 }
 
 pub fn provider(idp: &DevIdp, dialect: Dialect) -> ProviderConfig {
-    // What the shell asks for at sign-in (src-tauri setup::login_scopes).
-    ProviderBuilder::dev_idp(idp.issuer(), dialect)
-        .scopes(match dialect {
-            Dialect::Auth0 => "openid profile email offline_access read:dashboard",
-            Dialect::Rfc8707 => "openid profile email offline_access read:invoices write:invoices read:dashboard read:reports export:reports",
-        })
-        .build()
+    // What the shell asks for at sign-in (the shell's loader adds the MFEs' scopes).
+    let scopes = match dialect {
+        Dialect::Auth0 => "openid profile email offline_access read:dashboard",
+        Dialect::Rfc8707 => "openid profile email offline_access read:invoices write:invoices read:dashboard read:reports export:reports",
+    };
+    fixture::dev_idp(idp.issuer(), dialect)
+        .and_then(|b| b.scopes(ScopeSet::parse(scopes)?).build())
         .expect("provider fixture")
 }
 

@@ -47,11 +47,9 @@ impl Broker {
         let end_session = metadata
             .as_ref()
             .and_then(|m| m.end_session_endpoint.as_ref());
-        Ok(inner.config.dialect.end_session_url(
-            &inner.config,
-            end_session,
-            hint.as_ref().map(|h| h.expose_secret()),
-        ))
+        Ok(inner
+            .config
+            .end_session_url(end_session, hint.as_ref().map(|h| h.expose_secret())))
     }
 }
 

@@ -76,18 +76,13 @@ struct Inner {
 /// use std::sync::Arc;
 /// # async fn demo() -> Result<(), AuthError> {
 /// let billing = Audience::parse("https://api.portico.dev/billing")?;
-/// let config = ProviderConfig {
-///     issuer: "https://tenant.eu.auth0.com/".parse().unwrap(),
-///     client_id: "portico-desktop".into(),
-///     redirect: RedirectUri::PrivateScheme("dev.portico.app:/callback".parse().unwrap()),
-///     dialect: Dialect::Auth0,
-///     audiences: vec![billing.clone()],
-///     default_audience: Some(billing.clone()),
-///     scopes: ScopeSet::parse("profile email")?,
-///     extra_authorize_params: vec![],
-///     post_logout_redirect: None,
-///     revocation: Revocation::Rfc7009,
-/// };
+/// let config = ProviderConfig::builder("https://tenant.eu.auth0.com/".parse().unwrap(), "portico-desktop")
+///     .redirect(RedirectUri::parse("dev.portico.app:/callback")?)
+///     .dialect(Dialect::Auth0)
+///     .audiences([billing.clone()])
+///     .default_audience(billing.clone())
+///     .scopes(ScopeSet::parse("profile email")?)
+///     .build()?;
 /// let store = Arc::new(KeyringStore::new("dev.portico.app", "session"));
 /// let broker = Broker::new(config, BrokerOptions::default(), store, Arc::new(SystemClock))?;
 /// if broker.silent_login().await.is_err() {
@@ -116,14 +111,14 @@ impl std::fmt::Debug for Broker {
 }
 
 impl Broker {
-    /// Validates the configuration and builds a broker. No network traffic until first use.
+    /// Builds a broker (the configuration was checked when it was built). No network traffic
+    /// until first use.
     pub fn new(
         config: ProviderConfig,
         options: BrokerOptions,
         store: Arc<dyn SessionStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Broker, AuthError> {
-        config.validate()?;
         if options.http_timeout.is_zero() || options.max_retries > 10 {
             return Err(AuthError::config(
                 "http_timeout must be > 0 and max_retries <= 10",
@@ -318,24 +313,22 @@ mod testing {
     pub fn broker_and_clock() -> (Broker, Arc<MemoryStore>, Arc<ManualClock>) {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(t0()));
-        let config = ProviderConfig {
-            // Discard port: nothing in these tests may reach a provider.
-            issuer: "http://127.0.0.1:9/".parse().unwrap(),
-            client_id: "portico-desktop".into(),
-            redirect: RedirectUri::Loopback {
-                path: "/callback".into(),
-            },
-            dialect: Dialect::Rfc8707,
-            audiences: vec![
-                Audience::parse(BILLING).unwrap(),
-                Audience::parse(CORE).unwrap(),
-            ],
-            default_audience: None,
-            scopes: ScopeSet::parse("profile email").unwrap(),
-            extra_authorize_params: vec![],
-            post_logout_redirect: None,
-            revocation: Revocation::Rfc7009,
-        };
+        // Discard port: nothing in these tests may reach a provider.
+        let config =
+            ProviderConfig::builder("http://127.0.0.1:9/".parse().unwrap(), "portico-desktop")
+                .redirect(RedirectUri::Loopback {
+                    path: "/callback".into(),
+                    port: None,
+                })
+                .dialect(Dialect::Rfc8707)
+                .audiences([
+                    Audience::parse(BILLING).unwrap(),
+                    Audience::parse(CORE).unwrap(),
+                ])
+                .scopes(ScopeSet::parse("profile email").unwrap())
+                .revocation(Revocation::Rfc7009)
+                .build()
+                .unwrap();
         let broker = Broker::new(
             config,
             BrokerOptions::default(),

@@ -130,7 +130,8 @@ impl Broker {
 }
 
 /// The redirect URI of a new sign-in: the configured deep link, or the loopback listener the
-/// shell opened for this one (RFC 8252 §7.3: `http`, a loopback IP literal, a port, our path).
+/// shell opened for this one (RFC 8252 §7.3: `http`, a loopback IP literal, a port, our path;
+/// the configured port when one is fixed).
 fn login_redirect(configured: &RedirectUri, given: Option<Url>) -> Result<Url, AuthError> {
     match (configured, given) {
         (RedirectUri::PrivateScheme(u), None) => Ok(u.clone()),
@@ -138,19 +139,29 @@ fn login_redirect(configured: &RedirectUri, given: Option<Url>) -> Result<Url, A
         (RedirectUri::PrivateScheme(_), Some(_)) => Err(AuthError::config(
             "redirect override differs from the configured redirect URI",
         )),
-        (RedirectUri::Loopback { .. }, None) => Err(AuthError::config(
+        (RedirectUri::Loopback { port: None, .. }, None) => Err(AuthError::config(
             "a loopback redirect needs the listening port",
         )),
-        (RedirectUri::Loopback { path }, Some(o)) => {
+        // The fixed port is known in advance; the shell listens on it.
+        (
+            RedirectUri::Loopback {
+                path,
+                port: Some(port),
+            },
+            None,
+        ) => Url::parse(&format!("http://127.0.0.1:{port}{path}"))
+            .map_err(|e| AuthError::config(format!("the loopback redirect is not a URL: {e}"))),
+        (RedirectUri::Loopback { path, port }, Some(o)) => {
             if o.scheme() != "http"
                 || !is_loopback_ip(&o)
                 || o.port().is_none()
+                || port.is_some_and(|p| o.port() != Some(p))
                 || o.path() != path
                 || o.query().is_some()
                 || o.fragment().is_some()
             {
                 return Err(AuthError::config(
-                    "loopback redirect must be http://127.0.0.1:{port} (or [::1]) with the configured path",
+                    "loopback redirect must be http://127.0.0.1:{port} (or [::1]) with the configured port and path",
                 ));
             }
             Ok(o)
@@ -357,6 +368,7 @@ mod tests {
     fn a_loopback_sign_in_needs_a_loopback_ip_literal_port_and_our_path() {
         let loopback = RedirectUri::Loopback {
             path: "/callback".into(),
+            port: None,
         };
         for ok in [
             "http://127.0.0.1:53123/callback",
@@ -382,5 +394,20 @@ mod tests {
             );
         }
         assert!(login_redirect(&loopback, None).is_err());
+    }
+
+    #[test]
+    fn a_fixed_loopback_port_is_the_only_port() {
+        let fixed = RedirectUri::Loopback {
+            path: "/callback".into(),
+            port: Some(53682),
+        };
+        let ours = url("http://127.0.0.1:53682/callback");
+        assert_eq!(login_redirect(&fixed, None).unwrap(), ours);
+        assert_eq!(login_redirect(&fixed, Some(ours.clone())).unwrap(), ours);
+        assert!(matches!(
+            login_redirect(&fixed, Some(url("http://127.0.0.1:53683/callback"))),
+            Err(AuthError::ConfigInvalid { .. })
+        ));
     }
 }

@@ -7,6 +7,7 @@ mod wire;
 pub use defect::{CallbackDefect, FetchDefect, IdTokenDefect};
 pub(crate) use wire::AuthErrorWire;
 
+use portico_types::invalid::{Invalid, Kind};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -162,6 +163,21 @@ pub enum AuthError {
     /// A bug or an impossible state.
     #[error("Internal error: {reason}.")]
     Internal { reason: String },
+}
+
+/// A value refused by its rule in `portico-types`: an audience or a scope is the caller's
+/// mistake (`invalid_audience`, `invalid_scope`), anything else the configuration's.
+impl From<Invalid> for AuthError {
+    fn from(e: Invalid) -> AuthError {
+        match e.kind() {
+            // The message already says "The audience is not valid"; the detail adds the value.
+            Kind::Audience => AuthError::InvalidAudience { reason: e.detail() },
+            Kind::Scope => AuthError::InvalidScope { reason: e.detail() },
+            _ => AuthError::ConfigInvalid {
+                reason: e.to_string(),
+            },
+        }
+    }
 }
 
 impl AuthError {

@@ -6,7 +6,7 @@ use portico_dev_idp::{
     Admin, DevIdp, IdpConfig, ANALYTICS_API, BILLING_API, CORE_API, DEMO_CLIENT_ID,
 };
 use portico_testkit::browser;
-use portico_testkit::provider::{ProviderBuilder, DEEP_LINK};
+use portico_testkit::provider::{self, DEEP_LINK};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,9 +29,11 @@ pub fn scopes(s: &str) -> ScopeSet {
 }
 
 pub fn provider(idp: &DevIdp, dialect: Dialect) -> ProviderConfig {
-    ProviderBuilder::dev_idp(idp.issuer(), dialect)
-        .post_logout_redirect("http://127.0.0.1:1/signed-out")
-        .build()
+    provider::dev_idp(idp.issuer(), dialect)
+        .and_then(|b| {
+            b.post_logout_redirect(url::Url::parse("http://127.0.0.1:1/signed-out").ok())
+                .build()
+        })
         .expect("provider fixture")
 }
 
@@ -116,7 +118,7 @@ impl Env {
             ("client_id", DEMO_CLIENT_ID),
         ];
         // RFC 8707 §2.2: with several resources granted, a token request must name one.
-        if self.config.dialect == Dialect::Rfc8707 {
+        if self.config.dialect() == Dialect::Rfc8707 {
             if let Some(a) = self.config.login_token_audience() {
                 form.push(("resource", a.as_str()));
             }
