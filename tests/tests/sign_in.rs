@@ -18,11 +18,21 @@ async fn first_run_one_sign_in_gives_each_mfe_a_token_for_its_own_api() {
             each_mfe_signed_out(&app).await?;
             app.chrome().click("sign-in").await?;
 
+            // Pushed authorization request (RFC 9126): what the browser's command line
+            // carries is the client and a one-time reference, not state, nonce or challenge.
+            let authorize = url::Url::parse(&s.authorize_url(1).await?).expect("authorize URL");
+            let mut keys: Vec<String> = authorize
+                .query_pairs()
+                .map(|(k, _)| k.into_owned())
+                .collect();
+            keys.sort();
+            assert_eq!(keys, ["client_id", "request_uri"], "{authorize}");
             each_mfe_served_by_its_own_api(s, &app).await?;
             let name = app.chrome().wait_for("account-name", wait::UI).await?;
             assert_eq!(name.text, "Alice Admin");
 
             let c = s.counters();
+            assert_eq!(c.par, 1, "the request was pushed");
             assert_eq!(c.authorize, 1, "one trip to /authorize");
             assert_eq!(c.login, 1, "one sign-in form submitted");
             assert_eq!(c.token_authorization_code, 1, "one code exchange");
@@ -107,6 +117,8 @@ async fn least_privilege_foreign_audience_is_refused_without_asking_the_provider
 async fn loopback_redirect_completes_a_sign_in() {
     Scenario::builder("loopback_redirect")
         .loopback_redirect()
+        // Front-channel parameters are what this scenario reads from the browser's URL.
+        .app_env("PORTICO_PAR", "off")
         .dialect(Dialect::Rfc8707)
         .start()
         .await
@@ -162,6 +174,7 @@ async fn fixed_loopback_port_serves_a_second_sign_in_after_sign_out() {
     let configured = format!("http://127.0.0.1:{port}/callback");
     Scenario::builder("fixed_loopback_port")
         .app_env("PORTICO_REDIRECT", &configured)
+        .app_env("PORTICO_PAR", "off")
         .start()
         .await
         .expect("scenario setup")

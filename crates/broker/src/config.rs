@@ -7,7 +7,9 @@ use portico_types::provider::{
     check_authorize_param, check_client_id, check_issuer, check_post_logout_redirect,
     DEFAULT_LOOPBACK_PATH,
 };
-pub use portico_types::{Audience, Dialect, RedirectUri, Revocation, ScopeSet, MAX_AUDIENCE_LEN};
+pub use portico_types::{
+    Audience, Dialect, Mode, RedirectUri, Revocation, ScopeSet, MAX_AUDIENCE_LEN,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -48,6 +50,9 @@ pub struct ProviderConfig {
     pub(crate) extra_authorize_params: Vec<(String, String)>,
     pub(crate) post_logout_redirect: Option<Url>,
     pub(crate) revocation: Revocation,
+    pub(crate) par: Mode,
+    pub(crate) dpop: Mode,
+    pub(crate) dpop_audiences: Vec<Audience>,
 }
 
 /// The settings of a [`ProviderConfig`] before they are checked: the builder's state and the
@@ -66,6 +71,12 @@ struct Fields {
     post_logout_redirect: Option<Url>,
     #[serde(default)]
     revocation: Revocation,
+    #[serde(default)]
+    par: Mode,
+    #[serde(default)]
+    dpop: Mode,
+    #[serde(default)]
+    dpop_audiences: Vec<Audience>,
 }
 
 impl TryFrom<Fields> for ProviderConfig {
@@ -92,6 +103,11 @@ impl TryFrom<Fields> for ProviderConfig {
                 )));
             }
         }
+        if let Some(a) = f.dpop_audiences.iter().find(|a| !f.audiences.contains(a)) {
+            return Err(AuthError::config(format!(
+                "the DPoP-bound audience `{a}` is not one of the audiences"
+            )));
+        }
         if let Some(d) = &f.default_audience {
             if !f.audiences.contains(d) {
                 return Err(AuthError::config(format!(
@@ -110,6 +126,9 @@ impl TryFrom<Fields> for ProviderConfig {
             extra_authorize_params: f.extra_authorize_params,
             post_logout_redirect: f.post_logout_redirect,
             revocation: f.revocation,
+            par: f.par,
+            dpop: f.dpop,
+            dpop_audiences: f.dpop_audiences,
         })
     }
 }
@@ -201,6 +220,28 @@ impl ProviderConfigBuilder {
         self
     }
 
+    /// Pushed authorization requests (RFC 9126): `auto` (default) uses them when the provider
+    /// advertises `pushed_authorization_request_endpoint`.
+    pub fn par(mut self, mode: Mode) -> Self {
+        self.0.par = mode;
+        self
+    }
+
+    /// DPoP (RFC 9449): `auto` (default) when the provider advertises ES256 in
+    /// `dpop_signing_alg_values_supported`. Only the [`dpop_audiences`](Self::dpop_audiences)
+    /// get bound tokens.
+    pub fn dpop(mut self, mode: Mode) -> Self {
+        self.0.dpop = mode;
+        self
+    }
+
+    /// The audiences whose tokens are bound to the installation's DPoP key: the host names the
+    /// ones only fetch-only micro frontends use (a bound token is useless to a page).
+    pub fn dpop_audiences(mut self, audiences: impl IntoIterator<Item = Audience>) -> Self {
+        self.0.dpop_audiences = audiences.into_iter().collect();
+        self
+    }
+
     /// Checks every setting and the rules between them: `config_invalid` naming the first
     /// broken one.
     pub fn build(self) -> Result<ProviderConfig, AuthError> {
@@ -226,6 +267,9 @@ impl ProviderConfig {
             extra_authorize_params: Vec::new(),
             post_logout_redirect: None,
             revocation: Revocation::Rfc7009,
+            par: Mode::Auto,
+            dpop: Mode::Auto,
+            dpop_audiences: Vec::new(),
         })
     }
 
@@ -242,7 +286,25 @@ impl ProviderConfig {
             extra_authorize_params: self.extra_authorize_params.clone(),
             post_logout_redirect: self.post_logout_redirect.clone(),
             revocation: self.revocation,
+            par: self.par,
+            dpop: self.dpop,
+            dpop_audiences: self.dpop_audiences.clone(),
         })
+    }
+
+    /// How pushed authorization requests are used.
+    pub fn par(&self) -> Mode {
+        self.par
+    }
+
+    /// How DPoP is used.
+    pub fn dpop(&self) -> Mode {
+        self.dpop
+    }
+
+    /// Whether tokens for `audience` are to be DPoP-bound (when DPoP is active).
+    pub fn dpop_bound(&self, audience: &Audience) -> bool {
+        self.dpop_audiences.contains(audience)
     }
 
     /// The issuer, compared exactly with discovery, `iss` and ID tokens.

@@ -23,6 +23,9 @@ struct RawDiscovery {
     id_token_signing_alg_values_supported: Option<Vec<String>>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default)]
+    dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// Checked provider metadata.
@@ -37,6 +40,10 @@ pub(crate) struct ProviderMetadata {
     pub end_session_endpoint: Option<Url>,
     pub userinfo_endpoint: Option<Url>,
     pub iss_parameter_supported: bool,
+    /// RFC 9126 pushed authorization requests.
+    pub par_endpoint: Option<Url>,
+    /// Whether the provider accepts ES256 DPoP proofs (RFC 9449 §5.1).
+    pub dpop_es256: bool,
 }
 
 /// `{issuer}/.well-known/openid-configuration` (OIDC Discovery §4: strip a trailing slash, then append).
@@ -112,6 +119,14 @@ fn check(raw: RawDiscovery, config: &ProviderConfig) -> Result<ProviderMetadata,
         end_session_endpoint: opt(&raw.end_session_endpoint, "end_session_endpoint")?,
         userinfo_endpoint: opt(&raw.userinfo_endpoint, "userinfo_endpoint")?,
         iss_parameter_supported: raw.authorization_response_iss_parameter_supported,
+        par_endpoint: opt(
+            &raw.pushed_authorization_request_endpoint,
+            "pushed_authorization_request_endpoint",
+        )?,
+        dpop_es256: raw
+            .dpop_signing_alg_values_supported
+            .iter()
+            .any(|a| a == "ES256"),
         issuer: raw.issuer,
     })
 }

@@ -67,6 +67,7 @@ pub use ipc::{
     typescript_declarations, AudienceStatus, BrokerEvent, SessionInfo, TokenGrant, TS_OUTPUT,
 };
 pub use keyring_store::KeyringStore;
+pub use portico_types::Mode;
 /// The rule every configuration value is checked by, and its error (`portico_types`).
 pub use portico_types::{invalid::Invalid, scope::MAX_SCOPE_TOKEN_LEN};
 pub use request::{ScopeCeiling, TokenRequest};

@@ -68,27 +68,34 @@ impl LoginTransaction {
     /// The /authorize URL for this transaction.
     pub(crate) fn authorize_url(&self, endpoint: &Url, config: &ProviderConfig) -> Url {
         let mut url = endpoint.clone();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("response_type", "code")
-                .append_pair("client_id", &config.client_id)
-                .append_pair("redirect_uri", self.redirect_uri.as_str())
-                .append_pair("scope", &config.login_scopes().to_string())
-                .append_pair("state", &self.state)
-                .append_pair("nonce", &self.nonce)
-                .append_pair("code_challenge", &pkce::s256_challenge(&self.verifier))
-                .append_pair("code_challenge_method", "S256");
-            for (k, v) in config
-                .dialect
-                .authorize_params(&config.audiences, config.default_audience.as_ref())
-            {
-                q.append_pair(&k, &v);
-            }
-            for (k, v) in &config.extra_authorize_params {
-                q.append_pair(k, v);
-            }
-        }
+        url.query_pairs_mut()
+            .extend_pairs(self.authorize_params(config));
         url
+    }
+
+    /// The authorization request's parameters, for the browser's URL or for a pushed request
+    /// (RFC 9126).
+    pub(crate) fn authorize_params(&self, config: &ProviderConfig) -> Vec<(String, String)> {
+        let mut params: Vec<(String, String)> = [
+            ("response_type", "code".to_owned()),
+            ("client_id", config.client_id.clone()),
+            ("redirect_uri", self.redirect_uri.to_string()),
+            ("scope", config.login_scopes().to_string()),
+            ("state", self.state.clone()),
+            ("nonce", self.nonce.clone()),
+            ("code_challenge", pkce::s256_challenge(&self.verifier)),
+            ("code_challenge_method", "S256".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        params.extend(
+            config
+                .dialect
+                .authorize_params(&config.audiences, config.default_audience.as_ref()),
+        );
+        params.extend(config.extra_authorize_params.iter().cloned());
+        params
     }
 
     /// Validates a callback URL against this transaction without consuming it.

@@ -244,8 +244,10 @@ async fn a_genuine_error_response_ends_only_its_own_attempt() {
         "server_error",
         "invalid_scope",
     ] {
-        let req = e.broker.begin_login(None).await.unwrap();
-        let state = param(req.authorize_url.as_str(), "state");
+        // The state comes from the provider's redirect: with pushed authorization requests
+        // (on by default) the browser's URL itself carries no state.
+        let genuine = callback_for(&e.broker, "alice").await;
+        let state = param(&genuine, "state");
         let url = format!(
             "{CALLBACK}?error={code}&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E%0A&state={state}&iss={}",
             enc(e.idp.issuer().as_str())

@@ -4,7 +4,7 @@ mod adversarial;
 mod common;
 use common::*;
 use portico_broker::*;
-use portico_dev_idp::{DemoApis, IdpConfig};
+use portico_dev_idp::{DemoApis, IdpConfig, BILLING_API};
 use portico_testkit::browser;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use url::Url;
 
 #[tokio::test]
 async fn auth0_login_establishes_session_and_serves_the_login_token() {
-    let e = env(Dialect::Auth0).await;
+    let e = env(Dialect::Auth0).await.without_par();
     let req = e.broker.begin_login(None).await.unwrap();
     let q: Vec<(String, String)> = req.authorize_url.query_pairs().into_owned().collect();
     assert!(
@@ -59,7 +59,7 @@ const CORE_API_STR: &str = portico_dev_idp::CORE_API;
 
 #[tokio::test]
 async fn rfc8707_login_sends_every_resource_and_tokens_are_per_audience() {
-    let e = env(Dialect::Rfc8707).await;
+    let e = env(Dialect::Rfc8707).await.without_par();
     let req = e.broker.begin_login(None).await.unwrap();
     let resources: Vec<String> = req
         .authorize_url
@@ -403,4 +403,60 @@ async fn a_cancelled_sign_in_is_not_completed_by_a_later_process() {
         Err(AuthError::NoPendingLogin)
     ));
     assert_eq!(e.admin.counters().token_authorization_code, 0);
+}
+
+/// RFC 9126: when the provider offers pushed authorization requests, the browser's URL carries
+/// only `client_id` and a one-time `request_uri`; state, nonce, PKCE challenge and resources go
+/// to the provider over the back channel.
+#[tokio::test]
+async fn a_pushed_authorization_request_keeps_the_request_off_the_browser_url() {
+    let e = env(Dialect::Rfc8707).await;
+    let req = e.broker.begin_login(None).await.unwrap();
+    let mut keys: Vec<String> = req
+        .authorize_url
+        .query_pairs()
+        .map(|(k, _)| k.into_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["client_id", "request_uri"]);
+    assert_eq!(e.admin.counters().par, 1);
+    let cb = browser::sign_in(req.authorize_url.as_str(), "alice")
+        .await
+        .unwrap();
+    e.broker.complete_login(&cb).await.unwrap();
+    // The pushed request named every resource: the provider grants one that was not the login
+    // audience (it refuses resources not granted at /authorize, RFC 8707 §2.2).
+    let g = e
+        .broker
+        .get_token(&billing(), &scopes("read:invoices"))
+        .await
+        .unwrap();
+    assert_eq!(claims(g.access_token.expose_secret())["aud"], BILLING_API);
+    // The request_uri was for one use: the same browser URL does not start a second sign-in.
+    assert!(browser::sign_in(req.authorize_url.as_str(), "alice")
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn pushed_requests_follow_the_mode_and_what_the_provider_offers() {
+    let idp = start_idp(IdpConfig {
+        pushed_authorization_requests: false,
+        ..IdpConfig::portico_demo()
+    })
+    .await;
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::starting_now());
+    let base = provider(&idp, Dialect::Auth0);
+    // auto: not offered, so the classic front-channel request.
+    let auto = Broker::new(base.clone(), options(), store.clone(), clock.clone()).unwrap();
+    let req = auto.begin_login(None).await.unwrap();
+    assert!(req.authorize_url.query_pairs().any(|(k, _)| k == "state"));
+    // on: the operator asked for it and the provider does not offer it — a clear refusal.
+    let on = base.to_builder().par(Mode::On).build().unwrap();
+    let broker = Broker::new(on, options(), store, clock).unwrap();
+    let err = broker.begin_login(None).await.unwrap_err();
+    assert_eq!(err.kind(), "config_invalid");
+    assert!(err.to_string().contains("pushed authorization"), "{err}");
+    assert_eq!(idp.admin().counters().par, 0);
 }

@@ -12,7 +12,7 @@ use portico_types::provider::{
     check_authorize_param, check_client_id, check_secure_url, parse_issuer, parse_url,
 };
 use portico_types::scope::check_scope_token;
-use portico_types::{Audience, Dialect, RedirectUri, Revocation, ScopeSet};
+use portico_types::{Audience, Dialect, Mode, RedirectUri, Revocation, ScopeSet};
 use serde::Deserialize;
 use url::Url;
 
@@ -187,6 +187,7 @@ impl ShellConfig {
                 .map(|v| v.split_whitespace().map(str::to_string).collect()),
             extra_authorize_params: BTreeMap::new(),
             revocation: None,
+            par: env_nonempty(env, "PORTICO_PAR"),
         };
         self.provider = Some(validate_provider(raw, self, deep_link_schemes)?);
         Ok(())
@@ -228,6 +229,8 @@ struct RawProvider {
     extra_authorize_params: BTreeMap<String, String>,
     #[serde(default)]
     revocation: Option<String>,
+    #[serde(default)]
+    par: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,6 +294,9 @@ fn apply_provider_env(
     }
     if let Some(v) = env_nonempty(env, "PORTICO_REVOCATION") {
         p.revocation = Some(v);
+    }
+    if let Some(v) = env_nonempty(env, "PORTICO_PAR") {
+        p.par = Some(v);
     }
     Ok(Some(p))
 }
@@ -360,6 +366,8 @@ fn validate_provider(
     }
     let revocation = Revocation::parse(p.revocation.as_deref().unwrap_or("rfc7009"))
         .map_err(|e| ConfigError::invalid("provider.revocation", e))?;
+    let par = Mode::parse(p.par.as_deref().unwrap_or("auto"))
+        .map_err(|e| ConfigError::invalid("provider.par", e))?;
     ProviderConfig::builder(issuer, client_id)
         .redirect(redirect)
         .dialect(dialect)
@@ -368,6 +376,7 @@ fn validate_provider(
         .scopes(scopes)
         .extra_authorize_params(p.extra_authorize_params)
         .revocation(revocation)
+        .par(par)
         .build()
         // Every setting passed its rule above; what is left are the broker's rules between
         // settings, which the registry already satisfies. Reported whole if that ever changes.
@@ -595,6 +604,7 @@ mod tests {
             ]
         );
         assert_eq!(p.revocation(), Revocation::Rfc7009);
+        assert_eq!(p.par(), Mode::Auto);
         // Auth0 signs in for billing, so billing's scopes are asked for; core's come from the
         // MRRT policy.
         assert_eq!(
@@ -640,6 +650,15 @@ mod tests {
             json!({"issuer": "https://idp.example.com/", "clientId": "x", "dialect": "okta"}),
         );
         assert_eq!(e.field, "provider.dialect");
+        let e = provider_err(
+            json!({"issuer": "https://idp.example.com/", "clientId": "x", "par": "sometimes"}),
+        );
+        assert_eq!(e.field, "provider.par");
+        assert!(
+            e.to_string()
+                .contains("`sometimes` is not one of `auto`, `on`, `off`"),
+            "{e}"
+        );
         let e = provider_err(
             json!({"issuer": "https://idp.example.com/", "clientId": "x", "redirect": "other.app:/cb"}),
         );

@@ -328,3 +328,48 @@ mod tests {
         assert_eq!(Revocation::parse("x").unwrap_err().kind(), Kind::Revocation);
     }
 }
+
+/// Whether a provider feature is used: when the provider advertises it (`auto`), always, or never.
+///
+/// ```
+/// use portico_types::dialect::Mode;
+/// assert_eq!(Mode::parse("auto"), Ok(Mode::Auto));
+/// assert!(Mode::Auto.active(true) && !Mode::Auto.active(false));
+/// assert!(Mode::On.active(false) && !Mode::Off.active(true));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl Mode {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::On => "on",
+            Mode::Off => "off",
+        }
+    }
+
+    /// Parses the configuration spelling.
+    pub fn parse(s: &str) -> Result<Mode, Invalid> {
+        [Mode::Auto, Mode::On, Mode::Off]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| Invalid::new(Kind::Mode, s, "is not one of `auto`, `on`, `off`"))
+    }
+
+    /// Whether the feature is used, given whether the provider advertises it.
+    pub fn active(self, advertised: bool) -> bool {
+        match self {
+            Mode::Auto => advertised,
+            Mode::On => true,
+            Mode::Off => false,
+        }
+    }
+}

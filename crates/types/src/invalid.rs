@@ -40,6 +40,8 @@ pub enum Kind {
     Dialect,
     /// The refresh-token revocation method's name.
     Revocation,
+    /// A feature switch (`auto`, `on`, `off`).
+    Mode,
 }
 
 impl Kind {
@@ -56,6 +58,7 @@ impl Kind {
             Kind::PageUrl => "the URL",
             Kind::Endpoint => "the provider endpoint",
             Kind::Dialect => "the dialect",
+            Kind::Mode => "the mode",
             Kind::Revocation => "the revocation method",
         }
     }

@@ -17,7 +17,7 @@ pub mod secret;
 pub mod sync;
 
 pub use audience::{Audience, MAX_AUDIENCE_LEN};
-pub use dialect::{Dialect, Revocation};
+pub use dialect::{Dialect, Mode, Revocation};
 pub use invalid::{Invalid, Kind};
 pub use provider::RedirectUri;
 pub use scope::{ScopeSet, MAX_SCOPE_TOKEN_LEN};

@@ -351,6 +351,8 @@ mod testing {
             end_session_endpoint: None,
             userinfo_endpoint: None,
             iss_parameter_supported: false,
+            par_endpoint: None,
+            dpop_es256: false,
         }
     }
 

@@ -7,7 +7,7 @@ use super::session::{NewSession, Source};
 use super::token_endpoint::{api_scopes, Form, TokenResponse};
 use super::{Broker, Inner};
 use crate::cache::CacheEntry;
-use crate::config::{Audience, RedirectUri, ScopeSet};
+use crate::config::{Audience, Mode, RedirectUri, ScopeSet};
 use crate::discovery::ProviderMetadata;
 use crate::error::{AuthError, IdTokenDefect, StoreError};
 use crate::id_token::IdClaims;
@@ -41,7 +41,7 @@ impl Broker {
         let metadata = inner.metadata().await?;
         let tx = LoginTransaction::new(redirect, inner.clock.now(), inner.options.transaction_ttl);
         let request = LoginRequest {
-            authorize_url: tx.authorize_url(&metadata.authorization_endpoint, &inner.config),
+            authorize_url: inner.authorize_url(&metadata, &tx).await?,
             expires_at: tx.expires_at,
         };
         // A deep-link sign-in may be completed by a later process (the link starts the app),
@@ -189,6 +189,43 @@ impl Inner {
         if let Err(e) = self.store_op(move |s| forget_persisted(s, &state)).await {
             tracing::debug!(error = %e, "could not clear the persisted pending sign-in");
         }
+    }
+
+    /// The URL to open in the browser. With pushed authorization requests (RFC 9126) it carries
+    /// only `client_id` and a one-time `request_uri`: `state`, `nonce` and the PKCE challenge
+    /// then never appear on the browser's command line, which other local users can read.
+    async fn authorize_url(
+        &self,
+        metadata: &ProviderMetadata,
+        tx: &LoginTransaction,
+    ) -> Result<Url, AuthError> {
+        let endpoint = match (&metadata.par_endpoint, self.config.par) {
+            (Some(endpoint), mode) if mode.active(true) => endpoint,
+            (None, Mode::On) => {
+                return Err(AuthError::config(
+                    "pushed authorization requests are switched on but the provider does not offer them",
+                ))
+            }
+            _ => return Ok(tx.authorize_url(&metadata.authorization_endpoint, &self.config)),
+        };
+        #[derive(serde::Deserialize)]
+        struct Pushed {
+            request_uri: String,
+        }
+        let params = tx.authorize_params(&self.config);
+        let form: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let pushed: Pushed = self
+            .http
+            .post_form_json(endpoint, &form, "pushed authorization request")
+            .await?;
+        let mut url = metadata.authorization_endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("request_uri", &pushed.request_uri);
+        Ok(url)
     }
 
     /// Removes a persisted pending sign-in that has expired (an abandoned one from an earlier

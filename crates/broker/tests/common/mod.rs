@@ -91,6 +91,19 @@ pub async fn env_with(
 }
 
 impl Env {
+    /// The same provider with pushed authorization requests off, for tests that read the
+    /// authorization request's parameters from the browser's URL.
+    pub fn without_par(mut self) -> Env {
+        self.config = self
+            .config
+            .to_builder()
+            .par(Mode::Off)
+            .build()
+            .expect("provider fixture");
+        self.broker = self.restart(options());
+        self
+    }
+
     /// A second broker on the same store, clock and provider: "the app restarted".
     pub fn restart(&self, options: BrokerOptions) -> Broker {
         Broker::new(

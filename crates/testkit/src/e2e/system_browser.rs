@@ -88,10 +88,10 @@ fn record(event: Value) {
 }
 
 /// An OAuth authorization request, whatever the provider calls its endpoint (`/authorize`,
-/// Glewlwyd's `/api/oidc/auth`).
+/// Glewlwyd's `/api/oidc/auth`), classic or pushed (RFC 9126: `client_id` and `request_uri`).
 fn is_authorize(url: &Url) -> bool {
     let has = |name: &str| url.query_pairs().any(|(k, _)| k == name);
-    has("response_type") && has("client_id")
+    has("client_id") && (has("response_type") || has("request_uri"))
 }
 
 /// Sign in as `user` at the provider the scenario runs, returning the redirect (callback) URL.
