@@ -10,6 +10,8 @@ use common::*;
 use portico_broker::*;
 use portico_testkit::browser;
 use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -270,4 +272,43 @@ async fn a_genuine_error_response_ends_only_its_own_attempt() {
         }
         assert_eq!(e.broker.session(), Some(signed_in.clone()), "{code}");
     }
+}
+
+/// Issue 15.5: a flood of callbacks while nothing is pending reads the keyring once per
+/// process (to find a sign-in an earlier run began), not once per callback; a locked keyring
+/// is asked again.
+#[tokio::test]
+async fn callbacks_with_nothing_pending_do_not_read_the_keyring_each_time() {
+    let store = Arc::new(ObservedStore::default());
+    let e = env_with(
+        portico_dev_idp::IdpConfig::portico_demo(),
+        Dialect::Auth0,
+        options(),
+        store.clone(),
+    )
+    .await;
+    let forged = format!(
+        "{CALLBACK}?code=x&state=forged-state-0123456789&iss={}",
+        enc(e.idp.issuer().as_str())
+    );
+    store.fail_all.store(true, Ordering::SeqCst);
+    assert!(e.broker.complete_login(&forged).await.is_err());
+    store.fail_all.store(false, Ordering::SeqCst);
+    for _ in 0..50 {
+        assert_eq!(
+            e.broker.complete_login(&forged).await.unwrap_err(),
+            AuthError::NoPendingLogin
+        );
+    }
+    let loads = store.pending_loads.load(Ordering::SeqCst);
+    record(
+        SUITE,
+        "51 callbacks, nothing pending",
+        "keyring read twice",
+        &format!("keyring read {loads} times"),
+        json!({"callbacks": 51, "keyring_reads": loads}),
+    );
+    assert_eq!(loads, 2, "one locked read, one real read");
+    // A genuine sign-in still works afterwards.
+    assert_eq!(login(&e.broker, "alice").await.subject, "auth0|alice");
 }

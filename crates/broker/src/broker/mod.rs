@@ -37,6 +37,7 @@ use refresh::{RateLimit, Rotation};
 use session::Session;
 use sign_in::pending::PendingSignIns;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use token_endpoint::{accept_access_token, TokenResponse};
 use tokens::Flight;
@@ -52,6 +53,8 @@ struct Inner {
     metadata: tokio::sync::Mutex<Option<Arc<ProviderMetadata>>>,
     jwks: JwksCache,
     pending: Mutex<PendingSignIns>,
+    /// Whether this process has looked for a sign-in persisted by an earlier run.
+    pending_store_read: AtomicBool,
     session: Mutex<Option<Session>>,
     cache: Mutex<TokenCache>,
     flights: Mutex<HashMap<Audience, Arc<Flight>>>,
@@ -152,6 +155,7 @@ impl Broker {
                 http,
                 metadata: tokio::sync::Mutex::new(None),
                 pending: Mutex::new(PendingSignIns::default()),
+                pending_store_read: AtomicBool::new(false),
                 session: Mutex::new(None),
                 cache: Mutex::new(TokenCache::default()),
                 flights: Mutex::new(HashMap::new()),

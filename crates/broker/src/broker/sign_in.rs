@@ -17,6 +17,7 @@ use crate::store::SessionStore;
 use crate::transaction::{CallbackOutcome, LoginTransaction};
 use portico_types::net::is_loopback_ip;
 use portico_types::sync::lock;
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 use url::Url;
 
@@ -78,10 +79,17 @@ impl Broker {
     pub async fn complete_login(&self, callback_url: &str) -> Result<SessionInfo, AuthError> {
         let inner = &self.inner;
         let metadata = inner.metadata().await?;
-        if !lock(&inner.pending).in_progress() {
-            // Started by the deep link itself? The sign-in may have begun in an earlier run.
-            if let Ok(Some(saved)) = inner.store_op(|s| s.load_pending()).await {
-                if let Some(tx) = LoginTransaction::from_pending(saved) {
+        // Started by the deep link itself? The sign-in may have begun in an earlier run. Only
+        // this process writes pending sign-ins once it runs, so the keyring is read once: a flood
+        // of forged callbacks with nothing pending costs no keyring reads.
+        if !lock(&inner.pending).in_progress()
+            && inner.persists_sign_ins()
+            && !inner.pending_store_read.load(Ordering::SeqCst)
+        {
+            // A locked keyring is asked again next time.
+            if let Ok(saved) = inner.store_op(|s| s.load_pending()).await {
+                inner.pending_store_read.store(true, Ordering::SeqCst);
+                if let Some(tx) = saved.and_then(LoginTransaction::from_pending) {
                     lock(&inner.pending).restore(tx);
                 }
             }

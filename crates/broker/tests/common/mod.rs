@@ -178,6 +178,8 @@ pub struct ObservedStore {
     pub fail_saves: std::sync::atomic::AtomicBool,
     pub fail_all: std::sync::atomic::AtomicBool,
     pub save_delay: Mutex<Duration>,
+    /// How often the persisted pending sign-in was read.
+    pub pending_loads: std::sync::atomic::AtomicUsize,
 }
 
 impl SessionStore for ObservedStore {
@@ -205,6 +207,20 @@ impl SessionStore for ObservedStore {
             return Err(StoreError::Unavailable("injected: keyring locked".into()));
         }
         self.inner.clear()
+    }
+    fn load_pending(&self) -> Result<Option<PendingLogin>, StoreError> {
+        self.pending_loads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.fail_all.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected: keyring locked".into()));
+        }
+        self.inner.load_pending()
+    }
+    fn save_pending(&self, p: &PendingLogin) -> Result<(), StoreError> {
+        self.inner.save_pending(p)
+    }
+    fn clear_pending(&self) -> Result<(), StoreError> {
+        self.inner.clear_pending()
     }
 }
 
