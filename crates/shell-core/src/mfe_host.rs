@@ -29,18 +29,73 @@ pub struct MfeHost {
 struct Site {
     folder: String,
     assets: AssetSource,
+    /// The `Content-Security-Policy` every file of the site is sent with.
+    policy: HeaderValue,
+}
+
+/// The Content Security Policy a bundled MFE is served with (issue 15.8): scripts, styles and
+/// everything else from its own origin only, no inline script, no plugins, not framable, and
+/// network access to its own origin, the shell's IPC and the API origins it was given — so an
+/// injected script cannot load code from elsewhere or send what it reads to a server of its
+/// choosing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentPolicy {
+    connect: Vec<String>,
+}
+
+impl ContentPolicy {
+    /// Allows `fetch`/XHR/WebSocket to `origin` (e.g. the MFE's API). Only the URL's origin
+    /// counts; a URL that has none (`data:`, opaque) adds nothing.
+    pub fn connect_to(mut self, url: &Url) -> Self {
+        let origin = url.origin();
+        if origin.is_tuple() {
+            let o = origin.ascii_serialization();
+            if !self.connect.contains(&o) {
+                self.connect.push(o);
+            }
+        }
+        self
+    }
+
+    /// The header value.
+    pub fn header(&self) -> String {
+        // `ipc:` and `http://ipc.localhost` are Tauri's IPC transports (custom protocol on
+        // Linux/macOS, the http form on Windows); without them invoke falls back to
+        // postMessage, which still works but is slower.
+        let mut connect = vec!["'self'", "ipc:", "http://ipc.localhost"];
+        connect.extend(self.connect.iter().map(String::as_str));
+        format!(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             font-src 'self'; connect-src {}; object-src 'none'; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'",
+            connect.join(" ")
+        )
+    }
 }
 
 impl MfeHost {
-    /// Serve `folder` (relative to `ui/web`) on `127.0.0.1:0`.
+    /// Serve `folder` (relative to `ui/web`) on `127.0.0.1:0` under the default policy (own
+    /// origin and IPC only).
     pub async fn start(folder: &str, assets: AssetSource) -> std::io::Result<MfeHost> {
+        Self::start_with(folder, assets, &ContentPolicy::default()).await
+    }
+
+    /// Serve `folder` (relative to `ui/web`) on `127.0.0.1:0` under `policy`.
+    pub async fn start_with(
+        folder: &str,
+        assets: AssetSource,
+        policy: &ContentPolicy,
+    ) -> std::io::Result<MfeHost> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let port = listener.local_addr()?.port();
         let origin = Url::parse(&format!("http://127.0.0.1:{port}/"))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let policy = HeaderValue::from_str(&policy.header())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let site = Site {
             folder: folder.trim_end_matches('/').to_string(),
             assets,
+            policy,
         };
         let app = axum::Router::new().fallback(serve_file).with_state(site);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -106,6 +161,7 @@ async fn serve_file(State(site): State<Site>, OriginalUri(uri): OriginalUri) -> 
                 HeaderValue::from_static("nosniff"),
             );
             headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+            headers.insert("content-security-policy", site.policy.clone());
             resp
         }
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
@@ -162,6 +218,38 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(client.text().await.unwrap(), "export const getToken = 1");
+    }
+
+    #[tokio::test]
+    async fn every_file_is_sent_with_the_content_policy_naming_its_apis() {
+        let api = Url::parse("http://127.0.0.1:4321/billing/data?x=1").unwrap();
+        let policy = ContentPolicy::default()
+            .connect_to(&api)
+            .connect_to(&api)
+            .connect_to(&Url::parse("data:text/plain,x").unwrap());
+        let a = MfeHost::start_with("mfes/billing", assets(), &policy)
+            .await
+            .unwrap();
+        for path in ["", "main.js", CLIENT_PATH] {
+            let resp = reqwest::get(a.url().join(path).unwrap()).await.unwrap();
+            let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("script-src 'self';"), "{csp}");
+            assert!(
+                !csp.contains("unsafe-inline") && !csp.contains('*'),
+                "{csp}"
+            );
+            assert!(
+                csp.contains("connect-src 'self' ipc: http://ipc.localhost http://127.0.0.1:4321;"),
+                "only the API's origin, once: {csp}"
+            );
+            assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        }
+        let plain = MfeHost::start("mfes/billing", assets()).await.unwrap();
+        let resp = reqwest::get(plain.url().clone()).await.unwrap();
+        assert!(resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("connect-src 'self' ipc: http://ipc.localhost;"));
     }
 
     #[tokio::test]
