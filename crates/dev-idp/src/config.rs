@@ -94,6 +94,11 @@ pub struct ApiConfig {
     pub name: String,
     /// Scopes this API defines.
     pub scopes: Vec<String>,
+    /// Whether its access tokens are DPoP-bound when the token request carries a proof (what
+    /// Auth0 calls token sender-constraining, set per API). Unbound APIs get Bearer tokens even
+    /// then, which RFC 9449 §5 allows (`token_type` tells the client), while the refresh token
+    /// stays bound to the key.
+    pub sender_constrained: bool,
 }
 
 /// A user that can sign in on the demo sign-in page.
@@ -138,16 +143,19 @@ impl IdpConfig {
                 identifier: BILLING_API.into(),
                 name: "Billing API".into(),
                 scopes: strings(&["read:invoices", "write:invoices"]),
+                sender_constrained: true,
             },
             ApiConfig {
                 identifier: CORE_API.into(),
                 name: "Core API".into(),
                 scopes: strings(&["read:dashboard"]),
+                sender_constrained: true,
             },
             ApiConfig {
                 identifier: ANALYTICS_API.into(),
                 name: "Analytics API".into(),
                 scopes: strings(&["read:reports", "export:reports"]),
+                sender_constrained: true,
             },
         ];
         let all: HashMap<String, Vec<String>> = apis

@@ -195,6 +195,13 @@ fn respond(
     refresh_token: Option<&str>,
     jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
+    // Only APIs that ask for sender-constrained tokens get bound ones; others get a Bearer token
+    // even with a proof (RFC 9449 §5: token_type says which).
+    let jkt = jkt.filter(|_| {
+        apis_for(shared, audiences)
+            .iter()
+            .any(|a| a.sender_constrained)
+    });
     let (at, ttl) = tokens::access_token(shared, user, client_id, audiences, scopes, jkt)?;
     // RFC 9449 §5: a DPoP-bound access token is announced as token_type DPoP.
     let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };

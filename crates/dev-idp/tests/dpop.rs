@@ -738,3 +738,34 @@ async fn api_nonce_challenge_then_success() {
     assert!(h("access-control-allow-headers").contains("DPoP"));
     assert!(h("access-control-expose-headers").contains("DPoP-Nonce"));
 }
+
+/// An API that does not ask for sender-constrained tokens gets a Bearer token even when the
+/// request carries a proof (RFC 9449 §5: `token_type` says which), while the refresh token stays
+/// bound to the key: refreshing it without a proof is refused.
+#[tokio::test]
+async fn an_api_without_sender_constraining_gets_bearer_tokens_from_a_bound_family() {
+    let idp = start(|c| {
+        for api in &mut c.apis {
+            api.sender_constrained = api.identifier != BILLING_API;
+        }
+    })
+    .await;
+    let k = key();
+    let t = bound_login(&idp, &k).await;
+    assert_eq!(t["token_type"], json!("Bearer"), "billing is not constrained");
+    assert!(claims(&t["access_token"]).get("cnf").is_none());
+    let rt = t["refresh_token"].as_str().expect("rt").to_owned();
+
+    let mut form = refresh_form(&rt);
+    form.push(("audience", CORE_API));
+    let a = token_with(&idp, &form, &[&token_proof(&idp, &k, None)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["token_type"], json!("DPoP"), "core is constrained");
+    assert_eq!(
+        claims(&a.body["access_token"])["cnf"]["jkt"],
+        json!(k.thumbprint())
+    );
+    let next = a.body["refresh_token"].as_str().unwrap_or(&rt).to_owned();
+    let (status, body) = refresh(&idp, &next, &[]).await;
+    assert_eq!(status, 400, "the family is bound: {body}");
+}
