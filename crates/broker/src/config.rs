@@ -52,7 +52,6 @@ pub struct ProviderConfig {
     pub(crate) revocation: Revocation,
     pub(crate) par: Mode,
     pub(crate) dpop: Mode,
-    pub(crate) dpop_audiences: Vec<Audience>,
 }
 
 /// The settings of a [`ProviderConfig`] before they are checked: the builder's state and the
@@ -73,10 +72,14 @@ struct Fields {
     revocation: Revocation,
     #[serde(default)]
     par: Mode,
-    #[serde(default)]
+    #[serde(default = "dpop_default")]
     dpop: Mode,
-    #[serde(default)]
-    dpop_audiences: Vec<Audience>,
+}
+
+/// DPoP is off unless asked for: a provider that binds every token it issues with a proof
+/// would otherwise turn every `getToken` micro frontend into a refused one.
+fn dpop_default() -> Mode {
+    Mode::Off
 }
 
 impl TryFrom<Fields> for ProviderConfig {
@@ -103,11 +106,6 @@ impl TryFrom<Fields> for ProviderConfig {
                 )));
             }
         }
-        if let Some(a) = f.dpop_audiences.iter().find(|a| !f.audiences.contains(a)) {
-            return Err(AuthError::config(format!(
-                "the DPoP-bound audience `{a}` is not one of the audiences"
-            )));
-        }
         if let Some(d) = &f.default_audience {
             if !f.audiences.contains(d) {
                 return Err(AuthError::config(format!(
@@ -128,7 +126,6 @@ impl TryFrom<Fields> for ProviderConfig {
             revocation: f.revocation,
             par: f.par,
             dpop: f.dpop,
-            dpop_audiences: f.dpop_audiences,
         })
     }
 }
@@ -227,18 +224,13 @@ impl ProviderConfigBuilder {
         self
     }
 
-    /// DPoP (RFC 9449): `auto` (default) when the provider advertises ES256 in
-    /// `dpop_signing_alg_values_supported`. Only the [`dpop_audiences`](Self::dpop_audiences)
-    /// get bound tokens.
+    /// DPoP (RFC 9449), default `off`. `auto`: when the provider advertises ES256 in
+    /// `dpop_signing_alg_values_supported`; `on`: sign-in refuses to start otherwise. Every token
+    /// request then carries a proof and the refresh token is bound to a key kept with it in the
+    /// store; the provider decides per API whether an access token is bound (`token_type`
+    /// `DPoP`), and a bound one is only used by the shell's native fetch, never handed to a page.
     pub fn dpop(mut self, mode: Mode) -> Self {
         self.0.dpop = mode;
-        self
-    }
-
-    /// The audiences whose tokens are bound to the installation's DPoP key: the host names the
-    /// ones only fetch-only micro frontends use (a bound token is useless to a page).
-    pub fn dpop_audiences(mut self, audiences: impl IntoIterator<Item = Audience>) -> Self {
-        self.0.dpop_audiences = audiences.into_iter().collect();
         self
     }
 
@@ -268,8 +260,7 @@ impl ProviderConfig {
             post_logout_redirect: None,
             revocation: Revocation::Rfc7009,
             par: Mode::Auto,
-            dpop: Mode::Auto,
-            dpop_audiences: Vec::new(),
+            dpop: dpop_default(),
         })
     }
 
@@ -288,7 +279,6 @@ impl ProviderConfig {
             revocation: self.revocation,
             par: self.par,
             dpop: self.dpop,
-            dpop_audiences: self.dpop_audiences.clone(),
         })
     }
 
@@ -300,11 +290,6 @@ impl ProviderConfig {
     /// How DPoP is used.
     pub fn dpop(&self) -> Mode {
         self.dpop
-    }
-
-    /// Whether tokens for `audience` are to be DPoP-bound (when DPoP is active).
-    pub fn dpop_bound(&self, audience: &Audience) -> bool {
-        self.dpop_audiences.contains(audience)
     }
 
     /// The issuer, compared exactly with discovery, `iss` and ID tokens.

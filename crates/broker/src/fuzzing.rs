@@ -60,6 +60,7 @@ pub fn callback(callback: &str) -> Vec<CallbackVerdict> {
             verifier: PkceVerifier::new("fuzz-verifier"),
             redirect_uri,
             expires_at: UNIX_EPOCH + Duration::from_secs(NOW_SECS + 600),
+            dpop: None,
         };
         for iss_required in [false, true] {
             out.push(match tx.check_callback(callback, ISSUER, iss_required) {

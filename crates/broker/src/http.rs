@@ -3,15 +3,21 @@
 //! Network errors, timeouts and 5xx are retried; 429 waits for `Retry-After` (if acceptable) and retries;
 //! OAuth errors (4xx) are final. Server bodies never become error messages: only an OAuth error code does.
 
+use crate::clock::Clock;
+use crate::dpop::DpopKey;
 use crate::error::{text, AuthError};
+use portico_types::sync::lock;
 use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::sync::Mutex;
 use std::time::Duration;
 use url::Url;
 
+/// The response header that carries a server's DPoP nonce (RFC 9449 §8.1).
+pub(crate) const DPOP_NONCE: &str = "dpop-nonce";
 /// Largest response body we read.
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -27,6 +33,40 @@ pub(crate) struct RetryPolicy {
 pub(crate) struct Response {
     pub status: StatusCode,
     pub body: Vec<u8>,
+    /// The server's `DPoP-Nonce` (RFC 9449 §8), if it sent one.
+    pub dpop_nonce: Option<String>,
+}
+
+/// Makes the `DPoP` header of each attempt of a token request: a fresh proof (its own `jti`,
+/// `iat` now) carrying the server's latest nonce, which it also keeps (RFC 9449 §8).
+pub(crate) struct DpopSigner<'a> {
+    pub key: &'a DpopKey,
+    pub clock: &'a dyn Clock,
+    pub nonce: &'a Mutex<Option<String>>,
+}
+
+impl DpopSigner<'_> {
+    fn proof(&self, method: &str, url: &Url) -> Option<String> {
+        let nonce = lock(self.nonce).clone();
+        match self
+            .key
+            .proof(method, url, self.clock.now(), nonce.as_deref(), None)
+        {
+            Ok(p) => Some(p),
+            // Sent without a proof, the request is refused by the server and that refusal is
+            // reported; a signing failure has no other cause to tell.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not sign a DPoP proof");
+                None
+            }
+        }
+    }
+
+    fn remember(&self, nonce: Option<&String>) {
+        if let Some(n) = nonce {
+            *lock(self.nonce) = Some(n.clone());
+        }
+    }
 }
 
 enum Attempt {
@@ -88,6 +128,46 @@ impl Http {
             })
             .await?;
         parse_json(endpoint, resp)
+    }
+
+    /// POST a form, expecting JSON back, with a DPoP proof on every attempt when `dpop` is given.
+    /// A `use_dpop_nonce` refusal that brings a nonce is retried once with it (RFC 9449 §8).
+    pub(crate) async fn post_form_json_dpop<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        endpoint: &str,
+        dpop: Option<&DpopSigner<'_>>,
+    ) -> Result<T, AuthError> {
+        let Some(signer) = dpop else {
+            return self.post_form_json(url, form, endpoint).await;
+        };
+        let mut retried_for_nonce = false;
+        loop {
+            let resp = self
+                .send(endpoint, || {
+                    let rb = self
+                        .client
+                        .post(url.clone())
+                        .header("accept", "application/json")
+                        .form(form);
+                    match signer.proof("POST", url) {
+                        Some(p) => rb.header("DPoP", p),
+                        None => rb,
+                    }
+                })
+                .await?;
+            signer.remember(resp.dpop_nonce.as_ref());
+            let wants_nonce = matches!(resp.status.as_u16(), 400 | 401)
+                && oauth_error(&resp.body).0.as_deref() == Some("use_dpop_nonce")
+                && resp.dpop_nonce.is_some();
+            if wants_nonce && !retried_for_nonce {
+                retried_for_nonce = true;
+                tracing::debug!(endpoint, "the server asked for a DPoP nonce; retrying once");
+                continue;
+            }
+            return parse_json(endpoint, resp);
+        }
     }
 
     /// POST a form where only the status matters (RFC 7009 revocation).
@@ -167,6 +247,12 @@ impl Http {
         };
         let status = resp.status();
         let retry_after = retry_after_secs(resp.headers());
+        let dpop_nonce = resp
+            .headers()
+            .get(DPOP_NONCE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 1024)
+            .map(str::to_owned);
         let mut body = Vec::new();
         loop {
             match resp.chunk().await {
@@ -175,6 +261,7 @@ impl Http {
                         return Attempt::Done(Response {
                             status: StatusCode::PAYLOAD_TOO_LARGE,
                             body: Vec::new(),
+                            dpop_nonce: None,
                         });
                     }
                     body.extend_from_slice(&c);
@@ -189,7 +276,11 @@ impl Http {
         if status.is_server_error() {
             return Attempt::Transient(provider_error(endpoint, status, &body));
         }
-        Attempt::Done(Response { status, body })
+        Attempt::Done(Response {
+            status,
+            body,
+            dpop_nonce,
+        })
     }
 }
 

@@ -34,6 +34,15 @@ pub struct TokenGrant {
     pub audience: String,
 }
 
+impl TokenGrant {
+    /// Whether the token is bound to the installation's DPoP key (RFC 9449 §5): useless
+    /// without the key, so it is never handed to a page — only the shell's native fetch uses
+    /// it. Hosts forwarding [`BrokerEvent::TokenRefreshed`] to pages skip these.
+    pub fn is_sender_constrained(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("dpop")
+    }
+}
+
 /// Who is signed in. No secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]

@@ -1,7 +1,7 @@
 //! Session persistence: the trait, the stored record, and an in-memory implementation.
 
 use crate::error::StoreError;
-use crate::secret::{IdToken, PkceVerifier, RefreshToken};
+use crate::secret::{DpopPrivateKey, IdToken, PkceVerifier, RefreshToken};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
@@ -21,6 +21,10 @@ pub struct StoredSession {
     /// Kept for RP-initiated logout when it fits the size limit.
     #[serde(default)]
     pub id_token_hint: Option<IdToken>,
+    /// The DPoP key the refresh token is bound to (RFC 9449 §5), when DPoP is on: without it
+    /// the refresh token is useless, so it lives exactly where the refresh token lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<DpopPrivateKey>,
 }
 
 impl StoredSession {
@@ -31,6 +35,7 @@ impl StoredSession {
     /// let s = StoredSession {
     ///     refresh_token: RefreshToken::new("rt"), issuer: "https://idp/".into(), client_id: "c".into(),
     ///     subject: "u1".into(), name: None, email: None, id_token_hint: Some(IdToken::new("x".repeat(4000))),
+    ///     dpop_key: None,
     /// };
     /// let json = s.to_store_json().unwrap();
     /// assert!(json.len() <= portico_broker::MAX_SESSION_BYTES);
@@ -72,6 +77,9 @@ pub struct PendingLogin {
     pub redirect_uri: String,
     /// Unix seconds after which the callback is refused.
     pub expires_at: u64,
+    /// The key the code exchange will prove, when DPoP is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<DpopPrivateKey>,
 }
 
 /// Where the broker keeps the session between runs. Implementations may block;
@@ -184,6 +192,7 @@ pub(crate) mod tests {
             name: Some("Alice".into()),
             email: Some("alice@portico.dev".into()),
             id_token_hint: Some(IdToken::new("a.b.c")),
+            dpop_key: None,
         }
     }
 

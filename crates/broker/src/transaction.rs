@@ -1,6 +1,7 @@
 //! The login transaction: authorize URL construction and callback validation.
 
 use crate::config::ProviderConfig;
+use crate::dpop::DpopKey;
 use crate::error::{AuthError, CallbackDefect};
 use crate::pkce;
 use crate::secret::{AuthCode, PkceVerifier};
@@ -16,6 +17,8 @@ pub(crate) struct LoginTransaction {
     pub verifier: PkceVerifier,
     pub redirect_uri: Url,
     pub expires_at: SystemTime,
+    /// The key the code exchange proves (RFC 9449), when DPoP is on for this sign-in.
+    pub dpop: Option<DpopKey>,
 }
 
 /// What a callback that passed validation carries.
@@ -41,12 +44,18 @@ impl LoginTransaction {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            dpop_key: self.dpop.as_ref().map(|k| k.to_pkcs8().clone()),
         }
     }
 
     /// Back from the store; `None` if it does not parse (then it is simply not restored).
     pub(crate) fn from_pending(p: crate::store::PendingLogin) -> Option<Self> {
+        let dpop = match &p.dpop_key {
+            Some(k) => Some(DpopKey::from_pkcs8(k.expose_secret()).ok()?),
+            None => None,
+        };
         Some(Self {
+            dpop,
             redirect_uri: Url::parse(&p.redirect_uri).ok()?,
             state: p.state,
             nonce: p.nonce,
@@ -62,6 +71,7 @@ impl LoginTransaction {
             verifier: pkce::new_verifier(),
             redirect_uri,
             expires_at: now + ttl,
+            dpop: None,
         }
     }
 

@@ -38,6 +38,7 @@ fn session(rt: &str) -> StoredSession {
         name: Some("Alice Admin".into()),
         email: Some("alice@portico.dev".into()),
         id_token_hint: Some(IdToken::new("h.p.s")),
+        dpop_key: None,
     }
 }
 

@@ -752,7 +752,11 @@ async fn an_api_without_sender_constraining_gets_bearer_tokens_from_a_bound_fami
     .await;
     let k = key();
     let t = bound_login(&idp, &k).await;
-    assert_eq!(t["token_type"], json!("Bearer"), "billing is not constrained");
+    assert_eq!(
+        t["token_type"],
+        json!("Bearer"),
+        "billing is not constrained"
+    );
     assert!(claims(&t["access_token"]).get("cnf").is_none());
     let rt = t["refresh_token"].as_str().expect("rt").to_owned();
 

@@ -188,6 +188,7 @@ impl ShellConfig {
             extra_authorize_params: BTreeMap::new(),
             revocation: None,
             par: env_nonempty(env, "PORTICO_PAR"),
+            dpop: env_nonempty(env, "PORTICO_DPOP"),
         };
         self.provider = Some(validate_provider(raw, self, deep_link_schemes)?);
         Ok(())
@@ -231,6 +232,8 @@ struct RawProvider {
     revocation: Option<String>,
     #[serde(default)]
     par: Option<String>,
+    #[serde(default)]
+    dpop: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,6 +300,9 @@ fn apply_provider_env(
     }
     if let Some(v) = env_nonempty(env, "PORTICO_PAR") {
         p.par = Some(v);
+    }
+    if let Some(v) = env_nonempty(env, "PORTICO_DPOP") {
+        p.dpop = Some(v);
     }
     Ok(Some(p))
 }
@@ -368,6 +374,8 @@ fn validate_provider(
         .map_err(|e| ConfigError::invalid("provider.revocation", e))?;
     let par = Mode::parse(p.par.as_deref().unwrap_or("auto"))
         .map_err(|e| ConfigError::invalid("provider.par", e))?;
+    let dpop = Mode::parse(p.dpop.as_deref().unwrap_or("off"))
+        .map_err(|e| ConfigError::invalid("provider.dpop", e))?;
     ProviderConfig::builder(issuer, client_id)
         .redirect(redirect)
         .dialect(dialect)
@@ -377,6 +385,7 @@ fn validate_provider(
         .extra_authorize_params(p.extra_authorize_params)
         .revocation(revocation)
         .par(par)
+        .dpop(dpop)
         .build()
         // Every setting passed its rule above; what is left are the broker's rules between
         // settings, which the registry already satisfies. Reported whole if that ever changes.
@@ -605,6 +614,7 @@ mod tests {
         );
         assert_eq!(p.revocation(), Revocation::Rfc7009);
         assert_eq!(p.par(), Mode::Auto);
+        assert_eq!(p.dpop(), Mode::Off);
         // Auth0 signs in for billing, so billing's scopes are asked for; core's come from the
         // MRRT policy.
         assert_eq!(
@@ -659,6 +669,10 @@ mod tests {
                 .contains("`sometimes` is not one of `auto`, `on`, `off`"),
             "{e}"
         );
+        let e = provider_err(
+            json!({"issuer": "https://idp.example.com/", "clientId": "x", "dpop": "yes"}),
+        );
+        assert_eq!(e.field, "provider.dpop");
         let e = provider_err(
             json!({"issuer": "https://idp.example.com/", "clientId": "x", "redirect": "other.app:/cb"}),
         );

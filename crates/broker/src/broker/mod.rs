@@ -26,7 +26,9 @@ use crate::cache::{CacheEntry, TokenCache};
 use crate::clock::Clock;
 use crate::config::{Audience, BrokerOptions, ProviderConfig, ScopeSet};
 use crate::discovery::{self, ProviderMetadata};
+use crate::dpop::DpopKey;
 use crate::error::{AuthError, StoreError};
+use crate::http::DpopSigner;
 use crate::http::{Http, RetryPolicy};
 use crate::id_token::{self, IdClaims};
 use crate::ipc::{AudienceStatus, BrokerEvent};
@@ -40,6 +42,10 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use token_endpoint::{accept_access_token, TokenResponse};
+use url::Url;
+
+/// The `token_type` of a DPoP-bound access token (RFC 9449 §5).
+pub(crate) const DPOP_TOKEN_TYPE: &str = "DPoP";
 use tokens::Flight;
 use tokio::sync::{broadcast, RwLock};
 
@@ -55,6 +61,10 @@ struct Inner {
     pending: Mutex<PendingSignIns>,
     /// Whether this process has looked for a sign-in persisted by an earlier run.
     pending_store_read: AtomicBool,
+    /// The provider's latest DPoP nonce (RFC 9449 §8), for the token and PAR endpoints.
+    dpop_nonce: Mutex<Option<String>>,
+    /// Each API origin's latest DPoP nonce (RFC 9449 §9).
+    api_dpop_nonces: Mutex<HashMap<String, String>>,
     session: Mutex<Option<Session>>,
     cache: Mutex<TokenCache>,
     flights: Mutex<HashMap<Audience, Arc<Flight>>>,
@@ -156,6 +166,8 @@ impl Broker {
                 metadata: tokio::sync::Mutex::new(None),
                 pending: Mutex::new(PendingSignIns::default()),
                 pending_store_read: AtomicBool::new(false),
+                dpop_nonce: Mutex::new(None),
+                api_dpop_nonces: Mutex::new(HashMap::new()),
                 session: Mutex::new(None),
                 cache: Mutex::new(TokenCache::default()),
                 flights: Mutex::new(HashMap::new()),
@@ -172,6 +184,38 @@ impl Broker {
     /// Bounds of a native fetch.
     pub(crate) fn fetch_limits(&self) -> crate::fetch::FetchLimits {
         self.inner.options.fetch
+    }
+
+    /// The `DPoP` header for one request to an API with a bound token (RFC 9449 §7): signed
+    /// with the session's key, carrying `ath` and the API's latest nonce. `None` without a key
+    /// (the session ended meanwhile); the API then refuses the request as it should.
+    pub(crate) fn api_dpop_proof(
+        &self,
+        method: &str,
+        url: &Url,
+        access_token: &str,
+    ) -> Option<String> {
+        let key = lock(&self.inner.session).as_ref()?.dpop.clone()?;
+        let origin = url.origin().ascii_serialization();
+        let nonce = lock(&self.inner.api_dpop_nonces).get(&origin).cloned();
+        key.proof(
+            method,
+            url,
+            self.inner.clock.now(),
+            nonce.as_deref(),
+            Some(access_token),
+        )
+        .map_err(|e| tracing::warn!(error = %e, "could not sign a DPoP proof"))
+        .ok()
+    }
+
+    /// Keeps the nonce an API sent (RFC 9449 §9) for its next proof.
+    pub(crate) fn remember_api_dpop_nonce(&self, url: &Url, nonce: &str) {
+        let mut nonces = lock(&self.inner.api_dpop_nonces);
+        // Bounded: one per API origin a caller may reach, which the host configures.
+        if nonces.len() < 256 || nonces.contains_key(&url.origin().ascii_serialization()) {
+            nonces.insert(url.origin().ascii_serialization(), nonce.to_owned());
+        }
     }
 
     /// The HTTP client for the micro frontends' APIs.
@@ -253,20 +297,46 @@ impl Inner {
         )
     }
 
-    /// [`accept_access_token`] against this broker's audiences, now.
+    /// [`accept_access_token`] against this broker's audiences, now. `proved`: the request
+    /// carried a DPoP proof, so a DPoP-bound token (RFC 9449 §5) is one we can use.
     fn accept_access_token(
         &self,
         resp: &TokenResponse,
         audience: &Audience,
         requested: &ScopeSet,
+        proved: bool,
     ) -> Result<CacheEntry, AuthError> {
-        accept_access_token(
+        let mut entry = accept_access_token(
             resp,
             audience,
             requested,
             &self.config.audiences,
             self.clock.now(),
-        )
+        )?;
+        // Token types are case-insensitive (RFC 6749 §7.1); one spelling from here on.
+        if entry.grant.token_type.eq_ignore_ascii_case(DPOP_TOKEN_TYPE) {
+            if !proved {
+                return Err(AuthError::ProviderError {
+                    endpoint: "token".into(),
+                    status: None,
+                    error: None,
+                    description: Some(
+                        "it issued a DPoP-bound token to a request that carried no proof".into(),
+                    ),
+                });
+            }
+            entry.grant.token_type = DPOP_TOKEN_TYPE.into();
+        }
+        Ok(entry)
+    }
+
+    /// The session's DPoP key and the token endpoint's nonce, to sign a token request with.
+    fn dpop_signer<'a>(&'a self, key: Option<&'a DpopKey>) -> Option<DpopSigner<'a>> {
+        key.map(|key| DpopSigner {
+            key,
+            clock: self.clock.as_ref(),
+            nonce: &self.dpop_nonce,
+        })
     }
 }
 
@@ -370,6 +440,7 @@ mod testing {
                 issuer: "http://127.0.0.1:9/".into(),
             },
             refresh_token: Some(RefreshToken::new("rt-1")),
+            dpop: None,
             id_token: None,
             generation: 1,
         });

@@ -9,6 +9,7 @@ use crate::cache::CacheEntry;
 use crate::clock::unix_ms;
 use crate::config::{Audience, ProviderConfig, ScopeSet};
 use crate::discovery::ProviderMetadata;
+use crate::dpop::DpopKey;
 use crate::error::AuthError;
 use crate::ipc::{BrokerEvent, TokenGrant};
 use crate::secret::{IdToken, RefreshToken};
@@ -95,6 +96,8 @@ enum Lineage<'a> {
 /// The session's refresh token as this grant found it, and what its answer is checked against.
 struct Presented {
     refresh_token: RefreshToken,
+    /// The key the refresh token is bound to, if it is.
+    dpop: Option<DpopKey>,
     generation: u64,
     subject: String,
 }
@@ -105,6 +108,8 @@ struct Redeemed<'a> {
     _lineage: Lineage<'a>,
     generation: u64,
     response: TokenResponse,
+    /// Whether the grant carried a DPoP proof.
+    proved: bool,
     /// Whether a rotated refresh token reached the store; reported after the grant, which holds
     /// for this run either way.
     persisted: Result<(), AuthError>,
@@ -184,7 +189,8 @@ impl Inner {
         scopes: &ScopeSet,
     ) -> Result<TokenGrant, AuthError> {
         let redeemed = self.redeem(metadata, Some(audience), scopes).await?;
-        let entry = self.accept_access_token(&redeemed.response, audience, scopes)?;
+        let entry =
+            self.accept_access_token(&redeemed.response, audience, scopes, redeemed.proved)?;
         self.grant(redeemed, audience, entry)
     }
 
@@ -210,12 +216,19 @@ impl Inner {
         let presented = self.presented()?;
         let form = refresh_form(&self.config, &presented.refresh_token, audience, scopes);
         let response = self
-            .send(metadata, &form, presented.generation, audience)
+            .send(
+                metadata,
+                &form,
+                presented.generation,
+                audience,
+                presented.dpop.as_ref(),
+            )
             .await?;
         let persisted = self.adopt_rotation(&presented, &response).await;
         self.check_refreshed_id_token(metadata, &response, &presented)
             .await?;
         Ok(Redeemed {
+            proved: presented.dpop.is_some(),
             _lineage: lineage,
             generation: presented.generation,
             response,
@@ -248,6 +261,7 @@ impl Inner {
             .ok_or_else(|| AuthError::login_required("the session has no refresh token"))?;
         Ok(Presented {
             refresh_token,
+            dpop: s.dpop.clone(),
             generation: s.generation,
             subject: s.info.subject.clone(),
         })
@@ -260,10 +274,17 @@ impl Inner {
         form: &Form,
         generation: u64,
         audience: Option<&Audience>,
+        dpop: Option<&DpopKey>,
     ) -> Result<TokenResponse, AuthError> {
+        let signer = self.dpop_signer(dpop);
         let error = match self
             .http
-            .post_form_json(&metadata.token_endpoint, &form.pairs(), "token")
+            .post_form_json_dpop(
+                &metadata.token_endpoint,
+                &form.pairs(),
+                "token",
+                signer.as_ref(),
+            )
             .await
         {
             Ok(response) => return Ok(response),

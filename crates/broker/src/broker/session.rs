@@ -6,6 +6,7 @@ use super::tokens::Want;
 use super::{Broker, Inner};
 use crate::cache::CacheEntry;
 use crate::config::{Audience, ScopeSet};
+use crate::dpop::DpopKey;
 use crate::error::{AuthError, StoreError};
 use crate::ipc::{BrokerEvent, SessionInfo};
 use crate::secret::{IdToken, RefreshToken};
@@ -17,6 +18,8 @@ pub(super) struct Session {
     pub(super) info: SessionInfo,
     pub(super) refresh_token: Option<RefreshToken>,
     pub(super) id_token: Option<IdToken>,
+    /// The key the refresh token is bound to (RFC 9449), when DPoP is on.
+    pub(super) dpop: Option<DpopKey>,
     /// Bumped on every sign-in/sign-out so late results of an old session are dropped.
     pub(super) generation: u64,
 }
@@ -33,6 +36,7 @@ impl Session {
             name: self.info.name.clone(),
             email: self.info.email.clone(),
             id_token_hint: self.id_token.clone(),
+            dpop_key: self.dpop.as_ref().map(|k| k.to_pkcs8().clone()),
         })
     }
 }
@@ -42,6 +46,7 @@ pub(super) struct NewSession {
     pub(super) info: SessionInfo,
     pub(super) refresh_token: Option<RefreshToken>,
     pub(super) id_token: Option<IdToken>,
+    pub(super) dpop: Option<DpopKey>,
 }
 
 /// Where a session being installed comes from, which decides what the store is told.
@@ -90,10 +95,17 @@ impl Broker {
             email: stored.email,
             issuer: stored.issuer,
         };
+        // A key that does not parse leaves the bound refresh token unusable: the refresh below
+        // is then refused and the user signs in again, which is all that can be done.
+        let dpop = stored
+            .dpop_key
+            .as_ref()
+            .and_then(|k| DpopKey::from_pkcs8(k.expose_secret()).ok());
         let restored = NewSession {
             info: info.clone(),
             refresh_token: Some(stored.refresh_token),
             id_token: stored.id_token_hint,
+            dpop,
         };
         // Nothing to persist: the session comes from the store.
         inner.install_session(restored, Source::Store).await?;
@@ -149,6 +161,7 @@ impl Inner {
             info: new.info,
             refresh_token: new.refresh_token,
             id_token: new.id_token,
+            dpop: new.dpop,
             generation: *generation,
         };
         let stored = session.to_stored(&self.config.client_id);
@@ -235,6 +248,7 @@ mod tests {
                 issuer: "http://127.0.0.1:9/".into(),
             },
             refresh_token: refresh_token.map(RefreshToken::new),
+            dpop: None,
             id_token: Some(IdToken::new("id.token.alice")),
         }
     }

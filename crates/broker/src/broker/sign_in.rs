@@ -9,6 +9,7 @@ use super::{Broker, Inner};
 use crate::cache::CacheEntry;
 use crate::config::{Audience, Mode, RedirectUri, ScopeSet};
 use crate::discovery::ProviderMetadata;
+use crate::dpop::DpopKey;
 use crate::error::{AuthError, IdTokenDefect, StoreError};
 use crate::id_token::IdClaims;
 use crate::ipc::{BrokerEvent, SessionInfo};
@@ -40,7 +41,9 @@ impl Broker {
         let inner = &self.inner;
         let redirect = login_redirect(&inner.config.redirect, redirect_uri_override)?;
         let metadata = inner.metadata().await?;
-        let tx = LoginTransaction::new(redirect, inner.clock.now(), inner.options.transaction_ttl);
+        let mut tx =
+            LoginTransaction::new(redirect, inner.clock.now(), inner.options.transaction_ttl);
+        tx.dpop = inner.sign_in_dpop_key(&metadata)?;
         let request = LoginRequest {
             authorize_url: inner.authorize_url(&metadata, &tx).await?,
             expires_at: tx.expires_at,
@@ -236,6 +239,25 @@ impl Inner {
         Ok(url)
     }
 
+    /// A fresh DPoP key for a sign-in when DPoP is on (RFC 9449): one per sign-in, so signing
+    /// out and in again rotates it. `config_invalid` when DPoP is switched on and the provider
+    /// does not accept ES256 proofs.
+    fn sign_in_dpop_key(&self, metadata: &ProviderMetadata) -> Result<Option<DpopKey>, AuthError> {
+        if !self.config.dpop.active(metadata.dpop_es256) {
+            return Ok(None);
+        }
+        if !metadata.dpop_es256 {
+            return Err(AuthError::config(
+                "DPoP is switched on but the provider does not accept ES256 DPoP proofs",
+            ));
+        }
+        DpopKey::generate()
+            .map(Some)
+            .map_err(|e| AuthError::Internal {
+                reason: e.to_string(),
+            })
+    }
+
     /// Removes a persisted pending sign-in that has expired (an abandoned one from an earlier
     /// run): it holds a PKCE verifier and nothing can complete it any more.
     pub(super) async fn forget_expired_pending(&self) {
@@ -295,9 +317,15 @@ impl Inner {
             .with("client_id", self.config.client_id.as_str())
             .with("code_verifier", tx.verifier.expose_secret())
             .with_opt(login_audience.and_then(|a| self.config.dialect.code_exchange_param(a)));
+        let signer = self.dpop_signer(tx.dpop.as_ref());
         let resp: TokenResponse = self
             .http
-            .post_form_json(&metadata.token_endpoint, &form.pairs(), "token")
+            .post_form_json_dpop(
+                &metadata.token_endpoint,
+                &form.pairs(),
+                "token",
+                signer.as_ref(),
+            )
             .await?;
         let refresh_token = resp
             .refresh_token
@@ -333,6 +361,8 @@ impl Inner {
             info: info.clone(),
             refresh_token,
             id_token: Some(IdToken::new(raw_id)),
+            // The refresh token is bound to this key now (RFC 9449 §5).
+            dpop: tx.dpop.clone(),
         };
         let persisted = self
             .install_session(
@@ -373,7 +403,12 @@ impl Inner {
             .await?;
         let login_token = match login_audience {
             Some(audience) => {
-                let mut entry = self.accept_access_token(resp, audience, &ScopeSet::empty())?;
+                let mut entry = self.accept_access_token(
+                    resp,
+                    audience,
+                    &ScopeSet::empty(),
+                    tx.dpop.is_some(),
+                )?;
                 // What a proactive refresh of this token asks for again: its API scopes.
                 entry.requested = api_scopes(&entry.granted);
                 Some((audience.clone(), entry))

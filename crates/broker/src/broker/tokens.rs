@@ -81,13 +81,26 @@ impl Broker {
         audience: &Audience,
         scopes: &ScopeSet,
     ) -> Result<TokenGrant, AuthError> {
-        self.serve(&Want::trusted(audience, scopes)).await
+        self.serve(&Want::trusted(audience, scopes))
+            .await
+            .and_then(exposable)
     }
 
     /// An access token for one caller: never one carrying a scope of this audience beyond the
     /// caller's registration ([`ScopeCeiling`]); the provider requests it causes rate-limited
     /// per caller; a lasting refusal answered from memory for a while.
+    ///
+    /// A DPoP-bound token is never handed out ([`AuthError::TokenNotExposed`]): it works only
+    /// with the key, which stays in the shell; [`Broker::fetch`] uses it.
     pub async fn token_for(&self, request: &TokenRequest) -> Result<TokenGrant, AuthError> {
+        self.token_for_use(request).await.and_then(exposable)
+    }
+
+    /// [`Broker::token_for`] for the shell's own use of the token (native fetch), bound or not.
+    pub(crate) async fn token_for_use(
+        &self,
+        request: &TokenRequest,
+    ) -> Result<TokenGrant, AuthError> {
         self.serve(&Want {
             audience: request.audience(),
             scopes: request.scopes(),
@@ -102,13 +115,15 @@ impl Broker {
         if !inner.config.knows(request.audience()) || lock(&inner.session).is_none() {
             return None;
         }
-        lock(&inner.cache).lookup_within(
-            request.audience(),
-            request.scopes(),
-            Some(request.ceiling()),
-            inner.clock.now(),
-            inner.options.min_ttl,
-        )
+        lock(&inner.cache)
+            .lookup_within(
+                request.audience(),
+                request.scopes(),
+                Some(request.ceiling()),
+                inner.clock.now(),
+                inner.options.min_ttl,
+            )
+            .filter(|g| !g.is_sender_constrained())
     }
 
     /// Forgets a cached token an API refused (`invalid_token`), so the next call refreshes.
@@ -141,7 +156,18 @@ impl Broker {
         if !inner.config.knows(audience) || lock(&inner.session).is_none() {
             return None;
         }
-        inner.cached(&Want::trusted(audience, scopes), inner.options.min_ttl)
+        inner
+            .cached(&Want::trusted(audience, scopes), inner.options.min_ttl)
+            .filter(|g| !g.is_sender_constrained())
+    }
+}
+
+/// A token a page may be given: not a DPoP-bound one.
+fn exposable(grant: TokenGrant) -> Result<TokenGrant, AuthError> {
+    if grant.is_sender_constrained() {
+        Err(AuthError::TokenNotExposed)
+    } else {
+        Ok(grant)
     }
 }
 

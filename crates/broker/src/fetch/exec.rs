@@ -166,8 +166,9 @@ impl Broker {
             ScopeSet::empty(),
             route.ceiling.clone(),
         )?;
-        let mut token = self.token_for(&request).await?;
+        let mut token = self.token_for_use(&request).await?;
         let mut retried = false;
+        let mut retried_for_nonce = false;
         loop {
             let answer = self
                 .send_following(
@@ -189,7 +190,15 @@ impl Broker {
                         retried = true;
                         tracing::info!(audience = %route.audience, "the API refused the token; refreshing it once");
                         self.forget_token(&route.audience, &token);
-                        token = self.token_for(&request).await?;
+                        token = self.token_for_use(&request).await?;
+                        continue;
+                    }
+                    // The API wants its nonce in the proof (RFC 9449 §9); the answer brought
+                    // it and it is remembered: one retry.
+                    Some(ApiChallenge::UseDpopNonce)
+                        if !retried_for_nonce && token.is_sender_constrained() =>
+                    {
+                        retried_for_nonce = true;
                         continue;
                     }
                     Some(ApiChallenge::InsufficientScope { scope }) => {
@@ -228,6 +237,18 @@ impl Broker {
                 rb = rb.header(k, v);
             }
             rb = rb.header(AUTHORIZATION, authorization(token)?);
+            if token.is_sender_constrained() {
+                // A fresh proof per request and per hop: it names the method and URL it is for.
+                if let Some(proof) =
+                    self.api_dpop_proof(method.as_str(), &url, token.access_token.expose_secret())
+                {
+                    let mut v = HeaderValue::from_str(&proof).map_err(|_| AuthError::Internal {
+                        reason: "a DPoP proof is not a valid header value".into(),
+                    })?;
+                    v.set_sensitive(true);
+                    rb = rb.header("dpop", v);
+                }
+            }
             if let Some(b) = &body {
                 rb = rb.body(b.clone());
             }
@@ -242,6 +263,14 @@ impl Broker {
                 },
             })?;
             let status = response.status();
+            if let Some(nonce) = response
+                .headers()
+                .get(crate::http::DPOP_NONCE)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 1024)
+            {
+                self.remember_api_dpop_nonce(&url, nonce);
+            }
             let location = response
                 .headers()
                 .get(LOCATION)

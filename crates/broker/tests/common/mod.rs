@@ -77,16 +77,44 @@ pub async fn env_with(
     store: Arc<dyn SessionStore>,
 ) -> Env {
     let idp = start_idp(idp_config).await;
-    let config = provider(&idp, dialect);
-    let clock = Arc::new(ManualClock::starting_now());
-    let broker = Broker::new(config.clone(), options, store.clone(), clock.clone()).unwrap();
-    Env {
-        admin: idp.admin(),
-        idp,
-        clock,
-        store,
-        broker,
-        config,
+    Env::with_store(idp, dialect, options, store)
+}
+
+impl Env {
+    /// A broker with production options and a memory store on a provider already running.
+    pub fn on(idp: DevIdp, dialect: Dialect) -> Env {
+        Env::with_store(idp, dialect, options(), Arc::new(MemoryStore::new()))
+    }
+
+    fn with_store(
+        idp: DevIdp,
+        dialect: Dialect,
+        options: BrokerOptions,
+        store: Arc<dyn SessionStore>,
+    ) -> Env {
+        let config = provider(&idp, dialect);
+        let clock = Arc::new(ManualClock::starting_now());
+        let broker = Broker::new(config.clone(), options, store.clone(), clock.clone()).unwrap();
+        Env {
+            admin: idp.admin(),
+            idp,
+            clock,
+            store,
+            broker,
+            config,
+        }
+    }
+
+    /// The same provider and store with DPoP in `mode` (a new broker: "the app restarted").
+    pub fn with_dpop(mut self, mode: Mode) -> Env {
+        self.config = self
+            .config
+            .to_builder()
+            .dpop(mode)
+            .build()
+            .expect("provider fixture");
+        self.broker = self.restart(options());
+        self
     }
 }
 
