@@ -111,6 +111,8 @@ mod tests {
             audiences: vec![portico_types::Audience::parse(aud).unwrap()],
             scopes: vec![],
             settings: Default::default(),
+            apis: vec![],
+            token_exposure: Default::default(),
         };
         AccessPolicy {
             mfes: vec![

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use portico_broker::fetch::ApiBase;
 use portico_broker::ProviderConfig;
 use portico_types::invalid::{Invalid, Kind};
 use portico_types::provider::{
@@ -89,6 +90,37 @@ pub struct MfeEntry {
     pub scopes: Vec<String>,
     /// Free-form settings handed to the page by `mfe_context` (e.g. `apiUrl`).
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The APIs its native `fetch` may reach, each with the audience whose token it gets.
+    pub apis: Vec<MfeApi>,
+    /// Whether its page may hold tokens, or only fetch through the shell.
+    pub token_exposure: TokenExposure,
+}
+
+/// One API of an MFE: requests under `base` get a token for `audience` (one of the MFE's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfeApi {
+    pub base: ApiBase,
+    pub audience: Audience,
+}
+
+/// Whether an MFE's page is handed tokens (`getToken`, pushes) or only fetches through the shell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenExposure {
+    /// `getToken` and token pushes, as well as `fetch`.
+    #[default]
+    Page,
+    /// `fetch` only: no token ever reaches the page (`"tokenExposure": "fetch-only"`).
+    FetchOnly,
+}
+
+impl TokenExposure {
+    fn parse(s: &str) -> Option<TokenExposure> {
+        match s {
+            "page" => Some(TokenExposure::Page),
+            "fetch-only" => Some(TokenExposure::FetchOnly),
+            _ => None,
+        }
+    }
 }
 
 impl MfeEntry {
@@ -249,6 +281,17 @@ struct RawMfe {
     scopes: Vec<String>,
     #[serde(default)]
     settings: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    apis: Vec<RawApi>,
+    #[serde(default)]
+    token_exposure: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawApi {
+    base_url: String,
+    audience: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -533,6 +576,59 @@ fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
             check_scope_token(s)
                 .map_err(|e| ConfigError::invalid(at(&format!("scopes[{j}]")), e))?;
         }
+        let mut apis = Vec::with_capacity(m.apis.len());
+        for (j, api) in m.apis.iter().enumerate() {
+            let base = ApiBase::parse(&api.base_url).map_err(|why| {
+                ConfigError::new(
+                    at(&format!("apis[{j}].baseUrl")),
+                    format!("`{}`: {why}", api.base_url),
+                )
+            })?;
+            let field = at(&format!("apis[{j}].audience"));
+            let audience =
+                Audience::parse(&api.audience).map_err(|e| ConfigError::invalid(&field, e))?;
+            if !audiences.contains(&audience) {
+                return Err(ConfigError::new(
+                    field,
+                    format!("`{audience}` is not one of this micro frontend's audiences"),
+                ));
+            }
+            if apis.iter().any(|a: &MfeApi| a.base == base) {
+                return Err(ConfigError::new(
+                    at(&format!("apis[{j}].baseUrl")),
+                    format!("`{}` is listed twice", api.base_url),
+                ));
+            }
+            apis.push(MfeApi { base, audience });
+        }
+        let token_exposure = match m.token_exposure.as_deref() {
+            None => TokenExposure::Page,
+            Some(v) => TokenExposure::parse(v).ok_or_else(|| {
+                ConfigError::new(
+                    at("tokenExposure"),
+                    format!("`{v}` is not one of `page`, `fetch-only`"),
+                )
+            })?,
+        };
+        if token_exposure == TokenExposure::FetchOnly && apis.is_empty() {
+            return Err(ConfigError::new(
+                at("apis"),
+                "a fetch-only micro frontend needs at least one API to fetch from",
+            ));
+        }
+        // Two MFEs on one origin would share cookies, storage and the browser's trust: the
+        // separation the per-MFE webviews exist for (issue 15.3).
+        if let Some((other, origin)) = out.iter().find_map(|prev: &MfeEntry| {
+            origins
+                .iter()
+                .find(|o| prev.origins.contains(o))
+                .map(|o| (prev.id.clone(), o.clone()))
+        }) {
+            return Err(ConfigError::new(
+                at("origins"),
+                format!("`{origin}` is already the origin of `{other}`; each micro frontend needs an origin of its own"),
+            ));
+        }
         out.push(MfeEntry {
             id: m.id.clone(),
             title: m.title.clone(),
@@ -541,6 +637,8 @@ fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
             audiences,
             scopes: m.scopes.clone(),
             settings: m.settings.clone(),
+            apis,
+            token_exposure,
         });
     }
     Ok(out)
@@ -648,6 +746,74 @@ mod tests {
         let mut v = sample();
         v["provider"] = provider;
         ShellConfig::load(&v, &no_env, &schemes()).unwrap_err()
+    }
+
+    fn mfes_err(mfes: serde_json::Value) -> ConfigError {
+        ShellConfig::load(&json!({ "mfes": mfes }), &no_env, &schemes()).unwrap_err()
+    }
+
+    #[test]
+    fn apis_and_fetch_only_are_read_and_checked_with_the_field() {
+        let c = ShellConfig::load(
+            &json!({"mfes": [
+                {"id": "analytics", "title": "Analytics", "source": {"bundled": "mfes/analytics"},
+                 "audiences": ["https://api.portico.dev/analytics"], "tokenExposure": "fetch-only",
+                 "apis": [{"baseUrl": "https://analytics.example.com/api",
+                           "audience": "https://api.portico.dev/analytics"}]}
+            ]}),
+            &no_env,
+            &schemes(),
+        )
+        .unwrap();
+        let m = &c.mfes[0];
+        assert_eq!(m.token_exposure, TokenExposure::FetchOnly);
+        assert_eq!(
+            m.apis[0].base.url().as_str(),
+            "https://analytics.example.com/api/"
+        );
+        let aud = "https://api.portico.dev/analytics";
+        let one = |extra: serde_json::Value| {
+            let mut m = json!({"id": "a", "title": "A", "source": {"bundled": "mfes/a"},
+                               "audiences": [aud]});
+            for (k, v) in extra.as_object().unwrap() {
+                m[k] = v.clone();
+            }
+            mfes_err(json!([m]))
+        };
+        let e = one(json!({"apis": [{"baseUrl": "http://api.example.com/", "audience": aud}]}));
+        assert_eq!(e.field, "mfes[0].apis[0].baseUrl");
+        assert!(e.to_string().contains("only allowed for loopback"), "{e}");
+        let e =
+            one(json!({"apis": [{"baseUrl": "https://u:p@api.example.com/", "audience": aud}]}));
+        assert_eq!(e.field, "mfes[0].apis[0].baseUrl");
+        let e = one(json!({"apis": [{"baseUrl": "https://api.example.com/",
+                                     "audience": "https://api.portico.dev/billing"}]}));
+        assert_eq!(e.field, "mfes[0].apis[0].audience");
+        assert!(
+            e.to_string()
+                .contains("not one of this micro frontend's audiences"),
+            "{e}"
+        );
+        let e = one(json!({"tokenExposure": "sometimes"}));
+        assert_eq!(e.field, "mfes[0].tokenExposure");
+        let e = one(json!({"tokenExposure": "fetch-only"}));
+        assert_eq!(e.field, "mfes[0].apis");
+    }
+
+    #[test]
+    fn two_mfes_on_one_origin_are_refused() {
+        let e = mfes_err(json!([
+            {"id": "a", "title": "A", "source": {"url": "https://mfe.example.com/a/"},
+             "audiences": ["https://api.portico.dev/billing"]},
+            {"id": "b", "title": "B", "source": {"url": "https://mfe.example.com/b/"},
+             "audiences": ["https://api.portico.dev/core"]}
+        ]));
+        assert_eq!(e.field, "mfes[1].origins");
+        assert!(
+            e.to_string()
+                .contains("`https://mfe.example.com` is already the origin of `a`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,4 +14,4 @@ pub mod loopback;
 pub mod mfe_host;
 
 pub use access::{AccessDenied, AccessPolicy};
-pub use config::{ConfigError, MfeEntry, MfeSource, Origin, ShellConfig};
+pub use config::{ConfigError, MfeApi, MfeEntry, MfeSource, Origin, ShellConfig, TokenExposure};
