@@ -101,13 +101,12 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
         let mut hosts = Vec::new();
         for mfe in &mut config.mfes {
             if let MfeSource::Bundled(folder) = &mfe.source {
-                let host =
-                    MfeHost::start(folder, assets.clone())
-                        .await
-                        .map_err(|e| StartError::Host {
-                            id: mfe.id.clone(),
-                            reason: e.to_string(),
-                        })?;
+                let host = MfeHost::start_with(folder, assets.clone(), &mfe.content_policy())
+                    .await
+                    .map_err(|e| StartError::Host {
+                        id: mfe.id.clone(),
+                        reason: e.to_string(),
+                    })?;
                 if let Some(origin) = Origin::of(host.url()) {
                     mfe.origins = vec![origin];
                 }

@@ -128,6 +128,23 @@ impl MfeEntry {
     pub fn webview_label(&self) -> String {
         format!("{MFE_LABEL_PREFIX}{}", self.id)
     }
+
+    /// The content policy its bundled pages are served with: network access to its own origin,
+    /// the shell's IPC, its `apis` and the `settings.apiUrl` its page calls itself.
+    pub fn content_policy(&self) -> crate::mfe_host::ContentPolicy {
+        let api_url = self
+            .settings
+            .get("apiUrl")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|u| url::Url::parse(u).ok());
+        self.apis
+            .iter()
+            .map(|a| a.base.url().clone())
+            .chain(api_url)
+            .fold(crate::mfe_host::ContentPolicy::default(), |p, u| {
+                p.connect_to(&u)
+            })
+    }
 }
 
 /// Every MFE webview label starts with this; nothing else does.
@@ -221,6 +238,7 @@ impl ShellConfig {
             revocation: None,
             par: env_nonempty(env, "PORTICO_PAR"),
             dpop: env_nonempty(env, "PORTICO_DPOP"),
+            accepted_audiences: BTreeMap::new(),
         };
         self.provider = Some(validate_provider(raw, self, deep_link_schemes)?);
         Ok(())
@@ -266,6 +284,8 @@ struct RawProvider {
     par: Option<String>,
     #[serde(default)]
     dpop: Option<String>,
+    #[serde(default)]
+    accepted_audiences: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -419,7 +439,29 @@ fn validate_provider(
         .map_err(|e| ConfigError::invalid("provider.par", e))?;
     let dpop = Mode::parse(p.dpop.as_deref().unwrap_or("off"))
         .map_err(|e| ConfigError::invalid("provider.dpop", e))?;
-    ProviderConfig::builder(issuer, client_id)
+    let mut accepted = Vec::new();
+    for (aud, names) in &p.accepted_audiences {
+        let field = format!("provider.acceptedAudiences.{aud}");
+        let audience = Audience::parse(aud).map_err(|e| ConfigError::invalid(&field, e))?;
+        if !audiences.contains(&audience) {
+            return Err(ConfigError::new(
+                field,
+                format!("`{aud}` is not the audience of any micro frontend"),
+            ));
+        }
+        if let Some(bad) = names.iter().find(|n| n.trim().is_empty() || n.len() > 512) {
+            return Err(ConfigError::new(
+                field,
+                format!("`{bad}` is empty or longer than 512 characters"),
+            ));
+        }
+        accepted.push((audience, names.clone()));
+    }
+    accepted
+        .into_iter()
+        .fold(ProviderConfig::builder(issuer, client_id), |b, (a, n)| {
+            b.accepted_audiences(a, n)
+        })
         .redirect(redirect)
         .dialect(dialect)
         .audiences(audiences)
@@ -431,7 +473,7 @@ fn validate_provider(
         .dpop(dpop)
         .build()
         // Every setting passed its rule above; what is left are the broker's rules between
-        // settings, which the registry already satisfies. Reported whole if that ever changes.
+        // settings (e.g. entra with a tenant-independent issuer), reported at the provider.
         .map_err(|e| ConfigError::new("provider", e.to_string()))
 }
 
@@ -451,6 +493,8 @@ fn login_scopes(
     let covered = mfes.iter().filter(|mfe| match dialect {
         Dialect::Rfc8707 => true,
         Dialect::Auth0 => login_audience.is_some_and(|d| mfe.audiences.contains(d)),
+        // `{login audience}/.default` stands for them (the broker names it at sign-in).
+        Dialect::Entra => false,
     });
     for s in always
         .iter()
@@ -798,6 +842,45 @@ mod tests {
         assert_eq!(e.field, "mfes[0].tokenExposure");
         let e = one(json!({"tokenExposure": "fetch-only"}));
         assert_eq!(e.field, "mfes[0].apis");
+    }
+
+    #[test]
+    fn entra_accepted_audiences_and_issuer_rules() {
+        let base = |extra: serde_json::Value| {
+            let mut c = sample();
+            let mut p = json!({"issuer": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+                               "clientId": "x", "dialect": "entra"});
+            for (k, v) in extra.as_object().unwrap() {
+                p[k] = v.clone();
+            }
+            c["provider"] = p;
+            ShellConfig::load(&c, &no_env, &schemes())
+        };
+        let c =
+            base(json!({"acceptedAudiences": {"https://api.portico.dev/billing": ["0b7a3c52"]}}))
+                .unwrap();
+        let p = c.provider.unwrap();
+        let billing = Audience::parse("https://api.portico.dev/billing").unwrap();
+        assert_eq!(
+            p.audience_names(&billing),
+            ["https://api.portico.dev/billing", "0b7a3c52"]
+        );
+        let e = base(json!({"acceptedAudiences": {"https://api.portico.dev/nope": ["x"]}}))
+            .unwrap_err();
+        assert_eq!(
+            e.field,
+            "provider.acceptedAudiences.https://api.portico.dev/nope"
+        );
+        let e = base(json!({"acceptedAudiences": {"https://api.portico.dev/billing": [" "]}}))
+            .unwrap_err();
+        assert_eq!(
+            e.field,
+            "provider.acceptedAudiences.https://api.portico.dev/billing"
+        );
+        let e =
+            base(json!({"issuer": "https://login.microsoftonline.com/common/v2.0"})).unwrap_err();
+        assert_eq!(e.field, "provider");
+        assert!(e.to_string().contains("your tenant's issuer"), "{e}");
     }
 
     #[test]
