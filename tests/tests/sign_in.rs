@@ -226,3 +226,42 @@ async fn fixed_loopback_port_serves_a_second_sign_in_after_sign_out() {
         })
         .await;
 }
+
+/// Scenario 11. The `entra` dialect against the dev provider's Entra-like mode: one sign-in
+/// naming the login API by `<api>/.default`, each MFE's token by its own scope-named refresh,
+/// then sign-out ends it for every MFE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_dialect_signs_in_serves_three_audiences_and_signs_out() {
+    Scenario::builder("entra_dialect")
+        .dialect(Dialect::Entra)
+        // The browser URL is read to check the scope-named request.
+        .app_env("PORTICO_PAR", "off")
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            each_mfe_signed_out(&app).await?;
+            app.chrome().click("sign-in").await?;
+            let authorize = url::Url::parse(&s.authorize_url(1).await?).expect("authorize URL");
+            let scope = authorize
+                .query_pairs()
+                .find(|(k, _)| k == "scope")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            assert!(
+                scope.split(' ').any(|x| x.ends_with("/.default")),
+                "the login API by scope: {scope}"
+            );
+            assert!(!authorize
+                .query_pairs()
+                .any(|(k, _)| k == "audience" || k == "resource"));
+            each_mfe_served_by_its_own_api(s, &app).await?;
+            let c = s.counters();
+            assert_eq!(c.token_authorization_code, 1);
+            assert!(c.token_refresh >= 2, "the other APIs by refresh: {c:?}");
+            sign_out_from_the_chrome(&app).await?;
+            Ok(())
+        })
+        .await;
+}

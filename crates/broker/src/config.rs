@@ -11,7 +11,7 @@ pub use portico_types::{
     Audience, Dialect, Mode, RedirectUri, Revocation, ScopeSet, MAX_AUDIENCE_LEN,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use url::Url;
 
@@ -52,6 +52,8 @@ pub struct ProviderConfig {
     pub(crate) revocation: Revocation,
     pub(crate) par: Mode,
     pub(crate) dpop: Mode,
+    /// Other names an audience's tokens may carry as `aud` (Entra: the API's application id).
+    pub(crate) accepted_audiences: BTreeMap<Audience, Vec<String>>,
 }
 
 /// The settings of a [`ProviderConfig`] before they are checked: the builder's state and the
@@ -74,6 +76,8 @@ struct Fields {
     par: Mode,
     #[serde(default = "dpop_default")]
     dpop: Mode,
+    #[serde(default)]
+    accepted_audiences: BTreeMap<Audience, Vec<String>>,
 }
 
 /// DPoP is off unless asked for: a provider that binds every token it issues with a proof
@@ -106,6 +110,36 @@ impl TryFrom<Fields> for ProviderConfig {
                 )));
             }
         }
+        if let Some((a, _)) = f
+            .accepted_audiences
+            .iter()
+            .find(|(a, _)| !f.audiences.contains(a))
+        {
+            return Err(AuthError::config(format!(
+                "accepted audiences are given for `{a}`, which is not one of the audiences"
+            )));
+        }
+        if let Some(alias) = f
+            .accepted_audiences
+            .values()
+            .flatten()
+            .find(|n| n.trim().is_empty() || n.len() > MAX_AUDIENCE_LEN)
+        {
+            return Err(AuthError::config(format!(
+                "the accepted audience `{alias}` is empty or too long"
+            )));
+        }
+        if f.dialect == Dialect::Entra {
+            // Tenant-independent authorities hand out tokens whose `iss` names the user's tenant,
+            // never the discovered issuer; only a tenant's own issuer can be checked exactly.
+            let tenant = f.issuer.path_segments().and_then(|mut p| p.next());
+            if matches!(tenant, Some("common" | "organizations" | "consumers")) {
+                return Err(AuthError::config(format!(
+                    "the entra dialect needs your tenant's issuer (https://login.microsoftonline.com/<tenant id>/v2.0), not `{}`",
+                    f.issuer
+                )));
+            }
+        }
         if let Some(d) = &f.default_audience {
             if !f.audiences.contains(d) {
                 return Err(AuthError::config(format!(
@@ -126,6 +160,7 @@ impl TryFrom<Fields> for ProviderConfig {
             revocation: f.revocation,
             par: f.par,
             dpop: f.dpop,
+            accepted_audiences: f.accepted_audiences,
         })
     }
 }
@@ -234,6 +269,19 @@ impl ProviderConfigBuilder {
         self
     }
 
+    /// Other names `audience`'s tokens may carry as `aud` (Entra: an API is often known to its
+    /// tokens by its application id, a GUID, rather than its `api://` URI).
+    pub fn accepted_audiences(
+        mut self,
+        audience: Audience,
+        names: impl IntoIterator<Item = String>,
+    ) -> Self {
+        self.0
+            .accepted_audiences
+            .insert(audience, names.into_iter().collect());
+        self
+    }
+
     /// Checks every setting and the rules between them: `config_invalid` naming the first
     /// broken one.
     pub fn build(self) -> Result<ProviderConfig, AuthError> {
@@ -261,6 +309,7 @@ impl ProviderConfig {
             revocation: Revocation::Rfc7009,
             par: Mode::Auto,
             dpop: dpop_default(),
+            accepted_audiences: BTreeMap::new(),
         })
     }
 
@@ -279,6 +328,7 @@ impl ProviderConfig {
             revocation: self.revocation,
             par: self.par,
             dpop: self.dpop,
+            accepted_audiences: self.accepted_audiences.clone(),
         })
     }
 
@@ -342,12 +392,37 @@ impl ProviderConfig {
         self.revocation
     }
 
-    /// Login scopes including the ones the broker always needs.
+    /// Login scopes including the ones the broker always needs, in the dialect's form.
     pub fn login_scopes(&self) -> ScopeSet {
         let mut s = self.scopes.clone();
         s.insert("openid");
         s.insert("offline_access");
-        s
+        if self.dialect != Dialect::Entra {
+            return s;
+        }
+        let configured: Vec<&str> = s.iter().collect();
+        let mut out = ScopeSet::empty();
+        for x in self
+            .dialect
+            .login_scopes(&configured, self.login_token_audience())
+        {
+            out.insert(&x);
+        }
+        out
+    }
+
+    /// The names `audience`'s tokens may carry as `aud`: the audience itself and the
+    /// accepted other names.
+    pub fn audience_names<'a>(&'a self, audience: &'a Audience) -> Vec<&'a str> {
+        std::iter::once(audience.as_str())
+            .chain(
+                self.accepted_audiences
+                    .get(audience)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            )
+            .collect()
     }
 
     /// The audience the sign-in's own access token is for (see [`Dialect::login_token_audience`]).

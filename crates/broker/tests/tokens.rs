@@ -668,7 +668,7 @@ async fn logout_revokes(dialect: Dialect) {
             assert!(q.contains(&("client_id".into(), "portico-desktop".into())));
             assert!(q.contains(&("returnTo".into(), "http://127.0.0.1:1/signed-out".into())));
         }
-        Dialect::Rfc8707 => {
+        Dialect::Rfc8707 | Dialect::Entra => {
             assert_eq!(url.path(), "/oidc/logout");
             assert!(q
                 .iter()

@@ -183,7 +183,7 @@ impl Validator {
     }
 
     /// Validate `token` for `audience`; the error is a description for `WWW-Authenticate`.
-    pub async fn validate(&self, token: &str, audience: &str) -> Result<Value, String> {
+    pub async fn validate(&self, token: &str, audience: &[&str]) -> Result<Value, String> {
         let header =
             decode_header(token).map_err(|_| "malformed token or unsupported alg".to_owned())?;
         if header.alg != Algorithm::RS256 {
@@ -193,7 +193,7 @@ impl Validator {
         let key = self.key_for(&kid).await?;
         let mut v = Validation::new(Algorithm::RS256);
         v.set_issuer(&[self.issuer.as_str()]);
-        v.set_audience(&[audience]);
+        v.set_audience(audience);
         v.leeway = 0;
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         decode::<Value>(token, &key, &v)
@@ -329,7 +329,11 @@ async fn authorize(st: &ApiState, method: &Method, uri: &Uri, headers: &HeaderMa
     if token.is_empty() {
         return unauthorized(&st.api.name, Some("empty bearer token"));
     }
-    match st.validator.validate(token, &st.api.identifier).await {
+    match st
+        .validator
+        .validate(token, &st.api.accepted_audiences())
+        .await
+    {
         // RFC 9449 §7.2: a bound token must not pass as a bearer token, or stealing it would do.
         Ok(claims) if bound_jkt(&claims).is_some() => {
             st.dpop.count_refusal();
@@ -361,7 +365,11 @@ async fn dpop_request(
     if token.is_empty() {
         return dpop_unauthorized(realm, "invalid_token", "empty DPoP token");
     }
-    let claims = match st.validator.validate(token, &st.api.identifier).await {
+    let claims = match st
+        .validator
+        .validate(token, &st.api.accepted_audiences())
+        .await
+    {
         Ok(c) => c,
         Err(d) => {
             tracing::info!(api = %realm, reason = %d, "token rejected");

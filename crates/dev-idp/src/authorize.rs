@@ -224,6 +224,11 @@ pub(crate) async fn authorize(
             }
         }
     };
+    let p = if shared.config.entra {
+        p.from_entra(&shared.config.apis)
+    } else {
+        p
+    };
     // Until client and redirect URI are verified, errors are shown here, never redirected.
     let client = match p.one("client_id") {
         Err(d) => return bad(&d),

@@ -39,6 +39,10 @@ pub struct IdpConfig {
     /// Demand the provider's current `DPoP-Nonce` in token-request proofs (RFC 9449 §8).
     /// Default `false`; switchable at runtime via [`crate::Admin::set_dpop_nonce`].
     pub dpop_nonce: bool,
+    /// Microsoft Entra ID's way (see the README): resources named by scopes
+    /// (`{api}/.default`, `{api}/{scope}`) instead of `audience`/`resource`, qualified scopes in
+    /// token responses, a `tid` claim, and an API's `token_audience` as `aud`. Default `false`.
+    pub entra: bool,
 }
 
 impl Default for IdpConfig {
@@ -99,6 +103,18 @@ pub struct ApiConfig {
     /// then, which RFC 9449 §5 allows (`token_type` tells the client), while the refresh token
     /// stays bound to the key.
     pub sender_constrained: bool,
+    /// What its tokens carry as `aud` when not its identifier (Entra: often the API's
+    /// application id, a GUID, rather than its `api://` URI). The demo API accepts both.
+    pub token_audience: Option<String>,
+}
+
+impl ApiConfig {
+    /// What its tokens may carry as `aud`: its identifier, and its `token_audience`.
+    pub(crate) fn accepted_audiences(&self) -> Vec<&str> {
+        std::iter::once(self.identifier.as_str())
+            .chain(self.token_audience.as_deref())
+            .collect()
+    }
 }
 
 /// A user that can sign in on the demo sign-in page.
@@ -128,6 +144,8 @@ pub const BILLING_API: &str = "https://api.portico.dev/billing";
 pub const CORE_API: &str = "https://api.portico.dev/core";
 /// Audience of the demo analytics API.
 pub const ANALYTICS_API: &str = "https://api.portico.dev/analytics";
+/// The `tid` claim of tokens in Entra mode.
+pub const ENTRA_TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -144,18 +162,21 @@ impl IdpConfig {
                 name: "Billing API".into(),
                 scopes: strings(&["read:invoices", "write:invoices"]),
                 sender_constrained: true,
+                token_audience: None,
             },
             ApiConfig {
                 identifier: CORE_API.into(),
                 name: "Core API".into(),
                 scopes: strings(&["read:dashboard"]),
                 sender_constrained: true,
+                token_audience: None,
             },
             ApiConfig {
                 identifier: ANALYTICS_API.into(),
                 name: "Analytics API".into(),
                 scopes: strings(&["read:reports", "export:reports"]),
                 sender_constrained: true,
+                token_audience: None,
             },
         ];
         let all: HashMap<String, Vec<String>> = apis
@@ -218,6 +239,7 @@ impl IdpConfig {
             pushed_authorization_requests: true,
             dpop: true,
             dpop_nonce: false,
+            entra: false,
         }
     }
 

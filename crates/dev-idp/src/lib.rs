@@ -54,7 +54,7 @@ pub use admin::Admin;
 pub use apis::DemoApis;
 pub use config::{
     ApiConfig, ClientConfig, DemoUser, IdpConfig, MrrtPolicy, RefreshRotation, ANALYTICS_API,
-    BILLING_API, CLAIM_NAMESPACE, CORE_API, DEMO_CLIENT_ID,
+    BILLING_API, CLAIM_NAMESPACE, CORE_API, DEMO_CLIENT_ID, ENTRA_TENANT,
 };
 pub use counters::Counters;
 pub use dpop::DpopCounters;

@@ -92,6 +92,12 @@ fn push(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<String, OAu
         ));
     }
     let p = params::form(headers, body)?;
+    // Checked in the form /authorize sees; stored as sent (it translates again when used).
+    let p = if shared.config.entra {
+        p.from_entra(&shared.config.apis)
+    } else {
+        p
+    };
     let client_id = p.required("client_id")?;
     let client = shared
         .config

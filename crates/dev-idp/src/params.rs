@@ -20,6 +20,57 @@ impl Params {
         }
     }
 
+    /// Entra's form of a request (see [`crate::IdpConfig::entra`]) in the form the endpoints
+    /// understand: the API named by `{api}/.default` (all the API's scopes) or `{api}/{s}`
+    /// (scope `s`) becomes `audience={api}` — one refresh token for every API, as Auth0's
+    /// multi-resource refresh tokens. Scopes of two APIs in one request (Entra refuses them)
+    /// become `audience` plus `resource`, which the endpoints refuse.
+    pub fn from_entra(self, apis: &[crate::config::ApiConfig]) -> Params {
+        let Some(scope) = self.one("scope").ok().flatten().map(str::to_owned) else {
+            return self;
+        };
+        let mut scopes: Vec<String> = Vec::new();
+        let mut resources: Vec<String> = Vec::new();
+        for token in scope.split_whitespace() {
+            let api = apis.iter().find(|a| {
+                token
+                    .strip_prefix(a.identifier.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            });
+            let Some(api) = api else {
+                scopes.push(token.to_owned());
+                continue;
+            };
+            if !resources.contains(&api.identifier) {
+                resources.push(api.identifier.clone());
+            }
+            let short = &token[api.identifier.len() + 1..];
+            let add: Vec<String> = if short == ".default" {
+                api.scopes.clone()
+            } else {
+                vec![short.to_owned()]
+            };
+            for s in add {
+                if !scopes.contains(&s) {
+                    scopes.push(s);
+                }
+            }
+        }
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .into_iter()
+            .filter(|(k, _)| k != "scope")
+            .collect();
+        if !scopes.is_empty() {
+            pairs.push(("scope".into(), scopes.join(" ")));
+        }
+        for (i, r) in resources.into_iter().enumerate() {
+            let name = if i == 0 { "audience" } else { "resource" };
+            pairs.push((name.to_owned(), r));
+        }
+        Params { pairs }
+    }
+
     /// A parameter that may appear at most once.
     pub fn one(&self, name: &str) -> Result<Option<&str>, String> {
         let mut it = self.pairs.iter().filter(|(k, _)| k == name);
@@ -69,6 +120,32 @@ pub(crate) fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthErro
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn entra_scopes_name_their_resources() {
+        let apis = crate::IdpConfig::portico_demo().apis;
+        let p = Params::parse(
+            b"scope=openid+offline_access+https%3A%2F%2Fapi.portico.dev%2Fbilling%2F.default\
+              +https%3A%2F%2Fapi.portico.dev%2Fcore%2Fread%3Adashboard&client_id=c",
+        )
+        .from_entra(&apis);
+        assert_eq!(
+            p.one("scope"),
+            Ok(Some(
+                "openid offline_access read:invoices write:invoices read:dashboard"
+            ))
+        );
+        assert_eq!(
+            p.one("audience"),
+            Ok(Some("https://api.portico.dev/billing"))
+        );
+        assert_eq!(p.all("resource"), vec!["https://api.portico.dev/core"]);
+        assert_eq!(p.one("client_id"), Ok(Some("c")));
+        // A scope of no known API (Microsoft Graph's, say) stays as it is.
+        let p = Params::parse(b"scope=https%3A%2F%2Fgraph.example%2FUser.Read").from_entra(&apis);
+        assert_eq!(p.one("scope"), Ok(Some("https://graph.example/User.Read")));
+        assert_eq!(p.one("audience"), Ok(None));
+    }
 
     #[test]
     fn empty_is_absent_and_duplicates_are_errors() {

@@ -55,6 +55,11 @@ pub(crate) async fn token(
 
 fn handle(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
     let p = params::form(headers, body)?;
+    let p = if shared.config.entra {
+        p.from_entra(&shared.config.apis)
+    } else {
+        p
+    };
     // The proof is checked before the grant: a refused proof (or a nonce challenge, which the
     // client answers by retrying) must not burn the code or rotate the refresh token.
     let proof = dpop_proof(shared, headers)?;
@@ -205,11 +210,25 @@ fn respond(
     let (at, ttl) = tokens::access_token(shared, user, client_id, audiences, scopes, jkt)?;
     // RFC 9449 §5: a DPoP-bound access token is announced as token_type DPoP.
     let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+    // Entra names an API's scopes by the API (`api://billing/read`) in its answer.
+    let scope = if shared.config.entra {
+        let apis = apis_for(shared, audiences);
+        scopes
+            .iter()
+            .map(|s| match apis.iter().find(|a| a.scopes.contains(s)) {
+                Some(a) => format!("{}/{s}", a.identifier),
+                None => s.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        scopes.join(" ")
+    };
     let mut out = json!({
         "access_token": at.expose_secret(),
         "token_type": token_type,
         "expires_in": ttl,
-        "scope": scopes.join(" "),
+        "scope": scope,
     });
     if scopes.iter().any(|s| s == "openid") {
         let idt = tokens::id_token(shared, user, client_id, nonce, auth_time)?;

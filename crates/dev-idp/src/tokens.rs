@@ -7,7 +7,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Map, Value};
 
-use crate::config::{ApiConfig, DemoUser, CLAIM_NAMESPACE};
+use crate::config::{ApiConfig, DemoUser, CLAIM_NAMESPACE, ENTRA_TENANT};
 use crate::error::OAuthError;
 use crate::faults::IdTokenTamper;
 use crate::keys::KeyStore;
@@ -87,7 +87,18 @@ pub(crate) fn access_token(
     let now = now_secs();
     let ttl = shared.access_token_ttl().as_secs();
     let wrong = shared.wrong_audience();
-    let aud = match audiences {
+    // An API may be known to its tokens by another name (Entra: its application id).
+    let named: Vec<String> = audiences
+        .iter()
+        .map(|a| {
+            shared
+                .config
+                .api(a)
+                .and_then(|api| api.token_audience.clone())
+                .unwrap_or_else(|| a.clone())
+        })
+        .collect();
+    let aud = match named.as_slice() {
         _ if wrong.is_some() => json!(wrong),
         [] => json!(shared.userinfo_url()),
         [one] => json!(one),
@@ -114,6 +125,9 @@ pub(crate) fn access_token(
         format!("{CLAIM_NAMESPACE}roles"): user.roles,
         "permissions": permissions,
     });
+    if shared.config.entra {
+        claims["tid"] = json!(ENTRA_TENANT);
+    }
     if let Some(jkt) = jkt {
         // RFC 9449 §6.1: the confirmation claim a resource server compares the proof's key with.
         claims["cnf"] = json!({ "jkt": jkt });

@@ -31,7 +31,8 @@ pub const DEEP_LINK: &str = "dev.portico.app:/callback";
 /// every API scope is asked for at login; Auth0's MRRT takes them from its policy instead.
 fn login_scopes(dialect: Dialect) -> &'static str {
     match dialect {
-        Dialect::Auth0 => "profile email read:dashboard",
+        // Entra: the login audience's `.default` stands for its scopes (see Dialect::login_scopes).
+        Dialect::Auth0 | Dialect::Entra => "profile email read:dashboard",
         Dialect::Rfc8707 => {
             "profile email read:invoices write:invoices read:dashboard read:reports export:reports"
         }
@@ -54,7 +55,7 @@ pub fn dev_idp(issuer: &Url, dialect: Dialect) -> Result<ProviderConfigBuilder, 
         .scopes(ScopeSet::parse(login_scopes(dialect))?)
         .revocation(Revocation::Rfc7009);
     Ok(match dialect {
-        Dialect::Auth0 => builder.default_audience(Audience::parse(CORE_API)?),
+        Dialect::Auth0 | Dialect::Entra => builder.default_audience(Audience::parse(CORE_API)?),
         Dialect::Rfc8707 => builder,
     })
 }

@@ -22,7 +22,21 @@ pub enum Dialect {
     Auth0,
     /// RFC 8707 resource indicators (all at /authorize, one per token request) and OIDC RP-initiated logout.
     Rfc8707,
+    /// Microsoft Entra ID (identity platform v2): a resource is named by its scopes
+    /// (`{audience}/.default` or `{audience}/{scope}`), one resource per token request, one
+    /// refresh token for all of them; OIDC RP-initiated logout.
+    Entra,
 }
+
+/// Scopes about the sign-in itself rather than an API.
+pub const OIDC_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "address",
+    "phone",
+];
 
 /// How a refresh token is revoked (at sign-out, and after a refused sign-in).
 ///
@@ -75,15 +89,65 @@ impl Dialect {
         match self {
             Dialect::Auth0 => "auth0",
             Dialect::Rfc8707 => "rfc8707",
+            Dialect::Entra => "entra",
         }
     }
 
     /// Parses the configuration spelling.
     pub fn parse(s: &str) -> Result<Dialect, Invalid> {
-        [Dialect::Auth0, Dialect::Rfc8707]
+        [Dialect::Auth0, Dialect::Rfc8707, Dialect::Entra]
             .into_iter()
             .find(|d| d.as_str() == s)
-            .ok_or_else(|| Invalid::new(Kind::Dialect, s, "is not one of `auth0`, `rfc8707`"))
+            .ok_or_else(|| {
+                Invalid::new(
+                    Kind::Dialect,
+                    s,
+                    "is not one of `auth0`, `rfc8707`, `entra`",
+                )
+            })
+    }
+
+    /// Entra's name for scope `s` of `audience`: `{audience}/{s}`, unless it is already
+    /// qualified (it names a URI, or starts with the audience).
+    pub fn entra_scope(audience: &Audience, s: &str) -> String {
+        let aud = audience.as_str().trim_end_matches('/');
+        if s.contains("://") || s.starts_with(&format!("{aud}/")) {
+            s.to_owned()
+        } else {
+            format!("{aud}/{s}")
+        }
+    }
+
+    /// A granted scope as the broker names it: Entra answers with `{audience}/{scope}`, the
+    /// access token's `scp` and the registry say `{scope}`.
+    pub fn granted_scope<'a>(self, audience: &Audience, s: &'a str) -> &'a str {
+        match self {
+            Dialect::Entra => s
+                .strip_prefix(audience.as_str().trim_end_matches('/'))
+                .and_then(|rest| rest.strip_prefix('/'))
+                .filter(|rest| !rest.is_empty())
+                .unwrap_or(s),
+            _ => s,
+        }
+    }
+
+    /// The sign-in's scopes from the configured ones. Entra names the login audience's API
+    /// by `{audience}/.default` (all its permissions the app was granted); a bare API scope there
+    /// would be read as one of Microsoft Graph's, so only the OIDC scopes stay.
+    pub fn login_scopes(
+        self,
+        configured: &[&str],
+        login_audience: Option<&Audience>,
+    ) -> Vec<String> {
+        match self {
+            Dialect::Entra => configured
+                .iter()
+                .filter(|s| OIDC_SCOPES.contains(s) || s.contains("://"))
+                .map(|s| (*s).to_owned())
+                .chain(login_audience.map(|a| Self::entra_scope(a, ".default")))
+                .collect(),
+            _ => configured.iter().map(|s| (*s).to_owned()).collect(),
+        }
     }
 
     /// Audience parameters for the authorization request.
@@ -108,6 +172,8 @@ impl Dialect {
             Dialect::Auth0 => default_audience
                 .map(|a| vec![("audience".to_owned(), a.as_str().to_owned())])
                 .unwrap_or_default(),
+            // Entra: the login audience travels in the scope (see `login_scopes`).
+            Dialect::Entra => Vec::new(),
             // RFC 8707 §2: a refresh token only reaches resources granted here, so ask for all.
             Dialect::Rfc8707 => audiences
                 .iter()
@@ -136,7 +202,7 @@ impl Dialect {
     ) -> Option<&'a Audience> {
         match self {
             Dialect::Auth0 => default_audience,
-            Dialect::Rfc8707 => default_audience.or(audiences.first()),
+            Dialect::Rfc8707 | Dialect::Entra => default_audience.or(audiences.first()),
         }
     }
 
@@ -147,6 +213,7 @@ impl Dialect {
         match self {
             Dialect::Auth0 => None,
             Dialect::Rfc8707 => Some(("resource", audience.as_str().to_owned())),
+            Dialect::Entra => Some(("scope", Self::entra_scope(audience, ".default"))),
         }
     }
 
@@ -155,6 +222,45 @@ impl Dialect {
         match self {
             Dialect::Auth0 => ("audience", audience.as_str().to_owned()),
             Dialect::Rfc8707 => ("resource", audience.as_str().to_owned()),
+            Dialect::Entra => ("scope", Self::entra_scope(audience, ".default")),
+        }
+    }
+
+    /// A refresh-token grant's parameters for `audience` (if one) and `scopes` (if any): the
+    /// audience parameter and `scope`, or for Entra one `scope` naming both.
+    ///
+    /// ```
+    /// use portico_types::{audience::Audience, dialect::Dialect};
+    /// let a = Audience::parse("api://billing").unwrap();
+    /// assert_eq!(
+    ///     Dialect::Entra.refresh_params(Some(&a), &["read"]),
+    ///     vec![("scope", "api://billing/read".to_string())]
+    /// );
+    /// assert_eq!(
+    ///     Dialect::Auth0.refresh_params(Some(&a), &["read"]),
+    ///     vec![("audience", "api://billing".to_string()), ("scope", "read".to_string())]
+    /// );
+    /// ```
+    pub fn refresh_params(
+        self,
+        audience: Option<&Audience>,
+        scopes: &[&str],
+    ) -> Vec<(&'static str, String)> {
+        match (self, audience) {
+            (Dialect::Entra, Some(a)) if !scopes.is_empty() => vec![(
+                "scope",
+                scopes
+                    .iter()
+                    .map(|s| Self::entra_scope(a, s))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )],
+            (Dialect::Entra, Some(a)) => vec![self.refresh_param(a)],
+            _ => audience
+                .map(|a| self.refresh_param(a))
+                .into_iter()
+                .chain((!scopes.is_empty()).then(|| ("scope", scopes.join(" "))))
+                .collect(),
         }
     }
 
@@ -185,7 +291,7 @@ impl Dialect {
                 }
                 Some(url)
             }
-            Dialect::Rfc8707 => {
+            Dialect::Rfc8707 | Dialect::Entra => {
                 let mut url = end_session_endpoint?.clone();
                 {
                     let mut q = url.query_pairs_mut();
@@ -213,6 +319,48 @@ mod tests {
 
     fn audiences() -> Vec<Audience> {
         vec![aud("https://api/a"), aud("https://api/b")]
+    }
+
+    #[test]
+    fn entra_names_resources_by_scope() {
+        let billing = aud("api://billing");
+        assert_eq!(
+            Dialect::Entra.authorize_params(&[billing.clone()], None),
+            vec![]
+        );
+        assert_eq!(
+            Dialect::Entra.login_scopes(&["openid", "profile", "read:invoices"], Some(&billing)),
+            vec!["openid", "profile", "api://billing/.default"]
+        );
+        assert_eq!(
+            Dialect::Entra.code_exchange_param(&billing),
+            Some(("scope", "api://billing/.default".to_owned()))
+        );
+        assert_eq!(
+            Dialect::Entra.refresh_params(Some(&billing), &[]),
+            vec![("scope", "api://billing/.default".to_owned())]
+        );
+        assert_eq!(
+            Dialect::Entra.refresh_params(None, &[]),
+            Vec::<(&str, String)>::new()
+        );
+        assert_eq!(
+            Dialect::entra_scope(&billing, "api://billing/read"),
+            "api://billing/read"
+        );
+        assert_eq!(
+            Dialect::Entra.granted_scope(&billing, "api://billing/read"),
+            "read"
+        );
+        assert_eq!(
+            Dialect::Entra.granted_scope(&billing, "User.Read"),
+            "User.Read"
+        );
+        assert_eq!(
+            Dialect::Rfc8707.granted_scope(&billing, "api://billing/read"),
+            "api://billing/read"
+        );
+        assert_eq!(Dialect::parse("entra"), Ok(Dialect::Entra));
     }
 
     #[test]
@@ -307,7 +455,7 @@ mod tests {
 
     #[test]
     fn names_on_the_wire_and_in_the_configuration_agree() {
-        for d in [Dialect::Auth0, Dialect::Rfc8707] {
+        for d in [Dialect::Auth0, Dialect::Rfc8707, Dialect::Entra] {
             assert_eq!(
                 serde_json::to_string(&d).unwrap(),
                 format!("\"{}\"", d.as_str())
@@ -323,7 +471,7 @@ mod tests {
         }
         assert_eq!(
             Dialect::parse("okta").unwrap_err().detail(),
-            "`okta` is not one of `auth0`, `rfc8707`"
+            "`okta` is not one of `auth0`, `rfc8707`, `entra`"
         );
         assert_eq!(Revocation::parse("x").unwrap_err().kind(), Kind::Revocation);
     }

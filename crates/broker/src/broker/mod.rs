@@ -25,6 +25,7 @@ pub use sign_in::LoginRequest;
 use crate::cache::{CacheEntry, TokenCache};
 use crate::clock::Clock;
 use crate::config::{Audience, BrokerOptions, ProviderConfig, ScopeSet};
+use crate::dialect::Dialect;
 use crate::discovery::{self, ProviderMetadata};
 use crate::dpop::DpopKey;
 use crate::error::{AuthError, StoreError};
@@ -306,13 +307,26 @@ impl Inner {
         requested: &ScopeSet,
         proved: bool,
     ) -> Result<CacheEntry, AuthError> {
-        let mut entry = accept_access_token(
-            resp,
-            audience,
-            requested,
-            &self.config.audiences,
-            self.clock.now(),
-        )?;
+        // Entra names granted scopes `{audience}/{scope}`; the registry says `{scope}`.
+        let normalized;
+        let resp = match (&resp.scope, self.config.dialect) {
+            (Some(scope), Dialect::Entra) => {
+                normalized = TokenResponse {
+                    scope: Some(
+                        scope
+                            .split_whitespace()
+                            .map(|s| Dialect::Entra.granted_scope(audience, s))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    ..resp.clone()
+                };
+                &normalized
+            }
+            _ => resp,
+        };
+        let mut entry =
+            accept_access_token(resp, audience, requested, &self.config, self.clock.now())?;
         // Token types are case-insensitive (RFC 6749 §7.1); one spelling from here on.
         if entry.grant.token_type.eq_ignore_ascii_case(DPOP_TOKEN_TYPE) {
             if !proved {

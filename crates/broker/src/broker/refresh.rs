@@ -172,12 +172,18 @@ fn refresh_form(
     audience: Option<&Audience>,
     scopes: &ScopeSet,
 ) -> Form {
-    Form::default()
-        .with("grant_type", "refresh_token")
-        .with("refresh_token", refresh_token.expose_secret())
-        .with("client_id", config.client_id.as_str())
-        .with_opt(audience.map(|aud| config.dialect.refresh_param(aud)))
-        .with_opt((!scopes.is_empty()).then(|| ("scope", scopes.to_string())))
+    let scopes: Vec<&str> = scopes.iter().collect();
+    config
+        .dialect
+        .refresh_params(audience, &scopes)
+        .into_iter()
+        .fold(
+            Form::default()
+                .with("grant_type", "refresh_token")
+                .with("refresh_token", refresh_token.expose_secret())
+                .with("client_id", config.client_id.as_str()),
+            |form, (name, value)| form.with(name, value),
+        )
 }
 
 impl Inner {

@@ -4,7 +4,7 @@
 
 use crate::cache::CacheEntry;
 use crate::clock::{unix_ms, unix_secs};
-use crate::config::{Audience, ScopeSet};
+use crate::config::{Audience, ProviderConfig, ScopeSet};
 use crate::error::AuthError;
 use crate::id_token;
 use crate::ipc::TokenGrant;
@@ -14,14 +14,7 @@ use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime};
 
 /// Scopes that describe the login, not an API; never what a proactive refresh asks for.
-const OIDC_SCOPES: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "offline_access",
-    "address",
-    "phone",
-];
+use portico_types::dialect::OIDC_SCOPES;
 /// Lifetime assumed when a token response has neither `expires_in` nor a JWT `exp`.
 const FALLBACK_TTL: Duration = Duration::from_secs(300);
 /// Longest lifetime we believe, whatever `expires_in` or `exp` claim.
@@ -66,7 +59,7 @@ impl Form {
 }
 
 /// A successful token response (RFC 6749 §5.1), as sent.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     pub(crate) token_type: Option<String>,
@@ -84,16 +77,22 @@ pub(crate) fn accept_access_token(
     resp: &TokenResponse,
     audience: &Audience,
     requested: &ScopeSet,
-    configured: &[Audience],
+    config: &ProviderConfig,
     now: SystemTime,
 ) -> Result<CacheEntry, AuthError> {
     let claims = id_token::unverified_claims(&resp.access_token);
     if let Some(c) = &claims {
         let auds = id_token::audiences(c);
-        let leaks_other = auds
-            .iter()
-            .any(|a| a != audience.as_str() && configured.iter().any(|k| k.as_str() == a));
-        if !auds.iter().any(|a| a == audience.as_str()) || leaks_other {
+        // An audience may be known to its tokens by other names too (accepted audiences).
+        let ours = config.audience_names(audience);
+        let leaks_other = auds.iter().any(|a| {
+            !ours.contains(&a.as_str())
+                && config
+                    .audiences
+                    .iter()
+                    .any(|k| config.audience_names(k).contains(&a.as_str()))
+        });
+        if !auds.iter().any(|a| ours.contains(&a.as_str())) || leaks_other {
             // E.g. Auth0 MRRT fallback to the login audience: never hand out a wrong token.
             tracing::warn!(audience = %audience, granted = %auds.join(" "),
                 "the provider returned a token for a different audience");
@@ -222,11 +221,18 @@ mod tests {
         }
     }
 
-    fn configured() -> Vec<Audience> {
-        vec![
-            Audience::parse(BILLING).unwrap(),
-            Audience::parse(CORE).unwrap(),
-        ]
+    fn configured() -> ProviderConfig {
+        ProviderConfig::builder(url::Url::parse("https://idp.example.com/").unwrap(), "c")
+            .audiences([
+                Audience::parse(BILLING).unwrap(),
+                Audience::parse(CORE).unwrap(),
+            ])
+            .accepted_audiences(
+                Audience::parse(CORE).unwrap(),
+                ["8f0c1b8e-core-app-id".to_owned()],
+            )
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -305,6 +311,23 @@ mod tests {
                 "{aud}"
             );
         }
+        // Another name of core (its application id) is core's too: refused for billing,
+        // accepted for core.
+        let core = Audience::parse(CORE).unwrap();
+        let token = jwt(json!({ "aud": "8f0c1b8e-core-app-id" }));
+        assert!(matches!(
+            accept_access_token(
+                &response(token.clone(), None),
+                &billing,
+                &none,
+                &configured(),
+                now
+            ),
+            Err(AuthError::AudienceNotGranted { .. })
+        ));
+        assert!(
+            accept_access_token(&response(token, None), &core, &none, &configured(), now).is_ok()
+        );
         // An opaque token is the answer for the audience the request named.
         assert!(accept_access_token(
             &response("opaque".into(), None),

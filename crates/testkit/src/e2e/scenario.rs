@@ -30,6 +30,8 @@ pub enum Dialect {
     Auth0,
     /// RFC 8707 `resource=`.
     Rfc8707,
+    /// Microsoft Entra ID: resources named by scopes; the dev provider runs its Entra-like mode.
+    Entra,
 }
 
 /// The OpenID Provider a scenario signs in with.
@@ -148,7 +150,7 @@ impl ScenarioBuilder {
 
     /// Take the E2E lock (one app at a time on the machine), start the desktop session, the
     /// provider and the demo APIs, and write the app's configuration.
-    pub async fn start(self) -> Result<Scenario> {
+    pub async fn start(mut self) -> Result<Scenario> {
         let lock = take_global_lock().await?;
         let root = std::env::temp_dir().join("portico-e2e");
         let dir = root.join(format!("{}-{}", self.name, std::process::id()));
@@ -168,6 +170,9 @@ impl ScenarioBuilder {
         };
         let api_configs = self.idp.apis.clone();
         let mut provider_env: Vec<(String, String)> = Vec::new();
+        if self.dialect == Dialect::Entra {
+            self.idp.entra = true;
+        }
         let (idp, client_id) = match self.provider {
             Provider::DevIdp => (
                 RunningProvider::Dev(DevIdp::start(self.idp).await?),
@@ -228,6 +233,7 @@ impl ScenarioBuilder {
             match self.dialect {
                 Dialect::Auth0 => "auth0",
                 Dialect::Rfc8707 => "rfc8707",
+                Dialect::Entra => "entra",
             }
             .to_owned(),
         );

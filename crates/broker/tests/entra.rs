@@ -1,0 +1,144 @@
+//! The `entra` dialect (Microsoft Entra ID, identity platform v2) against the dev provider in
+//! its Entra-like mode: resources named by scopes, one refresh token for every audience,
+//! qualified scopes in answers, an API known to its tokens by its application id.
+
+mod common;
+use common::*;
+use portico_broker::*;
+use portico_dev_idp::{IdpConfig, ANALYTICS_API, BILLING_API, CORE_API, ENTRA_TENANT};
+use std::sync::Arc;
+
+/// Billing's application id: what its tokens carry as `aud`.
+const BILLING_APP_ID: &str = "0b7a3c52-5d1e-4a57-9d0e-6f2c1e9b8a41";
+
+fn entra_idp() -> IdpConfig {
+    let mut idp = IdpConfig {
+        entra: true,
+        ..IdpConfig::portico_demo()
+    };
+    for api in &mut idp.apis {
+        if api.identifier == BILLING_API {
+            api.token_audience = Some(BILLING_APP_ID.to_owned());
+        }
+    }
+    idp
+}
+
+async fn entra_env(accept_app_id: bool) -> Env {
+    let e = env_with(
+        entra_idp(),
+        Dialect::Entra,
+        options(),
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+    let mut builder = e.config.to_builder().par(Mode::Off);
+    if accept_app_id {
+        builder = builder.accepted_audiences(billing(), [BILLING_APP_ID.to_owned()]);
+    }
+    let mut e = e;
+    e.config = builder.build().unwrap();
+    e.broker = e.restart(options());
+    e
+}
+
+#[tokio::test]
+async fn one_sign_in_three_audiences_by_scope_and_logout() {
+    let e = entra_env(true).await;
+    let req = e.broker.begin_login(None).await.unwrap();
+    let q: Vec<(String, String)> = req.authorize_url.query_pairs().into_owned().collect();
+    let scope = &q.iter().find(|(k, _)| k == "scope").unwrap().1;
+    assert!(
+        scope
+            .split(' ')
+            .any(|s| s == format!("{CORE_API}/.default")),
+        "the login audience by its .default scope: {scope}"
+    );
+    assert!(scope.split(' ').any(|s| s == "offline_access"));
+    assert!(
+        !scope.split(' ').any(|s| s == "read:dashboard"),
+        "no bare API scope (Entra would read it as Microsoft Graph's): {scope}"
+    );
+    assert!(!q.iter().any(|(k, _)| k == "audience" || k == "resource"));
+    let cb = portico_testkit::browser::sign_in(req.authorize_url.as_str(), "alice")
+        .await
+        .unwrap();
+    e.broker.complete_login(&cb).await.unwrap();
+
+    // The login token (core) came with the sign-in.
+    let before = e.admin.counters().token_refresh;
+    let core_token = e
+        .broker
+        .get_token(&core(), &ScopeSet::empty())
+        .await
+        .unwrap();
+    assert_eq!(e.admin.counters().token_refresh, before);
+    assert_eq!(
+        claims(core_token.access_token.expose_secret())["tid"],
+        ENTRA_TENANT
+    );
+
+    // Other audiences by the one refresh token, each named by scope; the qualified scopes of
+    // the answer are read as the registry names them.
+    let b = e
+        .broker
+        .get_token(&billing(), &scopes("read:invoices"))
+        .await
+        .unwrap();
+    assert_eq!(b.audience, BILLING_API);
+    assert_eq!(b.scope, "read:invoices");
+    assert_eq!(
+        claims(b.access_token.expose_secret())["aud"],
+        BILLING_APP_ID
+    );
+    let a = e
+        .broker
+        .get_token(&analytics(), &ScopeSet::empty())
+        .await
+        .unwrap();
+    assert_eq!(claims(a.access_token.expose_secret())["aud"], ANALYTICS_API);
+    assert_eq!(e.admin.counters().token_refresh, before + 2);
+
+    let url = e.broker.logout().await.unwrap().expect("end-session URL");
+    assert_eq!(url.path(), "/oidc/logout");
+    assert_eq!(
+        e.admin.active_families(),
+        0,
+        "the refresh token was revoked"
+    );
+}
+
+#[tokio::test]
+async fn a_token_under_another_name_is_refused_unless_that_name_is_accepted() {
+    let e = entra_env(false).await;
+    login(&e.broker, "alice").await;
+    let refused = e
+        .broker
+        .get_token(&billing(), &scopes("read:invoices"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), "audience_not_granted");
+    assert!(refused.to_string().contains(BILLING_APP_ID), "{refused}");
+}
+
+#[tokio::test]
+async fn a_tenant_independent_issuer_is_refused_at_configuration() {
+    for tenant in ["common", "organizations", "consumers"] {
+        let issuer =
+            url::Url::parse(&format!("https://login.microsoftonline.com/{tenant}/v2.0")).unwrap();
+        let err = ProviderConfig::builder(issuer, "c")
+            .dialect(Dialect::Entra)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), "config_invalid");
+        assert!(err.to_string().contains("your tenant's issuer"), "{err}");
+    }
+    let tenant = url::Url::parse(&format!(
+        "https://login.microsoftonline.com/{ENTRA_TENANT}/v2.0"
+    ))
+    .unwrap();
+    assert!(ProviderConfig::builder(tenant, "c")
+        .dialect(Dialect::Entra)
+        .build()
+        .is_ok());
+}
