@@ -344,3 +344,32 @@ pub(crate) fn host_token_status<R: Runtime>(
     require_host_ui(&webview)?;
     Ok(portico.token_status())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const BILLING: &str = "https://api.portico.dev/billing";
+
+    #[test]
+    fn deny_wins_and_matching_is_exact() {
+        let rules = AudienceRules::from_lists(vec![BILLING.into()], vec![]);
+        assert!(rules.admits(BILLING));
+        assert!(!rules.admits(&format!("{BILLING}/")));
+        assert!(!rules.admits(&BILLING.to_uppercase()));
+        let rules = AudienceRules::from_lists(vec![BILLING.into()], vec![BILLING.into()]);
+        assert!(!rules.admits(BILLING));
+        assert!(!AudienceRules::from_lists(vec![], vec![]).admits(BILLING));
+    }
+
+    #[test]
+    fn arguments_of_the_wrong_type_are_named() {
+        let e = get_token_args(Some(&json!(1)), None).unwrap_err();
+        assert_eq!(e.kind(), "invalid_audience");
+        let e = get_token_args(Some(&json!(BILLING)), Some(&json!(["a"]))).unwrap_err();
+        assert_eq!(e.kind(), "invalid_scope");
+        let ok = get_token_args(Some(&json!(BILLING)), Some(&json!("read:x"))).unwrap();
+        assert_eq!(ok.scopes.as_deref(), Some("read:x"));
+    }
+}
