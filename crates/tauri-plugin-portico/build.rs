@@ -18,6 +18,19 @@ const COMMANDS: &[&str] = &[
     "host_token_status",
 ];
 
+/// One entry of `get_token`'s scope (`allow` / `deny` in a capability file): an audience the
+/// webview may (or must never) have tokens for. Kept in step with `models::AudienceScope`.
+#[derive(schemars::JsonSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AudienceScope {
+    /// The audience (API identifier) exactly as the provider knows it, e.g.
+    /// `https://api.example.com/billing`. Matched exactly; a deny entry wins over every allow.
+    audience: String,
+}
+
 fn main() {
-    tauri_plugin::Builder::new(COMMANDS).build();
+    tauri_plugin::Builder::new(COMMANDS)
+        .global_scope_schema(schemars::schema_for!(AudienceScope))
+        .build();
 }
