@@ -313,6 +313,12 @@ fn wire_broker_events<R: Runtime>(app: &AppHandle<R>, portico: &Arc<Portico>) {
 }
 
 async fn silent_login(portico: &Portico) {
+    // A host that built its broker itself may have signed in already: restoring the stored
+    // session over it would race its refreshes (and could present a rotated refresh token).
+    if portico.broker().session().is_some() {
+        portico.push_state();
+        return;
+    }
     match portico.broker().silent_login().await {
         Ok(_) => tracing::info!("session restored from the keyring"),
         Err(AuthError::LoginRequired { .. }) => {}
