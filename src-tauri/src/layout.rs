@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tauri::webview::{NewWindowResponse, PageLoadEvent, WebviewBuilder};
 use tauri::{AppHandle, LogicalPosition, LogicalSize, Manager, Runtime, WebviewUrl};
 
-use crate::state::Shell;
+use tauri_plugin_portico::Portico;
 
 pub const WINDOW_LABEL: &str = "main";
 pub const CHROME_LABEL: &str = "chrome";
@@ -17,7 +17,7 @@ pub const CHROME_EXPANDED_HEIGHT: f64 = 360.0;
 const WIDTH: f64 = 1280.0;
 const HEIGHT: f64 = 800.0;
 
-pub fn create<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> tauri::Result<()> {
+pub fn create<R: Runtime>(app: &AppHandle<R>, portico: &Portico) -> tauri::Result<()> {
     let window = tauri::window::WindowBuilder::new(app, WINDOW_LABEL)
         .title("Portico")
         .inner_size(WIDTH, HEIGHT)
@@ -35,13 +35,13 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> tauri::Result<()
     )?;
     set_chrome_height(&chrome, CHROME_HEIGHT)?;
 
-    let active = shell.active_mfe();
-    for mfe in &shell.config.mfes {
-        let Some(url) = crate::setup::mfe_start_url(shell, &mfe.id) else {
+    let active = portico.active_mfe();
+    for mfe in portico.mfes() {
+        let Some(url) = portico.mfe_start_url(&mfe.id) else {
             continue;
         };
         let label = mfe.webview_label();
-        let policy = shell.policy.clone();
+        let policy = portico.policy().clone();
         let nav_label = label.clone();
         let opener = app.clone();
         let popup_opener = app.clone();
@@ -53,14 +53,18 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> tauri::Result<()
                         return true;
                     }
                     if matches!(url.scheme(), "http" | "https") {
-                        crate::login::open_in_browser(&opener, url.as_str());
+                        if let Some(p) = opener.try_state::<Arc<Portico>>() {
+                            p.open_in_browser(&opener, url.as_str());
+                        }
                     }
                     tracing::info!(label = %nav_label, "navigation outside the MFE's origin refused");
                     false
                 })
                 .on_new_window(move |url, _| {
                     if matches!(url.scheme(), "http" | "https") {
-                        crate::login::open_in_browser(&popup_opener, url.as_str());
+                        if let Some(p) = popup_opener.try_state::<Arc<Portico>>() {
+                            p.open_in_browser(&popup_opener, url.as_str());
+                        }
                     }
                     NewWindowResponse::Deny
                 })
@@ -68,8 +72,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> tauri::Result<()
                 // page recorded here is one of them (get_token reads it without a main-thread hop).
                 .on_page_load(|webview, payload| {
                     if payload.event() == PageLoadEvent::Started {
-                        if let Some(shell) = webview.try_state::<Arc<Shell>>() {
-                            shell.record_mfe_page(webview.label(), payload.url());
+                        if let Some(portico) = webview.try_state::<Arc<Portico>>() {
+                            portico.record_mfe_page(webview.label(), payload.url());
                         }
                     }
                 }),
@@ -84,8 +88,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> tauri::Result<()
 }
 
 /// Show one MFE, hide the others.
-pub fn select<R: Runtime>(app: &AppHandle<R>, shell: &Shell, id: &str) -> tauri::Result<()> {
-    for mfe in &shell.config.mfes {
+pub fn select<R: Runtime>(app: &AppHandle<R>, portico: &Portico, id: &str) -> tauri::Result<()> {
+    for mfe in portico.mfes() {
         if let Some(w) = app.get_webview(&mfe.webview_label()) {
             if mfe.id == id {
                 w.show()?;

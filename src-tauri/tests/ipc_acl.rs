@@ -1,13 +1,13 @@
 //! The IPC boundary on Tauri's mock runtime (no GUI): the real capabilities of the app (the
-//! chrome's file and the per-MFE runtime capabilities), the real commands and a real broker.
-//! What a webview may call is decided by the webview it is, never by what the message says.
+//! chrome's file and the per-MFE runtime capabilities the Portico plugin adds), the plugin's real
+//! commands and a real broker. What a webview may call, and for which audience, is decided by
+//! the webview it is and its capabilities' scope, never by what the message says.
 
 use std::sync::Arc;
 
 use portico_broker::{
     Audience, Broker, BrokerOptions, Dialect, MemoryStore, ScopeSet, SystemClock,
 };
-use portico_shell::state::{ProviderView, Shell};
 use portico_shell_core::ShellConfig;
 use portico_testkit::figures::record;
 use portico_testkit::provider as fixture;
@@ -16,13 +16,14 @@ use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::{Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri_plugin_portico::{Portico, ProviderView};
 
 const BILLING: &str = "https://api.portico.dev/billing";
 const ANALYTICS: &str = "https://api.portico.dev/analytics";
 const BILLING_ORIGIN: &str = "http://127.0.0.1:4001";
 const ANALYTICS_ORIGIN: &str = "http://127.0.0.1:4003";
 
-fn shell() -> Shell {
+fn portico() -> Portico {
     let section = json!({ "mfes": [
         {"id": "billing", "title": "Billing", "source": {"url": format!("{BILLING_ORIGIN}/")},
          "audiences": [BILLING], "scopes": ["read:invoices"]},
@@ -55,7 +56,7 @@ fn shell() -> Shell {
         dialect: Dialect::Auth0,
         embedded: false,
     };
-    Shell::new(config, broker, view, None, Vec::new())
+    Portico::new(config, broker, view)
 }
 
 struct App {
@@ -64,12 +65,12 @@ struct App {
 
 impl App {
     fn new() -> App {
-        let app = portico_shell::with_commands(mock_builder())
-            .build(tauri::generate_context!("../tauri.conf.json", test = true))
-            .expect("mock app builds");
-        let shell = Arc::new(shell());
-        portico_shell::grant_mfe_capabilities(app.handle(), &shell).unwrap();
-        app.manage(shell);
+        let app = portico_shell::with_host(
+            mock_builder(),
+            tauri_plugin_portico::Builder::with_portico(portico()),
+        )
+        .build(tauri::generate_context!("../tauri.conf.json", test = true))
+        .expect("mock app builds");
         App { app }
     }
 
@@ -114,7 +115,7 @@ fn billing_webview_is_refused_the_analytics_audience_with_a_typed_error() {
     let err = invoke(
         &billing,
         &format!("{BILLING_ORIGIN}/"),
-        "get_token",
+        "plugin:portico|get_token",
         json!({ "audience": ANALYTICS }),
     )
     .unwrap_err();
@@ -131,7 +132,7 @@ fn billing_webview_reaches_the_broker_for_its_own_audience() {
     let err = invoke(
         &billing,
         &format!("{BILLING_ORIGIN}/"),
-        "get_token",
+        "plugin:portico|get_token",
         json!({ "audience": BILLING }),
     )
     .unwrap_err();
@@ -139,7 +140,7 @@ fn billing_webview_reaches_the_broker_for_its_own_audience() {
     let ctx = invoke(
         &billing,
         &format!("{BILLING_ORIGIN}/"),
-        "mfe_context",
+        "plugin:portico|mfe_context",
         json!({}),
     )
     .unwrap();
@@ -154,7 +155,7 @@ fn scopes_beyond_the_registration_are_refused() {
     let err = invoke(
         &billing,
         &format!("{BILLING_ORIGIN}/"),
-        "get_token",
+        "plugin:portico|get_token",
         json!({ "audience": BILLING, "scopes": "read:invoices write:invoices" }),
     )
     .unwrap_err();
@@ -174,10 +175,16 @@ fn malformed_arguments_get_errors_not_panics() {
         json!({ "audience": "x".repeat(10_000) }),
         json!({ "audience": BILLING, "scopes": ["array"] }),
     ] {
-        let err = invoke(&billing, &url, "get_token", args.clone()).unwrap_err();
+        let err = invoke(&billing, &url, "plugin:portico|get_token", args.clone()).unwrap_err();
         assert!(err["kind"].is_string(), "{args}: {err}");
     }
-    let err = invoke(&billing, &url, "get_token", json!({ "audience": "" })).unwrap_err();
+    let err = invoke(
+        &billing,
+        &url,
+        "plugin:portico|get_token",
+        json!({ "audience": "" }),
+    )
+    .unwrap_err();
     assert_eq!(err["kind"], "invalid_audience");
 }
 
@@ -188,7 +195,7 @@ fn an_unknown_webview_is_refused_by_the_acl() {
     let err = invoke(
         &intruder,
         &format!("{BILLING_ORIGIN}/"),
-        "get_token",
+        "plugin:portico|get_token",
         json!({ "audience": BILLING }),
     )
     .unwrap_err();
@@ -204,7 +211,7 @@ fn a_remote_origin_outside_the_capability_is_refused() {
     let err = invoke(
         &billing,
         "http://127.0.0.1:9999/",
-        "get_token",
+        "plugin:portico|get_token",
         json!({ "audience": BILLING }),
     )
     .unwrap_err();
@@ -212,7 +219,7 @@ fn a_remote_origin_outside_the_capability_is_refused() {
     let err = invoke(
         &billing,
         "https://evil.example.com/",
-        "mfe_context",
+        "plugin:portico|mfe_context",
         json!({}),
     )
     .unwrap_err();
@@ -249,10 +256,10 @@ fn an_mfe_cannot_drive_the_session_and_the_chrome_cannot_take_tokens() {
     let app = App::new();
     let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
     for cmd in [
-        "shell_sign_out",
-        "shell_state",
-        "token_status",
-        "shell_sign_in",
+        "plugin:portico|host_sign_out",
+        "plugin:portico|host_state",
+        "plugin:portico|host_token_status",
+        "plugin:portico|host_sign_in",
     ] {
         let err = invoke(&billing, &format!("{BILLING_ORIGIN}/"), cmd, json!({})).unwrap_err();
         assert!(is_acl_refusal(&err), "{cmd}: {err}");
@@ -261,7 +268,7 @@ fn an_mfe_cannot_drive_the_session_and_the_chrome_cannot_take_tokens() {
     let err = invoke(
         &chrome,
         "tauri://localhost/shell/index.html",
-        "get_token",
+        "plugin:portico|get_token",
         json!({ "audience": BILLING }),
     )
     .unwrap_err();
@@ -270,7 +277,7 @@ fn an_mfe_cannot_drive_the_session_and_the_chrome_cannot_take_tokens() {
     let state = invoke(
         &chrome,
         "tauri://localhost/shell/index.html",
-        "shell_state",
+        "plugin:portico|host_state",
         json!({}),
     )
     .unwrap();
@@ -349,7 +356,12 @@ fn audience_input_gets_typed_errors_before_any_lookup() {
         ),
     ];
     for (case, audience, expected) in cases {
-        let r = invoke(&billing, &url, "get_token", json!({ "audience": audience }));
+        let r = invoke(
+            &billing,
+            &url,
+            "plugin:portico|get_token",
+            json!({ "audience": audience }),
+        );
         figure(case, expected, &kind(&r));
         let err = r.unwrap_err();
         assert_eq!(err["kind"], expected, "{case}: {err}");
@@ -370,7 +382,7 @@ fn unknown_fields_cannot_change_who_is_calling() {
     // The identity fields are ignored: still billing, so analytics stays forbidden ...
     let mut args = spoof.clone();
     args["audience"] = json!(ANALYTICS);
-    let r = invoke(&billing, &url, "get_token", args);
+    let r = invoke(&billing, &url, "plugin:portico|get_token", args);
     figure(
         "unknown fields claiming another MFE",
         "forbidden_audience",
@@ -380,7 +392,7 @@ fn unknown_fields_cannot_change_who_is_calling() {
     // ... and its own audience goes through to the broker as before (nobody signed in).
     let mut args = spoof;
     args["audience"] = json!(BILLING);
-    let r = invoke(&billing, &url, "get_token", args);
+    let r = invoke(&billing, &url, "plugin:portico|get_token", args);
     figure(
         "unknown fields with its own audience",
         "login_required",
@@ -437,7 +449,7 @@ fn wrong_types_get_typed_errors_naming_the_argument() {
             "invalid_scope",
         ),
     ] {
-        let r = invoke(&billing, &url, "get_token", args.clone());
+        let r = invoke(&billing, &url, "plugin:portico|get_token", args.clone());
         figure(&format!("wrong type: {case}"), expected, &kind(&r));
         let err = r.unwrap_err();
         assert_eq!(err["kind"], expected, "{case}: {err}");
@@ -448,7 +460,7 @@ fn wrong_types_get_typed_errors_naming_the_argument() {
         );
     }
     // A payload that is not an object has no `audience` key at all.
-    let r = invoke(&billing, &url, "get_token", json!([BILLING]));
+    let r = invoke(&billing, &url, "plugin:portico|get_token", json!([BILLING]));
     figure(
         "wrong type: arguments not an object",
         "invalid_audience",
@@ -459,7 +471,7 @@ fn wrong_types_get_typed_errors_naming_the_argument() {
     let r = invoke(
         &billing,
         &url,
-        "get_token",
+        "plugin:portico|get_token",
         json!({ "audience": BILLING, "scopes": "read:invoices\"" }),
     );
     figure("scope with a quote", "invalid_scope", &kind(&r));
@@ -476,8 +488,8 @@ fn unregistered_webviews_are_refused_for_every_mfe_command() {
     ] {
         let w = app.webview(label, &url);
         for (cmd, args) in [
-            ("get_token", json!({ "audience": BILLING })),
-            ("mfe_context", json!({})),
+            ("plugin:portico|get_token", json!({ "audience": BILLING })),
+            ("plugin:portico|mfe_context", json!({})),
         ] {
             let r = invoke(&w, &url, cmd, args);
             let outcome = match &r {
@@ -496,4 +508,166 @@ fn unregistered_webviews_are_refused_for_every_mfe_command() {
             );
         }
     }
+}
+
+/// A capability the host adds (as it would in `src-tauri/capabilities/*.json`) for the billing
+/// webview at its origin, with `portico:allow-get-token` scoped by `scope`.
+fn host_capability(app: &App, identifier: &str, scope: Value) {
+    let mut permission = json!({ "identifier": "portico:allow-get-token" });
+    if let (Some(p), Some(s)) = (permission.as_object_mut(), scope.as_object()) {
+        p.extend(s.clone());
+    }
+    let capability = json!({
+        "identifier": identifier,
+        "webviews": ["mfe-billing"],
+        "local": false,
+        "remote": { "urls": [format!("{BILLING_ORIGIN}/*")] },
+        "permissions": [permission],
+    });
+    app.app
+        .handle()
+        .add_capability(capability.to_string().as_str())
+        .expect("the host's capability is valid");
+}
+
+#[test]
+fn an_audience_outside_the_webviews_scope_is_refused_before_the_broker() {
+    let app = App::new();
+    let analytics = app.webview("mfe-analytics", &format!("{ANALYTICS_ORIGIN}/"));
+    let url = format!("{ANALYTICS_ORIGIN}/");
+    // Its own audience is in its scope: on to the broker (nobody is signed in).
+    let err = invoke(
+        &analytics,
+        &url,
+        "plugin:portico|get_token",
+        json!({ "audience": ANALYTICS }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "login_required", "{err}");
+    // Billing's is not: refused by the scope, typed, without reaching the broker.
+    let err = invoke(
+        &analytics,
+        &url,
+        "plugin:portico|get_token",
+        json!({ "audience": BILLING }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "forbidden_audience", "{err}");
+    assert_eq!(err["audience"], BILLING);
+}
+
+#[test]
+fn a_deny_entry_in_a_host_capability_wins_over_the_registration() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    // Registered for it: on to the broker (nobody is signed in) ...
+    let err = invoke(
+        &billing,
+        &format!("{BILLING_ORIGIN}/"),
+        "plugin:portico|get_token",
+        json!({ "audience": BILLING }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "login_required", "{err}");
+    // ... until the host denies it.
+    host_capability(
+        &app,
+        "host-denies-billing",
+        json!({ "deny": [{ "audience": BILLING }] }),
+    );
+    let err = invoke(
+        &billing,
+        &format!("{BILLING_ORIGIN}/"),
+        "plugin:portico|get_token",
+        json!({ "audience": BILLING }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "forbidden_audience", "{err}");
+    // The rest of the MFE's permissions are untouched.
+    let ctx = invoke(
+        &billing,
+        &format!("{BILLING_ORIGIN}/"),
+        "plugin:portico|mfe_context",
+        json!({}),
+    )
+    .unwrap();
+    assert_eq!(ctx["id"], "billing");
+}
+
+#[test]
+fn a_host_capability_can_allow_another_audience_and_deny_still_wins() {
+    let app = App::new();
+    host_capability(
+        &app,
+        "host-allows-analytics",
+        json!({ "allow": [{ "audience": ANALYTICS }] }),
+    );
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    let url = format!("{BILLING_ORIGIN}/");
+    // Allowed by the host: past the scope, on to the broker (nobody is signed in).
+    let err = invoke(
+        &billing,
+        &url,
+        "plugin:portico|get_token",
+        json!({ "audience": ANALYTICS }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "login_required", "{err}");
+    // A deny in another capability for the same webview wins over both allows.
+    host_capability(
+        &app,
+        "host-denies-analytics",
+        json!({ "deny": [{ "audience": ANALYTICS }] }),
+    );
+    let err = invoke(
+        &billing,
+        &url,
+        "plugin:portico|get_token",
+        json!({ "audience": ANALYTICS }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "forbidden_audience", "{err}");
+}
+
+#[test]
+fn host_ui_commands_are_refused_to_an_mfe_even_if_a_capability_grants_them() {
+    let app = App::new();
+    let capability = json!({
+        "identifier": "misconfigured",
+        "webviews": ["mfe-billing"],
+        "local": false,
+        "remote": { "urls": [format!("{BILLING_ORIGIN}/*")] },
+        "permissions": ["portico:host-ui"],
+    });
+    app.app
+        .handle()
+        .add_capability(capability.to_string().as_str())
+        .unwrap();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    for cmd in ["plugin:portico|host_state", "plugin:portico|host_sign_out"] {
+        let err = invoke(&billing, &format!("{BILLING_ORIGIN}/"), cmd, json!({})).unwrap_err();
+        assert_eq!(err["kind"], "not_permitted", "{cmd}: {err}");
+    }
+}
+
+#[test]
+fn the_chrome_drives_the_layout_and_mfes_cannot() {
+    let app = App::new();
+    let billing = app.webview("mfe-billing", &format!("{BILLING_ORIGIN}/"));
+    for (cmd, args) in [
+        ("shell_select_mfe", json!({ "id": "analytics" })),
+        ("shell_set_chrome_expanded", json!({ "expanded": true })),
+    ] {
+        let err = invoke(&billing, &format!("{BILLING_ORIGIN}/"), cmd, args).unwrap_err();
+        assert!(is_acl_refusal(&err), "{cmd}: {err}");
+    }
+    let chrome = app.webview("chrome", "tauri://localhost/shell/index.html");
+    let err = invoke(
+        &chrome,
+        "tauri://localhost/shell/index.html",
+        "shell_select_mfe",
+        json!({ "id": "nope" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "config_invalid", "{err}");
 }

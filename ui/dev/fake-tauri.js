@@ -91,9 +91,9 @@
   }
 
   const handlers = {
-    shell_state: () => shellState(),
-    token_status: () => world.status,
-    shell_subscribe: ({ channel }) => {
+    "plugin:portico|host_state": () => shellState(),
+    "plugin:portico|host_token_status": () => world.status,
+    "plugin:portico|host_subscribe": ({ channel }) => {
       const ch = { id: channelId(channel), index: 0, kind: "shell" };
       channels.push(ch);
       send(ch, { type: "state", state: shellState() }); // like the shell: current state first
@@ -102,13 +102,13 @@
       if (q.get("drawer")) setTimeout(() => document.querySelector(q.get("drawer") === "account" ? '[data-testid="account-menu"]' : '[data-testid="tokens-toggle"]')?.click(), 250);
       return null;
     },
-    shell_sign_in: () => (signInLater(), null),
-    shell_cancel_sign_in: () => {
+    "plugin:portico|host_sign_in": () => (signInLater(), null),
+    "plugin:portico|host_cancel_sign_in": () => {
       world.login = "idle";
       push("shell", { type: "state", state: shellState() });
       return null;
     },
-    shell_sign_out: () => {
+    "plugin:portico|host_sign_out": () => {
       world.session = null;
       world.status = [];
       push("shell", { type: "state", state: shellState() });
@@ -123,18 +123,18 @@
     },
     shell_set_chrome_expanded: () => null,
 
-    mfe_context: () => {
+    "plugin:portico|mfe_context": () => {
       if (!mfe) throw "mfe_context not allowed for this webview";
       return { id: mfe.id, title: mfe.title, audiences: mfe.audiences, settings: { apiUrl: `${location.origin}/demo-api/${mfe.audiences[0].split("/").pop()}/` } };
     },
-    mfe_subscribe: ({ channel }) => {
+    "plugin:portico|mfe_subscribe": ({ channel }) => {
       const ch = { id: channelId(channel), index: 0, kind: "mfe" };
       channels.push(ch);
       send(ch, { type: "sessionChanged", session: world.session }); // like the shell: current session first
       return null;
     },
-    mfe_sign_in: () => (signInLater(), null),
-    get_token: ({ audience }) => {
+    "plugin:portico|mfe_sign_in": () => (signInLater(), null),
+    "plugin:portico|get_token": ({ audience }) => {
       world.getTokenCalls = (world.getTokenCalls || 0) + 1;
       document.documentElement.dataset.previewGetTokenCalls = String(world.getTokenCalls);
       if (!mfe) throw "get_token not allowed for this webview";

@@ -742,6 +742,7 @@ mod tests {
             "crates/shell-core/src",
             "crates/types/src",
             "src-tauri/src",
+            "crates/tauri-plugin-portico/src",
             "ui/web",
         ] {
             let mut stack = vec![crate::root().join(dir)];

@@ -44,6 +44,7 @@ fn app_sources() -> Vec<String> {
         "crates/types/src",
         "crates/shell-core/src",
         "crates/broker/src",
+        "crates/tauri-plugin-portico/src",
         "src-tauri/src",
     ] {
         walk(&repo().join(dir), &mut files);
@@ -367,7 +368,8 @@ fn the_documented_errors_are_the_ones_the_app_prints() {
     let mut texts = Vec::new();
     for rel in [
         "crates/shell-core/src/config.rs",
-        "src-tauri/src/setup.rs",
+        "crates/tauri-plugin-portico/src/setup.rs",
+        "crates/tauri-plugin-portico/src/error.rs",
         "crates/types/src/audience.rs",
         "crates/types/src/scope.rs",
         "crates/types/src/provider.rs",

@@ -1,11 +1,14 @@
 // The Portico chrome: top bar (apps, sign-in state, account) and the drawer below it (token status,
-// account). It only renders what the shell reports over `shell_state` / `shell_subscribe` and
-// sends user intents back; no token or login logic lives here, and no token value ever reaches it.
+// account). It only renders what the Portico plugin reports (`host_state` / `host_subscribe`, the
+// `portico:host-ui` set) and sends user intents back; no token or login logic lives here, and no
+// token value ever reaches it. The IPC code is the plugin's own client, the one MFEs use.
 
-import { invoke, openChannel, toError } from "./ipc.js";
+import { createHostClient, invoke, toAuthError as toError } from "/_portico/client.js";
+
+const host = createHostClient();
 
 const state = {
-  shell: null, // shell_state
+  shell: null, // HostState (host_state)
   status: [], // AudienceStatus[]
   statusAt: 0,
   warnings: [], // { id, message, at }
@@ -114,11 +117,11 @@ function mfeTitle(id) {
 
 // ---------- commands ----------
 
-async function run(action, cmd, args) {
+async function run(action, call) {
   state.pendingAction = action;
   render();
   try {
-    return await invoke(cmd, args);
+    return await call();
   } catch (e) {
     showError(toError(e));
     return undefined;
@@ -161,7 +164,7 @@ async function setDrawer(view) {
 
 async function refreshStatus() {
   try {
-    const status = await invoke("token_status");
+    const status = await host.tokenStatus();
     if (Array.isArray(status)) {
       state.status = status;
       state.statusAt = Date.now();
@@ -235,7 +238,7 @@ function renderAuth() {
           "data-testid": "cancel-login",
           disabled: state.pendingAction === "cancel",
           text: "Cancel",
-          onclick: () => run("cancel", "shell_cancel_sign_in"),
+          onclick: () => run("cancel", () => host.cancelSignIn()),
         }),
       ),
     );
@@ -256,7 +259,7 @@ function renderAuth() {
           class: "btn btn-primary",
           "data-testid": "sign-in",
           disabled: state.pendingAction === "sign-in",
-          onclick: () => run("sign-in", "shell_sign_in"),
+          onclick: () => run("sign-in", () => host.signIn()),
         },
         svg(ICONS.external, 14),
         h("span", { text: "Sign in" }),
@@ -489,7 +492,7 @@ function accountPanel() {
         h("p", { class: "muted small", text: "Signing out revokes this device's refresh token, clears it from the keyring and ends the browser session." }),
         h(
           "button",
-          { type: "button", class: "btn btn-danger", "data-testid": "sign-out", disabled: state.pendingAction === "sign-out", onclick: () => run("sign-out", "shell_sign_out").then(() => state.drawer === "account" && setDrawer(null)) },
+          { type: "button", class: "btn btn-danger", "data-testid": "sign-out", disabled: state.pendingAction === "sign-out", onclick: () => run("sign-out", () => host.signOut()).then(() => state.drawer === "account" && setDrawer(null)) },
           svg(ICONS.out, 15),
           h("span", { text: "Sign out" }),
         ),
@@ -568,12 +571,11 @@ async function start() {
   render();
   try {
     // Subscribe first so no change between the snapshot and the subscription is lost.
-    const channel = openChannel(onPush);
-    await invoke("shell_subscribe", { channel: channel.arg });
-    const [shellState, status] = await Promise.all([invoke("shell_state"), invoke("token_status")]);
+    await host.subscribe(onPush);
+    const [shellState, status] = await Promise.all([host.state(), host.tokenStatus()]);
     state.shell = state.shell ?? shellState;
-    // Reloaded while the shell still had the chrome grown: shrink it back to the bar.
-    if (state.shell?.chromeExpanded && state.drawer === null) {
+    // A reload may find the chrome grown for a drawer it no longer shows: back to the bar.
+    if (state.drawer === null) {
       invoke("shell_set_chrome_expanded", { expanded: false }).catch(() => undefined);
     }
     if (state.statusAt === 0 && Array.isArray(status)) {

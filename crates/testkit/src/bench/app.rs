@@ -766,8 +766,8 @@ window.porticoBench.run(arguments[0]).then(done, (e) => done({ error: String((e 
 
 const NATIVE_TOKEN_SCRIPT: &str = r#"
 const done = arguments[arguments.length - 1];
-window.__TAURI_INTERNALS__.invoke("mfe_context")
-  .then((c) => window.__TAURI_INTERNALS__.invoke("get_token", { audience: c.audiences[0] }))
+window.__TAURI_INTERNALS__.invoke("plugin:portico|mfe_context")
+  .then((c) => window.__TAURI_INTERNALS__.invoke("plugin:portico|get_token", { audience: c.audiences[0] }))
   .then(() => done(true), (e) => done((e && e.kind) || String(e)));
 "#;
 

@@ -772,6 +772,7 @@ fn warn_if_stale(app: &Path) {
         let root = repo_root();
         let sources = [
             "src-tauri/src",
+            "crates/tauri-plugin-portico/src",
             "crates/broker/src",
             "crates/shell-core/src",
             "ui/web",

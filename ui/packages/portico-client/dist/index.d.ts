@@ -1,8 +1,11 @@
-import type { AuthError as ShellAuthError, TokenGrant } from "./types.gen.js";
-export type { TokenGrant } from "./types.gen.js";
+import type { AuthError as ShellAuthError, SessionInfo, TokenGrant } from "./types.gen.js";
+import type { HostPush, HostState, MfeContext, TokenStatus } from "./plugin.gen.js";
+export type { TokenGrant, SessionInfo, AudienceStatus } from "./types.gen.js";
+export type { AudienceScope, GetTokenArgs, HostPush, HostState, LoginPhase, MfeContext, MfePush, MfeSummary, ProviderView, SubscribeArgs, TokenStatus, } from "./plugin.gen.js";
 /**
- * Raised by the client itself when the shell could not be reached or refused the IPC command
- * (e.g. the page is not running inside Portico, or the command is not allowed for this webview).
+ * Raised by the client itself when the plugin could not be reached or refused the IPC command
+ * (e.g. the page is not running inside a Portico host, or the command is not allowed for this
+ * webview).
  */
 export type IpcError = {
     kind: "ipc";
@@ -13,42 +16,30 @@ export type IpcError = {
 export type AuthError = ShellAuthError | IpcError;
 /** The `kind` tags of {@link AuthError}. */
 export type AuthErrorKind = AuthError["kind"];
-/** The signed-in user as the shell reports it (from the ID token). */
-export interface Session {
-    name: string | null;
-    email: string | null;
-    subject: string;
-}
-/** What the shell's registry says about the calling MFE. */
-export interface MfeContext {
-    id: string;
-    title: string;
-    audiences: string[];
-    /** Scopes this MFE is registered for (what `getToken` asks for by default). */
-    scopes?: string[];
-    /** Free-form per-MFE configuration from the registry, e.g. `{ "apiUrl": "..." }`. */
-    settings: Record<string, unknown>;
-}
+/** The signed-in user as the plugin reports it (from the ID token). */
+export type Session = SessionInfo;
+/** The plugin's IPC commands (`plugin:portico|…`). */
+export declare const COMMANDS: {
+    readonly getToken: "plugin:portico|get_token";
+    readonly mfeSubscribe: "plugin:portico|mfe_subscribe";
+    readonly mfeContext: "plugin:portico|mfe_context";
+    readonly mfeSignIn: "plugin:portico|mfe_sign_in";
+    readonly mfePing: "plugin:portico|mfe_ping";
+    readonly hostState: "plugin:portico|host_state";
+    readonly hostSubscribe: "plugin:portico|host_subscribe";
+    readonly hostSignIn: "plugin:portico|host_sign_in";
+    readonly hostCancelSignIn: "plugin:portico|host_cancel_sign_in";
+    readonly hostSignOut: "plugin:portico|host_sign_out";
+    readonly hostTokenStatus: "plugin:portico|host_token_status";
+};
 export interface GetTokenOptions {
     /** Scopes to ask for, space-separated or as a list. Omit for the MFE's registered defaults. */
     scopes?: string | readonly string[];
     /** A cached token is reused only while it has more than this left to live. Default 60 000. */
     minTtlMs?: number;
-    /** Skip this page's cache and ask the shell. */
+    /** Skip this page's cache and ask the plugin. */
     forceRefresh?: boolean;
 }
-/** Messages the shell pushes to this webview over its `mfe_subscribe` channel. */
-export type MfePush = {
-    type: "tokenChanged";
-    grant: TokenGrant;
-} | {
-    type: "sessionChanged";
-    session: Session | null;
-} | {
-    type: "refreshFailed";
-    audience: string;
-    error: AuthError;
-};
 export type Unsubscribe = () => void;
 /** The slice of Tauri's injected IPC object this client uses. */
 export interface TauriInternals {
@@ -75,6 +66,23 @@ export interface PorticoClient {
 export declare const DEFAULT_MIN_TTL_MS = 60000;
 /** True for any typed error this client rejects with (shell errors and {@link IpcError}). */
 export declare function isAuthError(e: unknown): e is AuthError;
+/**
+ * Plugin errors cross IPC as tagged objects and are passed on untouched (extra fields included);
+ * anything else (Tauri's ACL refusals are plain strings) becomes an {@link IpcError}.
+ */
+export declare function toAuthError(e: unknown): AuthError;
+/** A Tauri channel: `arg` is what to pass as the command's `Channel` argument. */
+export interface OpenChannel {
+    arg: string;
+    close(): void;
+}
+/**
+ * Invokes any IPC command with the errors this client uses: the host's own app commands (the
+ * plugin's have their own functions). Rejects with an {@link AuthError}.
+ */
+export declare function invoke(cmd: string, args?: Record<string, unknown>, options?: ClientOptions): Promise<unknown>;
+/** Opens a Tauri channel whose messages go to `onMessage` in order. Throws outside a host. */
+export declare function openChannel(onMessage: (message: unknown) => void, options?: ClientOptions): OpenChannel;
 /** Creates an independent client. MFEs normally use the module-level functions instead. */
 export declare function createPorticoClient(options?: ClientOptions): PorticoClient;
 /**
@@ -96,3 +104,17 @@ export declare function onRefreshFailed(callback: (audience: string, error: Auth
 export declare function signIn(): Promise<void>;
 /** This MFE's registration: id, title, audiences and free-form settings. */
 export declare function context(): Promise<MfeContext>;
+/** What the host's own UI (granted `portico:host-ui`) uses to show and drive the session. */
+export interface HostClient {
+    /** Everything the host UI shows; no secrets. */
+    state(): Promise<HostState>;
+    /** Pushes (state, token status, warnings, errors); the current state is sent first. */
+    subscribe(onPush: (push: HostPush) => void): Promise<OpenChannel>;
+    signIn(): Promise<void>;
+    cancelSignIn(): Promise<void>;
+    signOut(): Promise<void>;
+    /** Per audience: what the plugin holds (no tokens) and which MFEs use it. */
+    tokenStatus(): Promise<TokenStatus[]>;
+}
+/** Creates the host UI's client. */
+export declare function createHostClient(options?: ClientOptions): HostClient;

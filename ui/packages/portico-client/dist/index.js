@@ -1,11 +1,26 @@
-// @portico/client: what a micro frontend imports to get access tokens from the Portico shell.
+// @portico/client: the guest-js package of tauri-plugin-portico. What a micro frontend imports to
+// get access tokens from the Portico plugin, and what the host's own UI uses for the session.
 //
-// Plain ES module, no runtime dependencies, no bundler needed. It talks to the shell through
+// Plain ES module, no runtime dependencies, no bundler needed. It talks to the plugin through
 // `globalThis.__TAURI_INTERNALS__` (present in every Tauri webview) rather than @tauri-apps/api,
-// so remote MFEs can load it from the shell at `/_portico/client.js`.
+// so remote MFEs can load it from the host at `/_portico/client.js`.
 //
-// The page never says who it is: the shell identifies the calling webview itself and only hands
-// out tokens for the audiences this MFE is registered for.
+// The page never says who it is: the plugin identifies the calling webview itself and only hands
+// out tokens for the audiences in this webview's scope.
+/** The plugin's IPC commands (`plugin:portico|…`). */
+export const COMMANDS = {
+    getToken: "plugin:portico|get_token",
+    mfeSubscribe: "plugin:portico|mfe_subscribe",
+    mfeContext: "plugin:portico|mfe_context",
+    mfeSignIn: "plugin:portico|mfe_sign_in",
+    mfePing: "plugin:portico|mfe_ping",
+    hostState: "plugin:portico|host_state",
+    hostSubscribe: "plugin:portico|host_subscribe",
+    hostSignIn: "plugin:portico|host_sign_in",
+    hostCancelSignIn: "plugin:portico|host_cancel_sign_in",
+    hostSignOut: "plugin:portico|host_sign_out",
+    hostTokenStatus: "plugin:portico|host_token_status",
+};
 export const DEFAULT_MIN_TTL_MS = 60000;
 // Tauri's wire format for a `tauri::ipc::Channel` argument (see @tauri-apps/api core.js).
 const CHANNEL_PREFIX = "__CHANNEL__:";
@@ -19,9 +34,14 @@ export function isAuthError(e) {
 function ipcError(message) {
     return { kind: "ipc", message, retryable: false };
 }
-// Shell errors cross IPC as tagged objects and are passed on untouched (extra fields included);
-// anything else (Tauri's ACL refusals are plain strings) becomes an IpcError.
-function toAuthError(e) {
+function notInHost() {
+    return ipcError("not running inside a Portico host (no Tauri IPC in this page)");
+}
+/**
+ * Plugin errors cross IPC as tagged objects and are passed on untouched (extra fields included);
+ * anything else (Tauri's ACL refusals are plain strings) becomes an {@link IpcError}.
+ */
+export function toAuthError(e) {
     if (isAuthError(e))
         return e;
     if (typeof e === "string")
@@ -48,6 +68,80 @@ function normalizeScopes(scopes) {
     const list = typeof scopes === "string" ? [...scopeSet(scopes)] : [...new Set(scopes)];
     return list.filter((s) => s.length > 0).sort().join(" ");
 }
+function findTransport(given) {
+    if (given)
+        return given;
+    const t = globalThis.__TAURI_INTERNALS__;
+    if (t && typeof t.invoke === "function" && typeof t.transformCallback === "function") {
+        return t;
+    }
+    return null;
+}
+async function invokeWith(t, cmd, args) {
+    if (!t)
+        throw notInHost();
+    try {
+        return await t.invoke(cmd, args);
+    }
+    catch (e) {
+        throw toAuthError(e);
+    }
+}
+// Replicates @tauri-apps/api's Channel: messages carry an index and are delivered in index order,
+// `{ end: true, index }` closes the channel once all arrived.
+function openChannelWith(t, onMessage, onClose = () => undefined) {
+    let nextIndex = 0;
+    let endIndex;
+    const pending = new Map();
+    let closed = false;
+    const close = () => {
+        if (closed)
+            return;
+        closed = true;
+        t.unregisterCallback?.(id);
+        onClose();
+    };
+    const id = t.transformCallback((raw) => {
+        if (closed || typeof raw !== "object" || raw === null)
+            return;
+        const frame = raw;
+        if (typeof frame.index !== "number")
+            return;
+        if ("end" in frame) {
+            if (frame.index === nextIndex)
+                close();
+            else
+                endIndex = frame.index;
+            return;
+        }
+        if (frame.index < nextIndex)
+            return; // duplicate
+        pending.set(frame.index, frame.message);
+        while (pending.has(nextIndex)) {
+            const message = pending.get(nextIndex);
+            pending.delete(nextIndex);
+            nextIndex += 1;
+            onMessage(message);
+        }
+        if (endIndex !== undefined && nextIndex >= endIndex)
+            close();
+    });
+    return { arg: `${CHANNEL_PREFIX}${id}`, close };
+}
+/**
+ * Invokes any IPC command with the errors this client uses: the host's own app commands (the
+ * plugin's have their own functions). Rejects with an {@link AuthError}.
+ */
+export function invoke(cmd, args, options = {}) {
+    return invokeWith(findTransport(options.internals), cmd, args);
+}
+/** Opens a Tauri channel whose messages go to `onMessage` in order. Throws outside a host. */
+export function openChannel(onMessage, options = {}) {
+    const t = findTransport(options.internals);
+    if (!t)
+        throw notInHost();
+    return openChannelWith(t, onMessage);
+}
 /** Creates an independent client. MFEs normally use the module-level functions instead. */
 export function createPorticoClient(options = {}) {
     const now = options.now ?? (() => Date.now());
@@ -68,26 +162,8 @@ export function createPorticoClient(options = {}) {
     const refreshFailedListeners = new Set();
     let subscription = null;
     let contextPromise = null;
-    function transport() {
-        if (options.internals)
-            return options.internals;
-        const t = globalThis.__TAURI_INTERNALS__;
-        if (t && typeof t.invoke === "function" && typeof t.transformCallback === "function") {
-            return t;
-        }
-        return null;
-    }
-    async function invoke(cmd, args) {
-        const t = transport();
-        if (!t)
-            throw ipcError("not running inside the Portico shell (no Tauri IPC in this page)");
-        try {
-            return await t.invoke(cmd, args);
-        }
-        catch (e) {
-            throw toAuthError(e);
-        }
-    }
+    const transport = () => findTransport(options.internals);
+    const invoke = (cmd, args) => invokeWith(transport(), cmd, args);
     function cacheKey(audience, scopes) {
         return `${audience}\n${scopes}`;
     }
@@ -152,55 +228,22 @@ export function createPorticoClient(options = {}) {
                 return;
         }
     }
-    // One channel per client; replicates @tauri-apps/api's Channel: messages carry an index and
-    // are delivered in index order, `{ end: true, index }` closes the channel once all arrived.
+    // One channel per client.
     function subscribe() {
         if (subscription)
             return subscription;
         const t = transport();
-        if (!t) {
-            return Promise.reject(ipcError("not running inside the Portico shell (no Tauri IPC in this page)"));
-        }
-        let nextIndex = 0;
-        let endIndex;
-        const pending = new Map();
-        let closed = false;
-        const close = () => {
-            if (closed)
-                return;
-            closed = true;
-            t.unregisterCallback?.(id);
+        if (!t)
+            return Promise.reject(notInHost());
+        const channel = openChannelWith(t, (message) => {
+            if (typeof message === "object" && message !== null)
+                handlePush(message);
+        }, () => {
             if (subscription === current)
                 subscription = null;
-        };
-        const id = t.transformCallback((raw) => {
-            if (closed || typeof raw !== "object" || raw === null)
-                return;
-            const frame = raw;
-            if (typeof frame.index !== "number")
-                return;
-            if ("end" in frame) {
-                if (frame.index === nextIndex)
-                    close();
-                else
-                    endIndex = frame.index;
-                return;
-            }
-            if (frame.index < nextIndex)
-                return; // duplicate
-            pending.set(frame.index, frame.message);
-            while (pending.has(nextIndex)) {
-                const message = pending.get(nextIndex);
-                pending.delete(nextIndex);
-                nextIndex += 1;
-                if (typeof message === "object" && message !== null)
-                    handlePush(message);
-            }
-            if (endIndex !== undefined && nextIndex >= endIndex)
-                close();
         });
-        const current = invoke("mfe_subscribe", { channel: `${CHANNEL_PREFIX}${id}` }).then(() => undefined, (e) => {
-            close();
+        const current = invoke(COMMANDS.mfeSubscribe, { channel: channel.arg }).then(() => undefined, (e) => {
+            channel.close();
             throw e;
         });
         subscription = current;
@@ -226,7 +269,7 @@ export function createPorticoClient(options = {}) {
         const args = { audience };
         if (scopes !== "")
             args.scopes = scopes;
-        const grant = await invoke("get_token", args);
+        const grant = await invoke(COMMANDS.getToken, args);
         if (!isTokenGrant(grant))
             throw ipcError("the shell answered get_token with a malformed grant");
         if (startedIn === generation)
@@ -261,11 +304,11 @@ export function createPorticoClient(options = {}) {
         onSessionChanged: (callback) => listen(sessionListeners, callback),
         onRefreshFailed: (callback) => listen(refreshFailedListeners, callback),
         async signIn() {
-            await invoke("mfe_sign_in");
+            await invoke(COMMANDS.mfeSignIn);
         },
         context() {
             if (!contextPromise) {
-                contextPromise = invoke("mfe_context").then((ctx) => ctx, (e) => {
+                contextPromise = invoke(COMMANDS.mfeContext).then((ctx) => ctx, (e) => {
                     contextPromise = null;
                     throw e;
                 });
@@ -310,4 +353,50 @@ export function signIn() {
 /** This MFE's registration: id, title, audiences and free-form settings. */
 export function context() {
     return client().context();
+}
+/** Creates the host UI's client. */
+export function createHostClient(options = {}) {
+    const call = (cmd, args) => invokeWith(findTransport(options.internals), cmd, args);
+    const reportError = options.reportError ??
+        ((error) => {
+            setTimeout(() => {
+                throw error;
+            });
+        });
+    return {
+        state: () => call(COMMANDS.hostState),
+        async subscribe(onPush) {
+            const t = findTransport(options.internals);
+            if (!t)
+                throw notInHost();
+            const channel = openChannelWith(t, (message) => {
+                if (typeof message !== "object" || message === null)
+                    return;
+                try {
+                    onPush(message);
+                }
+                catch (error) {
+                    reportError(error);
+                }
+            });
+            try {
+                await call(COMMANDS.hostSubscribe, { channel: channel.arg });
+            }
+            catch (e) {
+                channel.close();
+                throw e;
+            }
+            return channel;
+        },
+        async signIn() {
+            await call(COMMANDS.hostSignIn);
+        },
+        async cancelSignIn() {
+            await call(COMMANDS.hostCancelSignIn);
+        },
+        async signOut() {
+            await call(COMMANDS.hostSignOut);
+        },
+        tokenStatus: () => call(COMMANDS.hostTokenStatus),
+    };
 }

@@ -1,19 +1,35 @@
-// @portico/client: what a micro frontend imports to get access tokens from the Portico shell.
+// @portico/client: the guest-js package of tauri-plugin-portico. What a micro frontend imports to
+// get access tokens from the Portico plugin, and what the host's own UI uses for the session.
 //
-// Plain ES module, no runtime dependencies, no bundler needed. It talks to the shell through
+// Plain ES module, no runtime dependencies, no bundler needed. It talks to the plugin through
 // `globalThis.__TAURI_INTERNALS__` (present in every Tauri webview) rather than @tauri-apps/api,
-// so remote MFEs can load it from the shell at `/_portico/client.js`.
+// so remote MFEs can load it from the host at `/_portico/client.js`.
 //
-// The page never says who it is: the shell identifies the calling webview itself and only hands
-// out tokens for the audiences this MFE is registered for.
+// The page never says who it is: the plugin identifies the calling webview itself and only hands
+// out tokens for the audiences in this webview's scope.
 
-import type { AuthError as ShellAuthError, TokenGrant } from "./types.gen.js";
+import type { AuthError as ShellAuthError, SessionInfo, TokenGrant } from "./types.gen.js";
+import type { HostPush, HostState, MfeContext, MfePush, TokenStatus } from "./plugin.gen.js";
 
-export type { TokenGrant } from "./types.gen.js";
+export type { TokenGrant, SessionInfo, AudienceStatus } from "./types.gen.js";
+export type {
+  AudienceScope,
+  GetTokenArgs,
+  HostPush,
+  HostState,
+  LoginPhase,
+  MfeContext,
+  MfePush,
+  MfeSummary,
+  ProviderView,
+  SubscribeArgs,
+  TokenStatus,
+} from "./plugin.gen.js";
 
 /**
- * Raised by the client itself when the shell could not be reached or refused the IPC command
- * (e.g. the page is not running inside Portico, or the command is not allowed for this webview).
+ * Raised by the client itself when the plugin could not be reached or refused the IPC command
+ * (e.g. the page is not running inside a Portico host, or the command is not allowed for this
+ * webview).
  */
 export type IpcError = { kind: "ipc"; message: string; retryable: false };
 
@@ -23,38 +39,32 @@ export type AuthError = ShellAuthError | IpcError;
 /** The `kind` tags of {@link AuthError}. */
 export type AuthErrorKind = AuthError["kind"];
 
-/** The signed-in user as the shell reports it (from the ID token). */
-export interface Session {
-  name: string | null;
-  email: string | null;
-  subject: string;
-}
+/** The signed-in user as the plugin reports it (from the ID token). */
+export type Session = SessionInfo;
 
-/** What the shell's registry says about the calling MFE. */
-export interface MfeContext {
-  id: string;
-  title: string;
-  audiences: string[];
-  /** Scopes this MFE is registered for (what `getToken` asks for by default). */
-  scopes?: string[];
-  /** Free-form per-MFE configuration from the registry, e.g. `{ "apiUrl": "..." }`. */
-  settings: Record<string, unknown>;
-}
+/** The plugin's IPC commands (`plugin:portico|…`). */
+export const COMMANDS = {
+  getToken: "plugin:portico|get_token",
+  mfeSubscribe: "plugin:portico|mfe_subscribe",
+  mfeContext: "plugin:portico|mfe_context",
+  mfeSignIn: "plugin:portico|mfe_sign_in",
+  mfePing: "plugin:portico|mfe_ping",
+  hostState: "plugin:portico|host_state",
+  hostSubscribe: "plugin:portico|host_subscribe",
+  hostSignIn: "plugin:portico|host_sign_in",
+  hostCancelSignIn: "plugin:portico|host_cancel_sign_in",
+  hostSignOut: "plugin:portico|host_sign_out",
+  hostTokenStatus: "plugin:portico|host_token_status",
+} as const;
 
 export interface GetTokenOptions {
   /** Scopes to ask for, space-separated or as a list. Omit for the MFE's registered defaults. */
   scopes?: string | readonly string[];
   /** A cached token is reused only while it has more than this left to live. Default 60 000. */
   minTtlMs?: number;
-  /** Skip this page's cache and ask the shell. */
+  /** Skip this page's cache and ask the plugin. */
   forceRefresh?: boolean;
 }
-
-/** Messages the shell pushes to this webview over its `mfe_subscribe` channel. */
-export type MfePush =
-  | { type: "tokenChanged"; grant: TokenGrant }
-  | { type: "sessionChanged"; session: Session | null }
-  | { type: "refreshFailed"; audience: string; error: AuthError };
 
 export type Unsubscribe = () => void;
 
@@ -101,9 +111,15 @@ function ipcError(message: string): IpcError {
   return { kind: "ipc", message, retryable: false };
 }
 
-// Shell errors cross IPC as tagged objects and are passed on untouched (extra fields included);
-// anything else (Tauri's ACL refusals are plain strings) becomes an IpcError.
-function toAuthError(e: unknown): AuthError {
+function notInHost(): IpcError {
+  return ipcError("not running inside a Portico host (no Tauri IPC in this page)");
+}
+
+/**
+ * Plugin errors cross IPC as tagged objects and are passed on untouched (extra fields included);
+ * anything else (Tauri's ACL refusals are plain strings) becomes an {@link IpcError}.
+ */
+export function toAuthError(e: unknown): AuthError {
   if (isAuthError(e)) return e;
   if (typeof e === "string") return ipcError(e);
   if (e instanceof Error) return ipcError(e.message);
@@ -137,6 +153,86 @@ interface CacheEntry {
   grant: TokenGrant;
 }
 
+function findTransport(given: TauriInternals | undefined): TauriInternals | null {
+  if (given) return given;
+  const t = (globalThis as { __TAURI_INTERNALS__?: Partial<TauriInternals> }).__TAURI_INTERNALS__;
+  if (t && typeof t.invoke === "function" && typeof t.transformCallback === "function") {
+    return t as TauriInternals;
+  }
+  return null;
+}
+
+async function invokeWith(t: TauriInternals | null, cmd: string, args?: Record<string, unknown>): Promise<unknown> {
+  if (!t) throw notInHost();
+  try {
+    return await t.invoke(cmd, args);
+  } catch (e) {
+    throw toAuthError(e);
+  }
+}
+
+/** A Tauri channel: `arg` is what to pass as the command's `Channel` argument. */
+export interface OpenChannel {
+  arg: string;
+  close(): void;
+}
+
+// Replicates @tauri-apps/api's Channel: messages carry an index and are delivered in index order,
+// `{ end: true, index }` closes the channel once all arrived.
+function openChannelWith(
+  t: TauriInternals,
+  onMessage: (message: unknown) => void,
+  onClose: () => void = () => undefined,
+): OpenChannel {
+  let nextIndex = 0;
+  let endIndex: number | undefined;
+  const pending = new Map<number, unknown>();
+  let closed = false;
+
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    t.unregisterCallback?.(id);
+    onClose();
+  };
+
+  const id = t.transformCallback((raw: unknown) => {
+    if (closed || typeof raw !== "object" || raw === null) return;
+    const frame = raw as { index?: unknown; message?: unknown; end?: unknown };
+    if (typeof frame.index !== "number") return;
+    if ("end" in frame) {
+      if (frame.index === nextIndex) close();
+      else endIndex = frame.index;
+      return;
+    }
+    if (frame.index < nextIndex) return; // duplicate
+    pending.set(frame.index, frame.message);
+    while (pending.has(nextIndex)) {
+      const message = pending.get(nextIndex);
+      pending.delete(nextIndex);
+      nextIndex += 1;
+      onMessage(message);
+    }
+    if (endIndex !== undefined && nextIndex >= endIndex) close();
+  });
+  return { arg: `${CHANNEL_PREFIX}${id}`, close };
+}
+
+/**
+ * Invokes any IPC command with the errors this client uses: the host's own app commands (the
+ * plugin's have their own functions). Rejects with an {@link AuthError}.
+ */
+export function invoke(cmd: string, args?: Record<string, unknown>, options: ClientOptions = {}): Promise<unknown> {
+  return invokeWith(findTransport(options.internals), cmd, args);
+}
+
+/** Opens a Tauri channel whose messages go to `onMessage` in order. Throws outside a host. */
+export function openChannel(onMessage: (message: unknown) => void, options: ClientOptions = {}): OpenChannel {
+  const t = findTransport(options.internals);
+  if (!t) throw notInHost();
+  return openChannelWith(t, onMessage);
+}
+
 /** Creates an independent client. MFEs normally use the module-level functions instead. */
 export function createPorticoClient(options: ClientOptions = {}): PorticoClient {
   const now = options.now ?? (() => Date.now());
@@ -161,24 +257,9 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
   let subscription: Promise<void> | null = null;
   let contextPromise: Promise<MfeContext> | null = null;
 
-  function transport(): TauriInternals | null {
-    if (options.internals) return options.internals;
-    const t = (globalThis as { __TAURI_INTERNALS__?: Partial<TauriInternals> }).__TAURI_INTERNALS__;
-    if (t && typeof t.invoke === "function" && typeof t.transformCallback === "function") {
-      return t as TauriInternals;
-    }
-    return null;
-  }
-
-  async function invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
-    const t = transport();
-    if (!t) throw ipcError("not running inside the Portico shell (no Tauri IPC in this page)");
-    try {
-      return await t.invoke(cmd, args);
-    } catch (e) {
-      throw toAuthError(e);
-    }
-  }
+  const transport = (): TauriInternals | null => findTransport(options.internals);
+  const invoke = (cmd: string, args?: Record<string, unknown>): Promise<unknown> =>
+    invokeWith(transport(), cmd, args);
 
   function cacheKey(audience: string, scopes: string): string {
     return `${audience}\n${scopes}`;
@@ -241,50 +322,20 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
     }
   }
 
-  // One channel per client; replicates @tauri-apps/api's Channel: messages carry an index and
-  // are delivered in index order, `{ end: true, index }` closes the channel once all arrived.
+  // One channel per client.
   function subscribe(): Promise<void> {
     if (subscription) return subscription;
     const t = transport();
-    if (!t) {
-      return Promise.reject(ipcError("not running inside the Portico shell (no Tauri IPC in this page)"));
-    }
-    let nextIndex = 0;
-    let endIndex: number | undefined;
-    const pending = new Map<number, unknown>();
-    let closed = false;
-
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      t.unregisterCallback?.(id);
+    if (!t) return Promise.reject(notInHost());
+    const channel = openChannelWith(t, (message: unknown) => {
+      if (typeof message === "object" && message !== null) handlePush(message as MfePush);
+    }, () => {
       if (subscription === current) subscription = null;
-    };
-
-    const id = t.transformCallback((raw: unknown) => {
-      if (closed || typeof raw !== "object" || raw === null) return;
-      const frame = raw as { index?: unknown; message?: unknown; end?: unknown };
-      if (typeof frame.index !== "number") return;
-      if ("end" in frame) {
-        if (frame.index === nextIndex) close();
-        else endIndex = frame.index;
-        return;
-      }
-      if (frame.index < nextIndex) return; // duplicate
-      pending.set(frame.index, frame.message);
-      while (pending.has(nextIndex)) {
-        const message = pending.get(nextIndex);
-        pending.delete(nextIndex);
-        nextIndex += 1;
-        if (typeof message === "object" && message !== null) handlePush(message as MfePush);
-      }
-      if (endIndex !== undefined && nextIndex >= endIndex) close();
     });
-
-    const current: Promise<void> = invoke("mfe_subscribe", { channel: `${CHANNEL_PREFIX}${id}` }).then(
+    const current: Promise<void> = invoke(COMMANDS.mfeSubscribe, { channel: channel.arg }).then(
       () => undefined,
       (e: unknown) => {
-        close();
+        channel.close();
         throw e;
       },
     );
@@ -312,7 +363,7 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
     const startedIn = generation;
     const args: Record<string, unknown> = { audience };
     if (scopes !== "") args.scopes = scopes;
-    const grant = await invoke("get_token", args);
+    const grant = await invoke(COMMANDS.getToken, args);
     if (!isTokenGrant(grant)) throw ipcError("the shell answered get_token with a malformed grant");
     if (startedIn === generation) store({ audience, scopes, grant });
     return grant;
@@ -346,11 +397,11 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
     onSessionChanged: (callback) => listen(sessionListeners, callback),
     onRefreshFailed: (callback) => listen(refreshFailedListeners, callback),
     async signIn() {
-      await invoke("mfe_sign_in");
+      await invoke(COMMANDS.mfeSignIn);
     },
     context() {
       if (!contextPromise) {
-        contextPromise = invoke("mfe_context").then(
+        contextPromise = invoke(COMMANDS.mfeContext).then(
           (ctx) => ctx as MfeContext,
           (e: unknown) => {
             contextPromise = null;
@@ -405,4 +456,62 @@ export function signIn(): Promise<void> {
 /** This MFE's registration: id, title, audiences and free-form settings. */
 export function context(): Promise<MfeContext> {
   return client().context();
+}
+
+/** What the host's own UI (granted `portico:host-ui`) uses to show and drive the session. */
+export interface HostClient {
+  /** Everything the host UI shows; no secrets. */
+  state(): Promise<HostState>;
+  /** Pushes (state, token status, warnings, errors); the current state is sent first. */
+  subscribe(onPush: (push: HostPush) => void): Promise<OpenChannel>;
+  signIn(): Promise<void>;
+  cancelSignIn(): Promise<void>;
+  signOut(): Promise<void>;
+  /** Per audience: what the plugin holds (no tokens) and which MFEs use it. */
+  tokenStatus(): Promise<TokenStatus[]>;
+}
+
+/** Creates the host UI's client. */
+export function createHostClient(options: ClientOptions = {}): HostClient {
+  const call = (cmd: string, args?: Record<string, unknown>): Promise<unknown> =>
+    invokeWith(findTransport(options.internals), cmd, args);
+  const reportError =
+    options.reportError ??
+    ((error: unknown) => {
+      setTimeout(() => {
+        throw error;
+      });
+    });
+  return {
+    state: () => call(COMMANDS.hostState) as Promise<HostState>,
+    async subscribe(onPush) {
+      const t = findTransport(options.internals);
+      if (!t) throw notInHost();
+      const channel = openChannelWith(t, (message) => {
+        if (typeof message !== "object" || message === null) return;
+        try {
+          onPush(message as HostPush);
+        } catch (error) {
+          reportError(error);
+        }
+      });
+      try {
+        await call(COMMANDS.hostSubscribe, { channel: channel.arg });
+      } catch (e) {
+        channel.close();
+        throw e;
+      }
+      return channel;
+    },
+    async signIn() {
+      await call(COMMANDS.hostSignIn);
+    },
+    async cancelSignIn() {
+      await call(COMMANDS.hostCancelSignIn);
+    },
+    async signOut() {
+      await call(COMMANDS.hostSignOut);
+    },
+    tokenStatus: () => call(COMMANDS.hostTokenStatus) as Promise<TokenStatus[]>,
+  };
 }

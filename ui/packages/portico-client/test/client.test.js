@@ -26,7 +26,7 @@ test("a cache hit is served from page memory without any IPC call", async () => 
   fake.on("get_token", ({ audience }) => grant(audience, T0 + 3_600_000));
   const first = await client.getToken(BILLING);
   assert.equal(fake.count("get_token"), 1);
-  assert.deepEqual(fake.calls.find((c) => c.cmd === "get_token").args, { audience: BILLING });
+  assert.deepEqual(fake.calls.find((c) => c.cmd === "plugin:portico|get_token").args, { audience: BILLING });
   await settle();
   const callsBefore = fake.calls.length;
 
@@ -77,7 +77,7 @@ test("concurrent calls for the same key share one IPC call", async () => {
   const other = client.getToken(ANALYTICS);
   await settle();
   assert.equal(fake.count("get_token"), 3, "one per (audience, scopes) key");
-  const scopedArgs = fake.calls.filter((c) => c.cmd === "get_token").map((c) => c.args.scopes);
+  const scopedArgs = fake.calls.filter((c) => c.cmd === "plugin:portico|get_token").map((c) => c.args.scopes);
   assert.deepEqual(scopedArgs, [undefined, "read:invoices write:invoices", undefined]);
 
   releases.forEach((release) => release());

@@ -35,3 +35,8 @@ test("dist/index.js has no imports at runtime (loadable as /_portico/client.js a
   assert.doesNotMatch(js, /^\s*import\s/m);
   assert.doesNotMatch(js, /\brequire\(/);
 });
+
+test("the host serves exactly dist/index.js at /_portico/client.js", () => {
+  const served = join(pkg, "..", "..", "web", "_portico", "client.js");
+  assert.equal(readFileSync(served, "utf8"), readFileSync(join(pkg, "dist", "index.js"), "utf8"));
+});

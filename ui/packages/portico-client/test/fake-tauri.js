@@ -1,6 +1,13 @@
 // A fake of the Tauri IPC *transport* (window.__TAURI_INTERNALS__), shaped like the script Tauri
 // injects into every webview: invoke/transformCallback/unregisterCallback/runCallback. The client
-// under test is the real dist/index.js; only the shell on the other side of IPC is scripted here.
+// under test is the real dist/index.js; only the plugin on the other side of IPC is scripted here.
+// Command names given without a `plugin:…|` prefix are the Portico plugin's: `on("get_token")`
+// answers `plugin:portico|get_token` only, so a client calling the bare name finds no command.
+
+/** `get_token` → `plugin:portico|get_token`; `shell_select_mfe|…`-style app names stay. */
+export function qualify(cmd) {
+  return cmd.startsWith("plugin:") || cmd.startsWith("shell_") ? cmd : `plugin:portico|${cmd}`;
+}
 
 export class FakeTauri {
   constructor() {
@@ -54,20 +61,20 @@ export class FakeTauri {
   }
 
   on(cmd, handler) {
-    this.handlers.set(cmd, handler);
+    this.handlers.set(qualify(cmd), handler);
     return this;
   }
 
   count(cmd) {
-    return this.calls.filter((c) => c.cmd === cmd).length;
+    return this.calls.filter((c) => c.cmd === qualify(cmd)).length;
   }
 
   /** The channel id the page passed to mfe_subscribe (its `__CHANNEL__:<id>` argument). */
-  channelId(n = 0) {
-    const subs = this.calls.filter((c) => c.cmd === "mfe_subscribe");
+  channelId(n = 0, cmd = "mfe_subscribe") {
+    const subs = this.calls.filter((c) => c.cmd === qualify(cmd));
     const arg = subs[n]?.args?.channel;
     const m = /^__CHANNEL__:(\d+)$/.exec(String(arg));
-    if (!m) throw new Error(`no mfe_subscribe #${n} with a channel argument (got ${arg})`);
+    if (!m) throw new Error(`no ${cmd} #${n} with a channel argument (got ${arg})`);
     return Number(m[1]);
   }
 

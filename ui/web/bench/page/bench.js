@@ -102,7 +102,7 @@ async function run({ rounds, batch, frameOrigin, warmup }) {
   const audience = ctx.audiences[0];
   const t = ipc();
   // Fill both caches: the native one (broker) and the page's (client).
-  await t.invoke("get_token", { audience });
+  await t.invoke("plugin:portico|get_token", { audience });
   await getToken(audience);
   bridge.allowedOrigins.add(frameOrigin);
   await bridge.getTokenForAudience(audience);
@@ -110,11 +110,11 @@ async function run({ rounds, batch, frameOrigin, warmup }) {
 
   const cases = {
     a_client_cache: () => getToken(audience),
-    b_ipc_get_token: () => t.invoke("get_token", { audience }),
-    c_ipc_ping: () => t.invoke("mfe_ping"),
+    b_ipc_get_token: () => t.invoke("plugin:portico|get_token", { audience }),
+    c_ipc_ping: () => t.invoke("plugin:portico|mfe_ping"),
     // Diagnostic: an IPC command that identifies its caller (webview URL, registry) like
     // get_token does, but neither asks the broker nor pushes the token status to the chrome.
-    e_ipc_context: () => t.invoke("mfe_context"),
+    e_ipc_context: () => t.invoke("plugin:portico|mfe_context"),
   };
   const out = {};
   for (const name of [...Object.keys(cases), "d_web_bridge"]) out[name] = { batch: [], single: [] };
@@ -136,14 +136,14 @@ async function run({ rounds, batch, frameOrigin, warmup }) {
   }
   // Sanity: every case hands out the same token (no case measured an error path).
   const viaClient = (await getToken(audience)).accessToken;
-  const viaIpc = (await t.invoke("get_token", { audience })).accessToken;
+  const viaIpc = (await t.invoke("plugin:portico|get_token", { audience })).accessToken;
   const viaBridge = (await bridge.getTokenForAudience(audience));
   status.textContent = "done";
   return {
     audience,
     resolution_ms: timerResolution(),
     same_token: viaClient === viaIpc && viaIpc === viaBridge,
-    ping_result: await t.invoke("mfe_ping"),
+    ping_result: await t.invoke("plugin:portico|mfe_ping"),
     cases: out,
     user_agent: navigator.userAgent,
   };

@@ -1,6 +1,6 @@
 //! Interactive sign-in through the system browser (RFC 8252): open the authorize URL, take the
-//! callback by deep link or on a one-shot loopback listener, hand it to the broker. Forged or
-//! stale callbacks are refused by the broker and shown as a warning; the pending sign-in stays.
+//! callback by deep link (handed over by the host) or on a loopback listener, hand it to the
+//! broker. Forged or stale callbacks are refused by the broker and shown as a warning.
 
 use std::sync::Arc;
 
@@ -9,15 +9,14 @@ use portico_shell_core::loopback::LoopbackRedirect;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_opener::OpenerExt;
 
-use crate::state::{LoginPhase, Shell};
+use crate::desktop::Portico;
+use crate::models::LoginPhase;
 
 /// Open a URL in the user's browser: the configured browser command (`PORTICO_BROWSER`,
-/// `browser`, `$BROWSER`; the URL is appended as the last argument) or the desktop default.
-pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>, url: &str) {
-    let command = app
-        .try_state::<Arc<Shell>>()
-        .and_then(|s| s.config.browser.clone());
-    if let Some(command) = command {
+/// `browser`, `$BROWSER`; the URL is appended as the last argument) or the desktop default
+/// (through the opener plugin, which the host registers).
+pub(crate) fn open_in_browser<R: Runtime>(app: &AppHandle<R>, portico: &Portico, url: &str) {
+    if let Some(command) = portico.config().browser.clone() {
         let mut parts = command.split_whitespace();
         if let Some(program) = parts.next() {
             match std::process::Command::new(program)
@@ -39,16 +38,32 @@ pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>, url: &str) {
     }
 }
 
+fn redirect(portico: &Portico) -> RedirectUri {
+    portico
+        .config()
+        .provider
+        .as_ref()
+        .map(|p| p.redirect().clone())
+        .unwrap_or(RedirectUri::Loopback {
+            path: "/callback".into(),
+            port: None,
+        })
+}
+
 /// Start (or restart) a sign-in and open the browser on the provider.
-pub async fn sign_in<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result<(), AuthError> {
-    let request = match &shell.provider_redirect() {
-        RedirectUri::PrivateScheme(_) => shell.broker.begin_login(None).await?,
+pub(crate) async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    portico: Arc<Portico>,
+) -> Result<(), AuthError> {
+    let broker = portico.broker();
+    let request = match &redirect(&portico) {
+        RedirectUri::PrivateScheme(_) => broker.begin_login(None).await?,
         RedirectUri::Loopback {
             path,
             port: Some(port),
         } => {
-            let redirect_uri = fixed_loopback(&app, &shell, path, *port).await?;
-            shell.broker.begin_login(Some(redirect_uri)).await?
+            let redirect_uri = fixed_loopback(&app, &portico, path, *port).await?;
+            broker.begin_login(Some(redirect_uri)).await?
         }
         RedirectUri::Loopback { path, port: None } => {
             let mut listener =
@@ -57,17 +72,16 @@ pub async fn sign_in<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result
                     .map_err(|e| AuthError::Internal {
                         reason: format!("cannot listen on loopback for the redirect: {e}"),
                     })?;
-            let request = shell
-                .broker
+            let request = broker
                 .begin_login(Some(listener.redirect_uri().clone()))
                 .await?;
-            let (app2, shell2) = (app.clone(), shell.clone());
+            let (app2, portico2) = (app.clone(), portico.clone());
             tauri::async_runtime::spawn(async move {
                 // Forged requests to the listener are refused and the wait goes on, until a
                 // callback completes the login or the login is cancelled or replaced.
                 while let Some(url) = listener.next().await {
-                    handle_callback(&app2, &shell2, url.as_str()).await;
-                    if !shell2.broker.pending_login() {
+                    handle_callback(&app2, &portico2, url.as_str()).await;
+                    if !portico2.broker().pending_login() {
                         break;
                     }
                 }
@@ -75,8 +89,8 @@ pub async fn sign_in<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result
             request
         }
     };
-    shell.set_login_phase(LoginPhase::Pending);
-    open_in_browser(&app, request.authorize_url.as_str());
+    portico.set_login_phase(LoginPhase::Pending);
+    open_in_browser(&app, &portico, request.authorize_url.as_str());
     Ok(())
 }
 
@@ -84,11 +98,11 @@ pub async fn sign_in<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result
 /// request handed to the broker, which takes only the callback of the pending sign-in.
 async fn fixed_loopback<R: Runtime>(
     app: &AppHandle<R>,
-    shell: &Arc<Shell>,
+    portico: &Arc<Portico>,
     path: &str,
     port: u16,
 ) -> Result<url::Url, AuthError> {
-    let mut bound = shell.fixed_loopback.lock().await;
+    let mut bound = portico.fixed_loopback.lock().await;
     if let Some(uri) = bound.as_ref() {
         return Ok(uri.clone());
     }
@@ -102,42 +116,46 @@ async fn fixed_loopback<R: Runtime>(
             },
         })?;
     let uri = listener.redirect_uri().clone();
-    let (app2, shell2) = (app.clone(), shell.clone());
+    let (app2, portico2) = (app.clone(), portico.clone());
     tauri::async_runtime::spawn(async move {
         while let Some(url) = listener.next().await {
-            handle_callback(&app2, &shell2, url.as_str()).await;
+            handle_callback(&app2, &portico2, url.as_str()).await;
         }
     });
     *bound = Some(uri.clone());
     Ok(uri)
 }
 
-pub fn cancel(shell: &Shell) {
-    shell.broker.cancel_login();
-    shell.set_login_phase(LoginPhase::Idle);
+pub(crate) fn cancel(portico: &Portico) {
+    portico.broker().cancel_login();
+    portico.set_login_phase(LoginPhase::Idle);
 }
 
 /// A URL that came back from the browser (deep link or loopback request).
-pub async fn handle_callback<R: Runtime>(app: &AppHandle<R>, shell: &Arc<Shell>, url: &str) {
-    let _ = app;
-    if shell.broker.pending_login() {
-        shell.set_login_phase(LoginPhase::Completing);
+pub(crate) async fn handle_callback<R: Runtime>(
+    app: &AppHandle<R>,
+    portico: &Arc<Portico>,
+    url: &str,
+) {
+    let broker = portico.broker();
+    if broker.pending_login() {
+        portico.set_login_phase(LoginPhase::Completing);
     }
-    let result = shell.broker.complete_login(url).await;
-    let phase = if shell.broker.pending_login() {
+    let result = broker.complete_login(url).await;
+    let phase = if broker.pending_login() {
         LoginPhase::Pending
     } else {
         LoginPhase::Idle
     };
-    shell.set_login_phase(phase);
+    portico.set_login_phase(phase);
     match result {
         Ok(_) => {
             tracing::info!("signed in");
-            focus_main(app);
+            focus_host(app);
         }
         Err(AuthError::StorageUnavailable { reason }) => {
             // Signed in for this run; nothing was written anywhere else.
-            shell.warn(format!(
+            portico.warn(format!(
                 "Signed in, but the system keyring is unavailable ({reason}). \
                  The session is kept in memory only and you will have to sign in again next time."
             ));
@@ -149,41 +167,37 @@ pub async fn handle_callback<R: Runtime>(app: &AppHandle<R>, shell: &Arc<Shell>,
             | AuthError::NoPendingLogin
             | AuthError::LoginCancelled),
         ) => {
-            shell.warn(format!("Ignored a sign-in response. {e}"));
+            portico.warn(format!("Ignored a sign-in response. {e}"));
         }
         Err(e) => {
-            shell.warn(format!("Sign-in failed: {e}"));
-            shell.report_error(&e);
+            portico.warn(format!("Sign-in failed: {e}"));
+            portico.report_error(&e);
         }
     }
 }
 
-fn focus_main<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_window(crate::layout::WINDOW_LABEL) {
+/// Back from the browser: bring the host's window (`main`, else the first one) to the front.
+fn focus_host<R: Runtime>(app: &AppHandle<R>) {
+    let windows = app.windows();
+    let window = windows
+        .get("main")
+        .or_else(|| windows.values().next())
+        .cloned();
+    if let Some(w) = window {
         let _ = w.unminimize();
         let _ = w.set_focus();
     }
 }
 
-pub async fn sign_out<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>) -> Result<(), AuthError> {
-    let end_session = shell.broker.logout().await?;
-    shell.push_state();
-    shell.push_token_status();
+pub(crate) async fn sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    portico: Arc<Portico>,
+) -> Result<(), AuthError> {
+    let end_session = portico.broker().logout().await?;
+    portico.push_state();
+    portico.push_token_status();
     if let Some(url) = end_session {
-        open_in_browser(&app, url.as_str());
+        open_in_browser(&app, &portico, url.as_str());
     }
     Ok(())
-}
-
-impl Shell {
-    fn provider_redirect(&self) -> RedirectUri {
-        self.config
-            .provider
-            .as_ref()
-            .map(|p| p.redirect().clone())
-            .unwrap_or(RedirectUri::Loopback {
-                path: "/callback".into(),
-                port: None,
-            })
-    }
 }

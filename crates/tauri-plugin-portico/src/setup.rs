@@ -1,6 +1,6 @@
-//! Start-up: read and validate the configuration, start the embedded default when no provider
-//! is configured (in a build that has it), give bundled MFEs their loopback origins and build
-//! the broker from the provider configuration the loader built.
+//! Start-up from `plugins.portico`: read and validate the registry, start the embedded default
+//! when no provider is configured (in a build that has it), give bundled MFEs their loopback
+//! origins and build the broker from the provider configuration the loader built.
 
 use std::sync::Arc;
 
@@ -11,52 +11,28 @@ use portico_shell_core::mfe_host::{AssetSource, MfeHost};
 use portico_shell_core::ShellConfig;
 use tauri::{AppHandle, Runtime};
 
-use crate::state::{ProviderView, Shell};
-
-/// Why the shell could not start. Shown to the person who started it.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Config(#[from] portico_shell_core::ConfigError),
-    #[error("cannot read PORTICO_CONFIG file {path}: {reason}")]
-    ConfigFile { path: String, reason: String },
-    #[error("the embedded development provider did not start: {0}")]
-    Embedded(String),
-    /// No provider configured, and this build (the release package) has no development
-    /// provider to fall back to.
-    #[error("no identity provider is configured, and this build has no embedded development provider. Configure one: `plugins.portico.provider` in tauri.conf.json (or in the file PORTICO_CONFIG names), or the environment variables PORTICO_ISSUER and PORTICO_CLIENT_ID (see docs/configuration.md)")]
-    NoProvider,
-    #[error("cannot serve bundled micro frontend `{id}`: {reason}")]
-    Host { id: String, reason: String },
-    /// The broker refused to start (its text is a sentence); the provider configuration itself
-    /// was checked by the loader, field by field.
-    #[error(transparent)]
-    Broker(portico_broker::AuthError),
-}
+use crate::desktop::Portico;
+use crate::error::Error;
+use crate::models::ProviderView;
 
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
 
-/// The `plugins.portico` section, or the JSON file `PORTICO_CONFIG` names instead.
-fn config_section<R: Runtime>(app: &AppHandle<R>) -> Result<serde_json::Value, StartError> {
+/// The `plugins.portico` section Tauri handed to the plugin, or the JSON file `PORTICO_CONFIG`
+/// names instead.
+fn config_section(section: &serde_json::Value) -> Result<serde_json::Value, Error> {
     if let Some(path) = env("PORTICO_CONFIG").filter(|p| !p.is_empty()) {
-        let text = std::fs::read_to_string(&path).map_err(|e| StartError::ConfigFile {
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::ConfigFile {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        return serde_json::from_str(&text).map_err(|e| StartError::ConfigFile {
+        return serde_json::from_str(&text).map_err(|e| Error::ConfigFile {
             path,
             reason: e.to_string(),
         });
     }
-    Ok(app
-        .config()
-        .plugins
-        .0
-        .get("portico")
-        .cloned()
-        .unwrap_or(serde_json::Value::Null))
+    Ok(section.clone())
 }
 
 /// The schemes `plugins.deep-link.desktop.schemes` registers.
@@ -76,12 +52,15 @@ pub fn deep_link_schemes<R: Runtime>(app: &AppHandle<R>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Everything up to (not including) the windows.
-pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> {
+/// Everything the plugin holds, from its configuration section.
+pub(crate) fn build<R: Runtime>(
+    app: &AppHandle<R>,
+    section: &serde_json::Value,
+) -> Result<Portico, Error> {
     let schemes = deep_link_schemes(app);
-    let mut config = ShellConfig::load(&config_section(app)?, &env, &schemes)?;
+    let mut config = ShellConfig::load(&config_section(section)?, &env, &schemes)?;
     if config.provider.is_none() && !embedded::BUILT_IN {
-        return Err(StartError::NoProvider);
+        return Err(Error::NoProvider);
     }
     let assets: AssetSource = {
         let resolver = app.asset_resolver();
@@ -91,7 +70,7 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
         let embedded = if config.provider.is_none() {
             let e = Embedded::start()
                 .await
-                .map_err(|e| StartError::Embedded(e.to_string()))?;
+                .map_err(|e| Error::Embedded(e.to_string()))?;
             config.embedded_provider(e.issuer().clone(), e.client_id(), &env, &schemes)?;
             e.fill_api_urls(&mut config);
             Some(e)
@@ -103,20 +82,20 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
             if let MfeSource::Bundled(folder) = &mfe.source {
                 let host = MfeHost::start_with(folder, assets.clone(), &mfe.content_policy())
                     .await
-                    .map_err(|e| StartError::Host {
+                    .map_err(|e| Error::Host {
                         id: mfe.id.clone(),
                         reason: e.to_string(),
                     })?;
                 if let Some(origin) = Origin::of(host.url()) {
                     mfe.origins = vec![origin];
                 }
-                hosts.push((mfe.id.clone(), host));
+                hosts.push(host);
             }
         }
-        Ok::<_, StartError>((embedded, hosts))
+        Ok::<_, Error>((embedded, hosts))
     })?;
     let Some(provider) = config.provider.clone() else {
-        return Err(StartError::NoProvider);
+        return Err(Error::NoProvider);
     };
     let account = format!("{}@{}", provider.client_id(), provider.issuer());
     let store = Arc::new(KeyringStore::new(&config.keyring_service, &account));
@@ -131,16 +110,8 @@ pub fn build_shell<R: Runtime>(app: &AppHandle<R>) -> Result<Shell, StartError> 
         store,
         Arc::new(SystemClock),
     )
-    .map_err(StartError::Broker)?;
-    let hosts_by_id = hosts;
-    let shell = Shell::new(
-        config,
-        broker,
-        view,
-        embedded,
-        hosts_by_id.into_iter().map(|(_, h)| h).collect(),
-    );
-    Ok(shell)
+    .map_err(Error::Broker)?;
+    Ok(Portico::with_servers(config, broker, view, embedded, hosts))
 }
 
 /// Broker tunables from the environment (tests shorten them; production keeps the defaults).
@@ -170,16 +141,4 @@ pub fn broker_options(
     )?;
     secs("PORTICO_HTTP_TIMEOUT_SECS", &mut o.http_timeout)?;
     Ok(o)
-}
-
-/// The start URL of an MFE webview.
-pub fn mfe_start_url(shell: &Shell, id: &str) -> Option<url::Url> {
-    let mfe = shell.config.mfe(id)?;
-    match &mfe.source {
-        MfeSource::Remote(url) => Some(url.clone()),
-        MfeSource::Bundled(_) => mfe
-            .origins
-            .first()
-            .and_then(|o| url::Url::parse(&format!("{o}/")).ok()),
-    }
 }
