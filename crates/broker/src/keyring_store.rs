@@ -29,14 +29,13 @@ impl KeyringStore {
         }
     }
 
-    fn entry(&self) -> Result<keyring::Entry, StoreError> {
-        keyring::Entry::new(&self.service, &self.account).map_err(map_err)
+    fn entry_raw(&self) -> keyring::Result<keyring::Entry> {
+        keyring::Entry::new(&self.service, &self.account)
     }
 
     /// The pending sign-in sits in an entry of its own beside the session.
-    fn pending_entry(&self) -> Result<keyring::Entry, StoreError> {
+    fn pending_entry_raw(&self) -> keyring::Result<keyring::Entry> {
         keyring::Entry::new(&self.service, &format!("{}#pending-login", self.account))
-            .map_err(map_err)
     }
 }
 
@@ -62,9 +61,35 @@ fn map_err(e: keyring::Error) -> StoreError {
     }
 }
 
+/// Waits before the retries of an operation the platform failed (not a locked keyring).
+const RETRY_DELAYS: [std::time::Duration; 2] = [
+    std::time::Duration::from_millis(50),
+    std::time::Duration::from_millis(200),
+];
+
+/// Runs `op`, again after a short wait when the platform failed (the Secret Service busy or a
+/// D-Bus call timing out under load): such a failure says nothing about the entry, and giving up
+/// at once would cost a sign-in. A locked keyring or a missing entry is answered at once.
+/// The broker calls stores on the blocking pool, so waiting here blocks no async thread.
+fn with_retry<T>(mut op: impl FnMut() -> keyring::Result<T>) -> keyring::Result<T> {
+    let mut delays = RETRY_DELAYS.iter();
+    loop {
+        match op() {
+            Err(keyring::Error::PlatformFailure(e)) => match delays.next() {
+                Some(d) => {
+                    tracing::debug!(error = %e, "keyring platform failure; retrying");
+                    std::thread::sleep(*d);
+                }
+                None => return Err(keyring::Error::PlatformFailure(e)),
+            },
+            other => return other,
+        }
+    }
+}
+
 impl SessionStore for KeyringStore {
     fn load(&self) -> Result<Option<StoredSession>, StoreError> {
-        match self.entry()?.get_password() {
+        match with_retry(|| self.entry_raw()?.get_password()) {
             Ok(json) => StoredSession::from_store_json(&json).map(Some),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_err(e)),
@@ -73,18 +98,18 @@ impl SessionStore for KeyringStore {
 
     fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
         let json = session.to_store_json()?;
-        self.entry()?.set_password(&json).map_err(map_err)
+        with_retry(|| self.entry_raw()?.set_password(&json)).map_err(map_err)
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        match self.entry()?.delete_credential() {
+        match with_retry(|| self.entry_raw()?.delete_credential()) {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_err(e)),
         }
     }
 
     fn load_pending(&self) -> Result<Option<PendingLogin>, StoreError> {
-        match self.pending_entry()?.get_password() {
+        match with_retry(|| self.pending_entry_raw()?.get_password()) {
             Ok(json) => serde_json::from_str(&json)
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt("not a pending sign-in".into())),
@@ -96,13 +121,52 @@ impl SessionStore for KeyringStore {
     fn save_pending(&self, pending: &PendingLogin) -> Result<(), StoreError> {
         let json = serde_json::to_string(pending)
             .map_err(|e| StoreError::Unavailable(format!("encode: {e}")))?;
-        self.pending_entry()?.set_password(&json).map_err(map_err)
+        with_retry(|| self.pending_entry_raw()?.set_password(&json)).map_err(map_err)
     }
 
     fn clear_pending(&self) -> Result<(), StoreError> {
-        match self.pending_entry()?.delete_credential() {
+        match with_retry(|| self.pending_entry_raw()?.delete_credential()) {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_err(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform() -> keyring::Error {
+        keyring::Error::PlatformFailure("busy".into())
+    }
+
+    #[test]
+    fn a_platform_failure_is_retried_and_a_locked_keyring_is_not() {
+        let mut calls = 0;
+        let r = with_retry(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(platform())
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!((r.ok(), calls), (Some(7), 3));
+
+        let mut calls = 0;
+        let r: keyring::Result<()> = with_retry(|| {
+            calls += 1;
+            Err(platform())
+        });
+        assert!(matches!(r, Err(keyring::Error::PlatformFailure(_))));
+        assert_eq!(calls, 1 + RETRY_DELAYS.len(), "bounded");
+
+        let mut calls = 0;
+        let r: keyring::Result<()> = with_retry(|| {
+            calls += 1;
+            Err(keyring::Error::NoStorageAccess("locked".into()))
+        });
+        assert!(matches!(r, Err(keyring::Error::NoStorageAccess(_))));
+        assert_eq!(calls, 1, "a locked keyring is answered at once");
     }
 }
