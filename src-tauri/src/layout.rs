@@ -3,9 +3,7 @@
 //! ignore positions (tauri#10420), so the shell sets the box packing itself there: the chrome
 //! gets a fixed height, the visible MFE the rest; hidden webviews take no space.
 
-use std::sync::Arc;
-
-use tauri::webview::{NewWindowResponse, PageLoadEvent, WebviewBuilder};
+use tauri::webview::{NewWindowResponse, WebviewBuilder};
 use tauri::{AppHandle, LogicalPosition, LogicalSize, Manager, Runtime, WebviewUrl};
 
 use tauri_plugin_portico::Portico;
@@ -37,46 +35,11 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, portico: &Portico) -> tauri::Resul
 
     let active = portico.active_mfe();
     for mfe in portico.mfes() {
-        let Some(url) = portico.mfe_start_url(&mfe.id) else {
+        let Some(webview) = tauri_plugin_portico::host::mfe_webview(app, &mfe.id) else {
             continue;
         };
-        let label = mfe.webview_label();
-        let policy = portico.policy().clone();
-        let nav_label = label.clone();
-        let opener = app.clone();
-        let popup_opener = app.clone();
         let webview = window.add_child(
-            WebviewBuilder::new(&label, WebviewUrl::External(url))
-                // Pinned to its origin: anything else goes to the system browser.
-                .on_navigation(move |url| {
-                    if policy.may_navigate(&nav_label, url) {
-                        return true;
-                    }
-                    if matches!(url.scheme(), "http" | "https") {
-                        if let Some(p) = opener.try_state::<Arc<Portico>>() {
-                            p.open_in_browser(&opener, url.as_str());
-                        }
-                    }
-                    tracing::info!(label = %nav_label, "navigation outside the MFE's origin refused");
-                    false
-                })
-                .on_new_window(move |url, _| {
-                    if matches!(url.scheme(), "http" | "https") {
-                        if let Some(p) = popup_opener.try_state::<Arc<Portico>>() {
-                            p.open_in_browser(&popup_opener, url.as_str());
-                        }
-                    }
-                    NewWindowResponse::Deny
-                })
-                // The navigation guard above only lets pages of the MFE's origins load, so the
-                // page recorded here is one of them (get_token reads it without a main-thread hop).
-                .on_page_load(|webview, payload| {
-                    if payload.event() == PageLoadEvent::Started {
-                        if let Some(portico) = webview.try_state::<Arc<Portico>>() {
-                            portico.record_mfe_page(webview.label(), payload.url());
-                        }
-                    }
-                }),
+            webview,
             LogicalPosition::new(0.0, CHROME_HEIGHT),
             LogicalSize::new(WIDTH, HEIGHT - CHROME_HEIGHT),
         )?;

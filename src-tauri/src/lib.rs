@@ -8,8 +8,7 @@
 pub mod commands;
 pub mod layout;
 
-use tauri::{AppHandle, Manager, Runtime};
-use tauri_plugin_deep_link::DeepLinkExt;
+use tauri::{Manager, Runtime};
 use tauri_plugin_portico::PorticoExt;
 
 /// Build the Tauri app with every plugin and command of the shell (tests add their runtime).
@@ -55,7 +54,7 @@ pub fn run() {
         .setup(|app| {
             let handle = app.handle().clone();
             layout::create(&handle, &handle.portico())?;
-            wire_deep_links(&handle);
+            tauri_plugin_portico::host::forward_deep_links(&handle);
             Ok(())
         })
         .run(tauri::generate_context!("../tauri.conf.json"));
@@ -83,30 +82,4 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// Deep links arrive from the OS (a second instance forwarded by single-instance, or the
-/// arguments of this one when a link started the app). Handed to the plugin, in Rust only.
-fn wire_deep_links<R: Runtime>(app: &AppHandle<R>) {
-    #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
-    if let Err(error) = app.deep_link().register_all() {
-        tracing::warn!(%error, "could not register the URL scheme with the desktop");
-    }
-    let h = app.clone();
-    app.deep_link().on_open_url(move |event| {
-        for url in event.urls() {
-            let h = h.clone();
-            tauri::async_runtime::spawn(async move {
-                h.portico().handle_callback(&h, url.as_str()).await;
-            });
-        }
-    });
-    if let Ok(Some(urls)) = app.deep_link().get_current() {
-        for url in urls {
-            let h = app.clone();
-            tauri::async_runtime::spawn(async move {
-                h.portico().handle_callback(&h, url.as_str()).await;
-            });
-        }
-    }
 }

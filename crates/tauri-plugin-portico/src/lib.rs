@@ -25,13 +25,14 @@
 //!   plugin adds one runtime capability per registered MFE (its webview label, its origins) with
 //!   `portico:default` scoped to its registered audiences; a host may allow more audiences in its
 //!   own capability files, and a deny entry always wins.
-//! - The host hands deep links to [`Portico::handle_callback`], creates MFE webviews with the
-//!   labels [`portico_shell_core::MfeEntry::webview_label`] gives and reports their page loads
-//!   to [`Portico::record_mfe_page`]. The opener plugin must be registered (the system browser).
+//! - The host places each MFE's webview, built by [`host::mfe_webview`] (its label, its page,
+//!   pinned to its origins, page loads reported), and hands deep links to the plugin with
+//!   [`host::forward_deep_links`]. The opener and deep-link plugins must be registered.
 
 mod commands;
 mod desktop;
 mod error;
+pub mod host;
 mod login;
 pub mod models;
 mod setup;
