@@ -199,11 +199,19 @@ fn test(rest: &[String]) -> Result<()> {
         Command::new("npm").args(["test"]).current_dir(&client),
         "JS client tests (node --test)",
     )?;
-    // The end-to-end tests drive this binary through tauri-driver.
-    // With the embedded default: scenarios that configure no provider use it.
+    // The end-to-end tests drive these binaries through tauri-driver: the reference host and
+    // the minimal one. With the embedded default: scenarios that configure no provider use it.
     exec(
-        cargo().args(["build", "-p", "portico", "--features", "embedded-provider"]),
-        "build the Portico shell for end-to-end tests",
+        cargo().args([
+            "build",
+            "-p",
+            "portico",
+            "-p",
+            "portico-minimal-host",
+            "--features",
+            "portico/embedded-provider",
+        ]),
+        "build the Portico shell and the minimal host for end-to-end tests",
     )?;
     let session = Session::start()?;
     let mut cmd = cargo();

@@ -22,6 +22,8 @@ pub const CHROME: &str = "chrome";
 /// How to start one app process.
 #[derive(Debug, Clone)]
 pub struct LaunchSpec {
+    /// The app binary (the reference host or another one).
+    pub binary: PathBuf,
     /// Environment for tauri-driver, which hands it on to WebKitWebDriver and the app.
     pub env: Vec<(String, String)>,
     /// Command-line arguments for the app (e.g. a deep link that starts it).
@@ -138,7 +140,7 @@ impl App {
     /// map its webviews: the chrome, and one per MFE in `spec.mfes`.
     pub async fn launch(spec: LaunchSpec) -> Result<App> {
         let (client, driver) =
-            start_webdriver(&app_binary()?, &spec.args, &spec.env, &spec.log).await?;
+            start_webdriver(&spec.binary, &spec.args, &spec.env, &spec.log).await?;
         let views = match identify_views(&client, &spec.mfes).await {
             Ok(v) => v,
             Err(e) => {

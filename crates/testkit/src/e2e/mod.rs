@@ -40,7 +40,7 @@ pub mod prelude {
         each_mfe_served_by_its_own_api, each_mfe_signed_out, now_ms, sign_out_from_the_chrome,
     };
     pub use super::error::{E2eError, Result};
-    pub use super::scenario::{BrowserMode, Dialect, KeyringEntry, Provider, Scenario};
+    pub use super::scenario::{BrowserMode, Dialect, Host, KeyringEntry, Provider, Scenario};
     pub use super::wait::{self, Check};
     pub use portico_dev_idp::{Endpoint, Fault, FaultKind, ANALYTICS_API, BILLING_API, CORE_API};
     pub use std::time::Duration;

@@ -34,6 +34,38 @@ pub enum Dialect {
     Entra,
 }
 
+/// The Tauri app a scenario drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// The reference host (`src-tauri`: the chrome, tabs, three MFEs).
+    Reference,
+    /// `examples/minimal-host`: a bar of its own and one MFE; its own configuration.
+    Minimal,
+}
+
+impl Host {
+    /// The binary, beside the test executable (`cargo build -p portico-minimal-host`).
+    fn binary(self) -> Result<PathBuf> {
+        match self {
+            Host::Reference => app_binary(),
+            Host::Minimal => sibling_binary("portico-minimal-host").ok_or_else(|| {
+                E2eError::Setup(
+                    "no minimal host binary: build it with `cargo build -p portico-minimal-host`"
+                        .into(),
+                )
+            }),
+        }
+    }
+
+    /// The Tauri configuration whose `plugins.portico` the scenario starts from.
+    fn config(self) -> PathBuf {
+        match self {
+            Host::Reference => repo_root().join("tauri.conf.json"),
+            Host::Minimal => repo_root().join("examples/minimal-host/tauri.conf.json"),
+        }
+    }
+}
+
 /// The OpenID Provider a scenario signs in with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
@@ -79,6 +111,7 @@ pub struct ScenarioBuilder {
     user: String,
     idp: IdpConfig,
     app_env: Vec<(String, String)>,
+    host: Host,
 }
 
 /// What the app keeps in the keyring, as the probe reports it (no secrets).
@@ -115,6 +148,12 @@ impl ScenarioBuilder {
     /// The provider dialect the app uses (default Auth0).
     pub fn dialect(mut self, d: Dialect) -> Self {
         self.dialect = d;
+        self
+    }
+
+    /// Drive another host than the reference one (its binary and its configuration).
+    pub fn host(mut self, host: Host) -> Self {
+        self.host = host;
         self
     }
 
@@ -211,7 +250,7 @@ impl ScenarioBuilder {
             }
         };
         let apis = DemoApis::start(idp.issuer(), &api_configs).await?;
-        let (config_path, mfes) = write_app_config(&dir.0, &apis)?;
+        let (config_path, mfes) = write_app_config(&dir.0, &apis, &self.host.config())?;
         let keyring_service = format!("portico-e2e-{}-{}", self.name, std::process::id());
         let issuer = idp.issuer().to_string();
         let browser_log = artifacts.join("browser.log");
@@ -220,7 +259,7 @@ impl ScenarioBuilder {
                 "portico-scripted-browser is not built (cargo build -p portico-e2e --bins)".into(),
             )
         })?;
-        let app = app_binary()?;
+        let app = self.host.binary()?;
         warn_if_stale(&app);
         let mut env: Vec<(String, String)> = desktop.env().to_vec();
         let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
@@ -269,6 +308,7 @@ impl ScenarioBuilder {
         env.extend(self.app_env);
 
         Ok(Scenario {
+            app,
             apps: Vec::new(),
             desktop,
             idp,
@@ -289,6 +329,8 @@ impl ScenarioBuilder {
 
 /// A running scenario. Field order is drop order: apps, then the session, then the provider.
 pub struct Scenario {
+    /// The app binary this scenario drives.
+    app: PathBuf,
     apps: Vec<App>,
     desktop: Desktop,
     idp: RunningProvider,
@@ -326,6 +368,7 @@ impl Scenario {
             user: "alice".into(),
             idp: IdpConfig::portico_demo(),
             app_env: Vec::new(),
+            host: Host::Reference,
         }
     }
 
@@ -339,6 +382,7 @@ impl Scenario {
         self.launches += 1;
         let label = format!("launch{}", self.launches);
         let app = App::launch(LaunchSpec {
+            binary: self.app.clone(),
             env: self.env.clone(),
             args,
             mfes: self.mfes.clone(),
@@ -478,7 +522,7 @@ impl Scenario {
     /// scenario's session (single-instance forwards it to the running app). Waits for that
     /// second process to exit and returns whether it exited successfully.
     pub async fn open_deep_link(&self, url: &str) -> Result<bool> {
-        let mut cmd = Command::new(app_binary()?);
+        let mut cmd = Command::new(&self.app);
         cmd.arg(url)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -732,9 +776,12 @@ pub(crate) fn repo_root() -> PathBuf {
 
 /// The app's `plugins.portico` section from the repository's tauri.conf.json, with each MFE's
 /// `settings.apiUrl` pointing at this scenario's demo API for its audience.
-fn write_app_config(dir: &Path, apis: &DemoApis) -> Result<(PathBuf, Vec<String>)> {
-    let conf_path = repo_root().join("tauri.conf.json");
-    let text = std::fs::read_to_string(&conf_path)
+fn write_app_config(
+    dir: &Path,
+    apis: &DemoApis,
+    conf_path: &Path,
+) -> Result<(PathBuf, Vec<String>)> {
+    let text = std::fs::read_to_string(conf_path)
         .map_err(E2eError::io(format!("read {}", conf_path.display())))?;
     let conf: Value = serde_json::from_str(&text)
         .map_err(|e| E2eError::Setup(format!("tauri.conf.json: {e}")))?;

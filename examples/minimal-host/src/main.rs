@@ -1,0 +1,42 @@
+//! The smallest host of `tauri-plugin-portico`: a bar of its own (sign-in, who is signed in)
+//! above the first registered micro frontend. See docs/plugin.md.
+
+use tauri::webview::WebviewBuilder;
+use tauri::{LogicalPosition, LogicalSize, WebviewUrl};
+use tauri_plugin_portico::{host, PorticoExt};
+
+const BAR: f64 = 56.0;
+const SIZE: (f64, f64) = (960.0, 720.0);
+
+fn main() {
+    tauri::Builder::default()
+        // First: a deep link on Linux starts a second instance, which forwards it here and exits.
+        .plugin(tauri_plugin_single_instance::init(|_, _, _| {}))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_portico::init())
+        .setup(|app| {
+            let handle = app.handle();
+            let window = tauri::window::WindowBuilder::new(app, "main")
+                .title("Portico minimal host")
+                .inner_size(SIZE.0, SIZE.1)
+                .build()?;
+            // The host's own page, granted `portico:host-ui` in capabilities/host.json.
+            let bar =
+                WebviewBuilder::new("host", WebviewUrl::App("minimal-host/index.html".into()));
+            window.add_child(
+                bar,
+                LogicalPosition::new(0.0, 0.0),
+                LogicalSize::new(SIZE.0, BAR),
+            )?;
+            let first = handle.portico().mfes().first().map(|m| m.id.clone());
+            let mfe = first.and_then(|id| host::mfe_webview(handle, &id));
+            let mfe = mfe.ok_or("plugins.portico registers no micro frontend")?;
+            let below = LogicalSize::new(SIZE.0, SIZE.1 - BAR);
+            window.add_child(mfe, LogicalPosition::new(0.0, BAR), below)?;
+            host::forward_deep_links(handle);
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .expect("the minimal host runs");
+}
