@@ -225,7 +225,7 @@ pub(crate) async fn authorize(
         }
     };
     let p = if shared.config.entra {
-        p.from_entra(&shared.config.apis)
+        p.translate_entra(&shared.config.apis)
     } else {
         p
     };

@@ -94,7 +94,7 @@ fn push(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<String, OAu
     let p = params::form(headers, body)?;
     // Checked in the form /authorize sees; stored as sent (it translates again when used).
     let p = if shared.config.entra {
-        p.from_entra(&shared.config.apis)
+        p.translate_entra(&shared.config.apis)
     } else {
         p
     };

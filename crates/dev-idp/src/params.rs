@@ -25,7 +25,7 @@ impl Params {
     /// (scope `s`) becomes `audience={api}` — one refresh token for every API, as Auth0's
     /// multi-resource refresh tokens. Scopes of two APIs in one request (Entra refuses them)
     /// become `audience` plus `resource`, which the endpoints refuse.
-    pub fn from_entra(self, apis: &[crate::config::ApiConfig]) -> Params {
+    pub fn translate_entra(self, apis: &[crate::config::ApiConfig]) -> Params {
         let Some(scope) = self.one("scope").ok().flatten().map(str::to_owned) else {
             return self;
         };
@@ -128,7 +128,7 @@ mod tests {
             b"scope=openid+offline_access+https%3A%2F%2Fapi.portico.dev%2Fbilling%2F.default\
               +https%3A%2F%2Fapi.portico.dev%2Fcore%2Fread%3Adashboard&client_id=c",
         )
-        .from_entra(&apis);
+        .translate_entra(&apis);
         assert_eq!(
             p.one("scope"),
             Ok(Some(
@@ -142,7 +142,8 @@ mod tests {
         assert_eq!(p.all("resource"), vec!["https://api.portico.dev/core"]);
         assert_eq!(p.one("client_id"), Ok(Some("c")));
         // A scope of no known API (Microsoft Graph's, say) stays as it is.
-        let p = Params::parse(b"scope=https%3A%2F%2Fgraph.example%2FUser.Read").from_entra(&apis);
+        let p =
+            Params::parse(b"scope=https%3A%2F%2Fgraph.example%2FUser.Read").translate_entra(&apis);
         assert_eq!(p.one("scope"), Ok(Some("https://graph.example/User.Read")));
         assert_eq!(p.one("audience"), Ok(None));
     }

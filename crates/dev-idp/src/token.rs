@@ -56,7 +56,7 @@ pub(crate) async fn token(
 fn handle(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
     let p = params::form(headers, body)?;
     let p = if shared.config.entra {
-        p.from_entra(&shared.config.apis)
+        p.translate_entra(&shared.config.apis)
     } else {
         p
     };

@@ -325,7 +325,7 @@ mod tests {
     fn entra_names_resources_by_scope() {
         let billing = aud("api://billing");
         assert_eq!(
-            Dialect::Entra.authorize_params(&[billing.clone()], None),
+            Dialect::Entra.authorize_params(std::slice::from_ref(&billing), None),
             vec![]
         );
         assert_eq!(

@@ -32,7 +32,7 @@ pub fn audience(i: usize) -> (Audience, ScopeSet) {
 pub fn provider(idp: &DevIdp, dialect: Dialect) -> ProviderConfig {
     // What the shell asks for at sign-in (the shell's loader adds the MFEs' scopes).
     let scopes = match dialect {
-        Dialect::Auth0 => "openid profile email offline_access read:dashboard",
+        Dialect::Auth0 | Dialect::Entra => "openid profile email offline_access read:dashboard",
         Dialect::Rfc8707 => "openid profile email offline_access read:invoices write:invoices read:dashboard read:reports export:reports",
     };
     fixture::dev_idp(idp.issuer(), dialect)
