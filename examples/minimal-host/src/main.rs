@@ -2,11 +2,12 @@
 //! above the first registered micro frontend. See docs/plugin.md.
 
 use tauri::webview::WebviewBuilder;
-use tauri::{LogicalPosition, LogicalSize, WebviewUrl};
+use tauri::{LogicalPosition as At, LogicalSize as Size, WebviewUrl};
 use tauri_plugin_portico::{host, PorticoExt};
 
 const BAR: f64 = 56.0;
-const SIZE: (f64, f64) = (960.0, 720.0);
+const W: f64 = 960.0;
+const H: f64 = 720.0;
 
 fn main() {
     tauri::Builder::default()
@@ -19,21 +20,15 @@ fn main() {
             let handle = app.handle();
             let window = tauri::window::WindowBuilder::new(app, "main")
                 .title("Portico minimal host")
-                .inner_size(SIZE.0, SIZE.1)
+                .inner_size(W, H)
                 .build()?;
             // The host's own page, granted `portico:host-ui` in capabilities/host.json.
-            let bar =
-                WebviewBuilder::new("host", WebviewUrl::App("minimal-host/index.html".into()));
-            window.add_child(
-                bar,
-                LogicalPosition::new(0.0, 0.0),
-                LogicalSize::new(SIZE.0, BAR),
-            )?;
+            let bar = WebviewBuilder::new("host", WebviewUrl::App("minimal-host/".into()));
+            window.add_child(bar, At::new(0.0, 0.0), Size::new(W, BAR))?;
             let first = handle.portico().mfes().first().map(|m| m.id.clone());
             let mfe = first.and_then(|id| host::mfe_webview(handle, &id));
             let mfe = mfe.ok_or("plugins.portico registers no micro frontend")?;
-            let below = LogicalSize::new(SIZE.0, SIZE.1 - BAR);
-            window.add_child(mfe, LogicalPosition::new(0.0, BAR), below)?;
+            window.add_child(mfe, At::new(0.0, BAR), Size::new(W, H - BAR))?;
             host::forward_deep_links(handle);
             Ok(())
         })
