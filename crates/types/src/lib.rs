@@ -15,6 +15,7 @@ pub mod provider;
 pub mod scope;
 pub mod secret;
 pub mod sync;
+pub mod ts;
 
 pub use audience::{Audience, MAX_AUDIENCE_LEN};
 pub use dialect::{Dialect, Mode, Revocation};
