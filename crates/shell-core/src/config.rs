@@ -130,17 +130,19 @@ impl MfeEntry {
     }
 
     /// The content policy its bundled pages are served with: network access to its own origin,
-    /// the shell's IPC, its `apis` and the `settings.apiUrl` its page calls itself.
+    /// the shell's IPC, its `apis`, and the http(s) URLs among its `settings` (`apiUrl`, which
+    /// its page calls itself, or a bench's report URL): all named by the host's configuration.
     pub fn content_policy(&self) -> crate::mfe_host::ContentPolicy {
-        let api_url = self
+        let in_settings = self
             .settings
-            .get("apiUrl")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|u| url::Url::parse(u).ok());
+            .values()
+            .filter_map(serde_json::Value::as_str)
+            .filter_map(|u| url::Url::parse(u).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
         self.apis
             .iter()
             .map(|a| a.base.url().clone())
-            .chain(api_url)
+            .chain(in_settings)
             .fold(crate::mfe_host::ContentPolicy::default(), |p, u| {
                 p.connect_to(&u)
             })
@@ -881,6 +883,28 @@ mod tests {
             base(json!({"issuer": "https://login.microsoftonline.com/common/v2.0"})).unwrap_err();
         assert_eq!(e.field, "provider");
         assert!(e.to_string().contains("your tenant's issuer"), "{e}");
+    }
+
+    #[test]
+    fn the_content_policy_names_the_apis_and_urls_in_settings() {
+        let c = ShellConfig::load(
+            &json!({"mfes": [
+                {"id": "a", "title": "A", "source": {"bundled": "mfes/a"},
+                 "audiences": ["https://api.portico.dev/billing"],
+                 "apis": [{"baseUrl": "https://billing.example.com/api/",
+                           "audience": "https://api.portico.dev/billing"}],
+                 "settings": {"apiUrl": "http://127.0.0.1:4100/billing/", "report": "http://127.0.0.1:4200/r",
+                              "title": "not a URL", "icon": "data:image/png;base64,AAAA"}}
+            ]}),
+            &no_env,
+            &schemes(),
+        )
+        .unwrap();
+        let header = c.mfes[0].content_policy().header();
+        assert!(
+            header.contains("connect-src 'self' ipc: http://ipc.localhost https://billing.example.com http://127.0.0.1:4100 http://127.0.0.1:4200;"),
+            "{header}"
+        );
     }
 
     #[test]
