@@ -127,6 +127,7 @@ mod tests {
             &path,
             &typescript_declarations(),
             "cargo test -p portico-broker ts_declarations",
+            std::env::var("PORTICO_UPDATE_TS").as_deref() == Ok("1"),
         );
     }
 

@@ -195,6 +195,7 @@ mod tests {
             &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(TS_OUTPUT),
             &typescript_declarations(),
             "cargo test -p tauri-plugin-portico --lib ts_declarations",
+            std::env::var("PORTICO_UPDATE_TS").as_deref() == Ok("1"),
         );
     }
 
