@@ -45,6 +45,16 @@ async fn first_run_one_sign_in_gives_each_mfe_a_token_for_its_own_api() {
                 delivered["status"], 0,
                 "the forwarding instance exits cleanly"
             );
+            // Content security policy (issue 15.8): a script injected into the chrome or into a
+            // bundled MFE does not run.
+            for view in std::iter::once(app.chrome()).chain(app.mfes()) {
+                let verdict = view.inline_script_verdict().await?;
+                assert!(
+                    verdict.starts_with("script-src"),
+                    "{}: an injected inline script was not refused ({verdict})",
+                    view.name()
+                );
+            }
             Ok(())
         })
         .await;

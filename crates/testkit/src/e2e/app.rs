@@ -107,6 +107,18 @@ import("/_portico/client.js")
   .then((c) => done({ id: c.id }), (e) => done({ error: String((e && (e.kind || e.message)) || e) }));
 "#;
 
+const INLINE_SCRIPT_PROBE: &str = r#"
+const done = arguments[arguments.length - 1];
+let answered = false;
+const answer = (v) => { if (!answered) { answered = true; done(v); } };
+document.addEventListener("securitypolicyviolation", (e) => answer(e.violatedDirective), { once: true });
+window.__porticoInlineRan = false;
+const s = document.createElement("script");
+s.textContent = "window.__porticoInlineRan = true";
+document.body.append(s);
+setTimeout(() => answer(window.__porticoInlineRan ? "ran" : "no-report"), 1000);
+"#;
+
 const PROBE: &str = r#"
 const [id, names] = arguments;
 const el = document.querySelector(`[data-testid="${id}"]`);
@@ -462,6 +474,14 @@ impl View<'_> {
                 "running an async script in {}",
                 self.name
             )))
+    }
+
+    /// What the page's content security policy does to an injected inline script: the
+    /// violated directive (`script-src…`) when it is refused, `"ran"` when it ran, or
+    /// `"no-report"` when neither is seen within a second.
+    pub async fn inline_script_verdict(&self) -> Result<String> {
+        let v = self.eval_async(INLINE_SCRIPT_PROBE, vec![]).await?;
+        Ok(v.as_str().unwrap_or_default().to_owned())
     }
 
     /// The element with this `data-testid`, if it is on the page now, with the named attributes.
