@@ -17,7 +17,15 @@ use std::time::Duration;
 use url::Url;
 
 /// The response header that carries a server's DPoP nonce (RFC 9449 §8.1).
-pub(crate) const DPOP_NONCE: &str = "dpop-nonce";
+const DPOP_NONCE: &str = "dpop-nonce";
+
+/// A server's DPoP nonce from its answer (token endpoint or API), if it sent a usable one.
+pub(crate) fn dpop_nonce(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(DPOP_NONCE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 1024)
+}
 /// Largest response body we read.
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -247,12 +255,7 @@ impl Http {
         };
         let status = resp.status();
         let retry_after = retry_after_secs(resp.headers());
-        let dpop_nonce = resp
-            .headers()
-            .get(DPOP_NONCE)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 1024)
-            .map(str::to_owned);
+        let dpop_nonce = dpop_nonce(resp.headers()).map(str::to_owned);
         let mut body = Vec::new();
         loop {
             match resp.chunk().await {

@@ -482,8 +482,8 @@ mod tests {
 /// ```
 /// use portico_types::dialect::Mode;
 /// assert_eq!(Mode::parse("auto"), Ok(Mode::Auto));
-/// assert!(Mode::Auto.active(true) && !Mode::Auto.active(false));
-/// assert!(Mode::On.active(false) && !Mode::Off.active(true));
+/// assert_eq!((Mode::Auto.use_with(true), Mode::Auto.use_with(false)), (Some(true), Some(false)));
+/// assert_eq!((Mode::On.use_with(false), Mode::Off.use_with(true)), (None, Some(false)));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -512,12 +512,13 @@ impl Mode {
             .ok_or_else(|| Invalid::new(Kind::Mode, s, "is not one of `auto`, `on`, `off`"))
     }
 
-    /// Whether the feature is used, given whether the provider advertises it.
-    pub fn active(self, advertised: bool) -> bool {
+    /// Whether the feature is used, given whether the provider advertises it; `None` when it
+    /// is switched on and the provider does not offer it (the caller says which feature).
+    pub fn use_with(self, advertised: bool) -> Option<bool> {
         match self {
-            Mode::Auto => advertised,
-            Mode::On => true,
-            Mode::Off => false,
+            Mode::Auto => Some(advertised),
+            Mode::On => advertised.then_some(true),
+            Mode::Off => Some(false),
         }
     }
 }

@@ -7,7 +7,7 @@ use super::session::{NewSession, Source};
 use super::token_endpoint::{api_scopes, Form, TokenResponse};
 use super::{Broker, Inner};
 use crate::cache::CacheEntry;
-use crate::config::{Audience, Mode, RedirectUri, ScopeSet};
+use crate::config::{Audience, RedirectUri, ScopeSet};
 use crate::discovery::ProviderMetadata;
 use crate::dpop::DpopKey;
 use crate::error::{AuthError, IdTokenDefect, StoreError};
@@ -210,13 +210,14 @@ impl Inner {
         metadata: &ProviderMetadata,
         tx: &LoginTransaction,
     ) -> Result<Url, AuthError> {
-        let endpoint = match (&metadata.par_endpoint, self.config.par) {
-            (Some(endpoint), mode) if mode.active(true) => endpoint,
-            (None, Mode::On) => {
+        let offered = metadata.par_endpoint.as_ref();
+        let endpoint = match (self.config.par.use_with(offered.is_some()), offered) {
+            (None, _) => {
                 return Err(AuthError::config(
                     "pushed authorization requests are switched on but the provider does not offer them",
                 ))
             }
+            (Some(true), Some(endpoint)) => endpoint,
             _ => return Ok(tx.authorize_url(&metadata.authorization_endpoint, &self.config)),
         };
         #[derive(serde::Deserialize)]
@@ -243,13 +244,14 @@ impl Inner {
     /// out and in again rotates it. `config_invalid` when DPoP is switched on and the provider
     /// does not accept ES256 proofs.
     fn sign_in_dpop_key(&self, metadata: &ProviderMetadata) -> Result<Option<DpopKey>, AuthError> {
-        if !self.config.dpop.active(metadata.dpop_es256) {
-            return Ok(None);
-        }
-        if !metadata.dpop_es256 {
-            return Err(AuthError::config(
-                "DPoP is switched on but the provider does not accept ES256 DPoP proofs",
-            ));
+        match self.config.dpop.use_with(metadata.dpop_es256) {
+            None => {
+                return Err(AuthError::config(
+                    "DPoP is switched on but the provider does not accept ES256 DPoP proofs",
+                ))
+            }
+            Some(false) => return Ok(None),
+            Some(true) => {}
         }
         DpopKey::generate()
             .map(Some)

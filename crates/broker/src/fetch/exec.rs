@@ -263,12 +263,7 @@ impl Broker {
                 },
             })?;
             let status = response.status();
-            if let Some(nonce) = response
-                .headers()
-                .get(crate::http::DPOP_NONCE)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty() && v.len() <= 1024)
-            {
+            if let Some(nonce) = crate::http::dpop_nonce(response.headers()) {
                 self.remember_api_dpop_nonce(&url, nonce);
             }
             let location = response
@@ -307,7 +302,7 @@ impl Broker {
 
 /// `Authorization: <token_type> <token>`.
 fn authorization(token: &TokenGrant) -> Result<HeaderValue, AuthError> {
-    let scheme = if token.token_type.eq_ignore_ascii_case("dpop") {
+    let scheme = if token.is_sender_constrained() {
         "DPoP"
     } else {
         "Bearer"
