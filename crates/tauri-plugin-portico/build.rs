@@ -5,6 +5,8 @@
 const COMMANDS: &[&str] = &[
     // A micro frontend webview's own (the `default` set).
     "get_token",
+    "fetch",
+    "fetch_abort",
     "mfe_subscribe",
     "mfe_context",
     "mfe_sign_in",

@@ -62,7 +62,7 @@ pub use config::{
     TokenRate, MAX_AUDIENCE_LEN,
 };
 pub use dialect::{Dialect, Revocation};
-pub use error::{AuthError, CallbackDefect, IdTokenDefect, StoreError};
+pub use error::{AuthError, CallbackDefect, FetchDefect, IdTokenDefect, StoreError};
 pub use ipc::{
     typescript_declarations, AudienceStatus, BrokerEvent, SessionInfo, TokenGrant, TS_OUTPUT,
 };

@@ -214,8 +214,26 @@ impl ShellConfig {
         let raw_provider = apply_provider_env(raw.provider, env)?;
         if let Some(p) = raw_provider {
             config.provider = Some(validate_provider(p, &config, deep_link_schemes)?);
+            config.check_apis()?;
         }
         Ok(config)
+    }
+
+    /// Every fetch-only MFE has an API to fetch from. Checked at load when a provider is
+    /// configured; with none, the embedded default names its demo APIs first and the host checks
+    /// afterwards.
+    pub fn check_apis(&self) -> Result<(), ConfigError> {
+        match self
+            .mfes
+            .iter()
+            .position(|m| m.token_exposure == TokenExposure::FetchOnly && m.apis.is_empty())
+        {
+            Some(i) => Err(ConfigError::new(
+                format!("mfes[{i}].apis"),
+                "a fetch-only micro frontend needs at least one API to fetch from",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The provider for the embedded development provider at `issuer`, honouring
@@ -239,7 +257,9 @@ impl ShellConfig {
             extra_authorize_params: BTreeMap::new(),
             revocation: None,
             par: env_nonempty(env, "PORTICO_PAR"),
-            dpop: env_nonempty(env, "PORTICO_DPOP"),
+            // The embedded default shows DPoP: the dev provider offers it, and binds only the
+            // fetch-only sample's API.
+            dpop: env_nonempty(env, "PORTICO_DPOP").or(Some("auto".into())),
             accepted_audiences: BTreeMap::new(),
         };
         self.provider = Some(validate_provider(raw, self, deep_link_schemes)?);
@@ -656,12 +676,6 @@ fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
                 )
             })?,
         };
-        if token_exposure == TokenExposure::FetchOnly && apis.is_empty() {
-            return Err(ConfigError::new(
-                at("apis"),
-                "a fetch-only micro frontend needs at least one API to fetch from",
-            ));
-        }
         // Two MFEs on one origin would share cookies, storage and the browser's trust: the
         // separation the per-MFE webviews exist for (issue 15.3).
         if let Some((other, origin)) = out.iter().find_map(|prev: &MfeEntry| {
@@ -842,8 +856,15 @@ mod tests {
         );
         let e = one(json!({"tokenExposure": "sometimes"}));
         assert_eq!(e.field, "mfes[0].tokenExposure");
-        let e = one(json!({"tokenExposure": "fetch-only"}));
+        // Checked once the provider (and so, for the embedded default, the demo APIs) is known.
+        let mut fetch_only = sample();
+        fetch_only["mfes"][0]["tokenExposure"] = json!("fetch-only");
+        fetch_only["provider"] = json!({"issuer": "https://idp.example.com/", "clientId": "x"});
+        let e = ShellConfig::load(&fetch_only, &no_env, &schemes()).unwrap_err();
         assert_eq!(e.field, "mfes[0].apis");
+        fetch_only.as_object_mut().unwrap().remove("provider");
+        let c = ShellConfig::load(&fetch_only, &no_env, &schemes()).unwrap();
+        assert_eq!(c.check_apis().unwrap_err().field, "mfes[0].apis");
     }
 
     #[test]

@@ -32,7 +32,12 @@ mod built_in {
     impl Embedded {
         /// Start the demo provider (`IdpConfig::portico_demo`) and its three APIs on loopback.
         pub async fn start() -> Result<Embedded, EmbeddedError> {
-            let config = IdpConfig::portico_demo();
+            let mut config = IdpConfig::portico_demo();
+            // DPoP binds the Analytics API's tokens (the fetch-only sample); Billing and the
+            // Dashboard keep Bearer tokens their pages may hold.
+            for api in &mut config.apis {
+                api.sender_constrained = api.identifier == portico_dev_idp::ANALYTICS_API;
+            }
             let apis_config = config.apis.clone();
             let failed = |e: portico_dev_idp::IdpError| EmbeddedError(e.to_string());
             let idp = DevIdp::start(config).await.map_err(failed)?;
@@ -53,9 +58,24 @@ mod built_in {
         }
 
         /// Give every MFE without an `apiUrl` setting the URL of the demo API for its first
-        /// audience, so the sample MFEs know where to call.
+        /// audience, so the sample MFEs know where to call, and every MFE without `apis` the
+        /// demo APIs of its audiences, so its native `fetch` reaches them.
         pub fn fill_api_urls(&self, config: &mut ShellConfig) {
             for mfe in &mut config.mfes {
+                if mfe.apis.is_empty() {
+                    for audience in &mfe.audiences {
+                        let base = self
+                            .apis
+                            .url_for(audience.as_str())
+                            .and_then(|u| portico_broker::fetch::ApiBase::parse(u.as_str()).ok());
+                        if let Some(base) = base {
+                            mfe.apis.push(crate::config::MfeApi {
+                                base,
+                                audience: audience.clone(),
+                            });
+                        }
+                    }
+                }
                 if mfe.settings.contains_key("apiUrl") {
                     continue;
                 }

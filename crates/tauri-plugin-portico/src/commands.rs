@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use portico_broker::{Audience, AuthError, ScopeSet, TokenGrant, TokenRequest};
 use portico_shell_core::config::MFE_LABEL_PREFIX;
-use portico_shell_core::{AccessDenied, MfeEntry};
+use portico_shell_core::{AccessDenied, MfeEntry, TokenExposure};
 use serde_json::Value;
 use tauri::ipc::{Channel, CommandScope, GlobalScope};
 use tauri::{AppHandle, Runtime, State, Webview};
@@ -188,6 +188,10 @@ pub(crate) fn token_request<R: Runtime>(
         .policy()
         .caller(webview.label(), &url)
         .map_err(Refusal::Denied)?;
+    // A fetch-only page never holds a token, whatever it asks (issue 16.4).
+    if mfe.token_exposure == TokenExposure::FetchOnly {
+        return Err(Refusal::Invalid(AuthError::TokenNotExposed));
+    }
     if !rules.admits(audience.as_str()) {
         return Err(Refusal::Denied(AccessDenied::ForbiddenAudience {
             mfe: mfe.id.clone(),
@@ -231,6 +235,64 @@ pub(crate) async fn get_token<R: Runtime>(
     result
 }
 
+/// A request to one of the caller's APIs, made by the shell with that API's token (the page
+/// never sees it). Answers with raw bytes: see [`crate::models::FetchHead`].
+#[tauri::command]
+pub(crate) async fn fetch<R: Runtime>(
+    webview: Webview<R>,
+    portico: PorticoState<'_>,
+    command_scope: CommandScope<AudienceScope>,
+    global_scope: GlobalScope<AudienceScope>,
+    request: Option<Value>,
+) -> Result<tauri::ipc::Response, AuthError> {
+    let request = crate::fetch::fetch_request(request.as_ref())?;
+    let input = crate::fetch::fetch_input(&request)?;
+    let mfe = calling_mfe(&portico, &webview)?;
+    // Scoped like `get_token` (the plugin's runtime capability scopes the whole set): an API
+    // whose audience the webview's scope does not admit, or denies, is out of reach.
+    let rules = AudienceRules::new(&command_scope, &global_scope);
+    let caller = crate::fetch::fetch_caller(&portico, mfe, |a| rules.admits(a))?;
+    let label = webview.label().to_owned();
+    let abort = request
+        .abort_id
+        .as_deref()
+        .map(|id| portico.aborts().register(&label, id));
+    let aborted = async move {
+        match abort {
+            Some(rx) => {
+                // A dropped sender (the request finished) is not an abort.
+                if rx.await.is_err() {
+                    std::future::pending::<()>().await
+                }
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let result = portico.broker().fetch(&caller, input, aborted).await;
+    if let Some(id) = &request.abort_id {
+        portico.aborts().finish(&label, id);
+    }
+    portico.push_token_status();
+    Ok(tauri::ipc::Response::new(crate::fetch::frame(result?)?))
+}
+
+/// Aborts the caller's own running `fetch` with this id (another page's ids are not its own).
+#[tauri::command]
+pub(crate) fn fetch_abort<R: Runtime>(
+    webview: Webview<R>,
+    portico: PorticoState<'_>,
+    abort_id: Option<Value>,
+) -> Result<bool, AuthError> {
+    calling_mfe(&portico, &webview)?;
+    let Some(Value::String(id)) = abort_id else {
+        return Err(AuthError::FetchRefused {
+            reason: portico_broker::FetchDefect::InvalidRequest,
+            detail: "`abortId` must be the string the request was started with".into(),
+        });
+    };
+    Ok(portico.aborts().abort(webview.label(), &id))
+}
+
 /// No-op round trip: the floor of Tauri IPC that `cargo xtask bench` compares `get_token` with.
 #[tauri::command]
 pub(crate) fn mfe_ping() {}
@@ -267,6 +329,18 @@ pub(crate) fn mfe_context<R: Runtime>(
             .collect(),
         scopes: mfe.scopes.clone(),
         settings: mfe.settings.clone(),
+        apis: mfe
+            .apis
+            .iter()
+            .map(|a| crate::models::MfeApiView {
+                base_url: a.base.url().to_string(),
+                audience: a.audience.as_str().to_owned(),
+            })
+            .collect(),
+        token_exposure: match mfe.token_exposure {
+            TokenExposure::Page => crate::models::TokenExposureView::Page,
+            TokenExposure::FetchOnly => crate::models::TokenExposureView::FetchOnly,
+        },
     })
 }
 

@@ -40,6 +40,8 @@ pub struct Portico {
     pub(crate) fixed_loopback: tokio::sync::Mutex<Option<url::Url>>,
     /// The token table last pushed to the host UI, to push only changes.
     last_token_status: Mutex<Option<Vec<TokenStatus>>>,
+    /// Native fetches a page may still abort.
+    aborts: crate::fetch::Aborts,
     /// Kept alive for the app's lifetime: dropping them stops the servers.
     _embedded: Option<Embedded>,
     _hosts: Vec<MfeHost>,
@@ -74,9 +76,14 @@ impl Portico {
             last_token_status: Mutex::new(None),
             fixed_loopback: tokio::sync::Mutex::new(None),
             mfe_pages: Mutex::new(HashMap::new()),
+            aborts: crate::fetch::Aborts::default(),
             _embedded: embedded,
             _hosts: hosts,
         }
+    }
+
+    pub(crate) fn aborts(&self) -> &crate::fetch::Aborts {
+        &self.aborts
     }
 
     /// The validated registry.

@@ -17,8 +17,8 @@
 //!
 //! - Configuration: the `plugins.portico` section of `tauri.conf.json` (or the JSON file
 //!   `PORTICO_CONFIG` names), validated by `portico-shell-core`.
-//! - Commands: `plugin:portico|get_token`, `mfe_subscribe`, `mfe_context`, `mfe_sign_in`,
-//!   `mfe_ping` (the `portico:default` set, for MFE webviews) and `host_state`,
+//! - Commands: `plugin:portico|get_token`, `fetch`, `fetch_abort`, `mfe_subscribe`,
+//!   `mfe_context`, `mfe_sign_in`, `mfe_ping` (the `portico:default` set, for MFE webviews) and `host_state`,
 //!   `host_subscribe`, `host_sign_in`, `host_cancel_sign_in`, `host_sign_out`,
 //!   `host_token_status` (the `portico:host-ui` set, for the host's own UI).
 //! - `get_token`'s scope: `{ "audience": "<uri>" }` entries ([`models::AudienceScope`]). The
@@ -32,6 +32,7 @@
 mod commands;
 mod desktop;
 mod error;
+mod fetch;
 pub mod host;
 mod login;
 pub mod models;
@@ -108,6 +109,8 @@ impl Builder {
             commands::mfe_context,
             commands::mfe_sign_in,
             commands::mfe_ping,
+            commands::fetch,
+            commands::fetch_abort,
             commands::host_state,
             commands::host_subscribe,
             commands::host_sign_in,
@@ -244,6 +247,11 @@ fn entitled<R: Runtime>(
             let Some(mfe) = portico.mfes().iter().find(|m| &m.webview_label() == label) else {
                 return false;
             };
+            // No token push reaches a fetch-only page (issue 16.4).
+            if token.is_some() && mfe.token_exposure == portico_shell_core::TokenExposure::FetchOnly
+            {
+                return false;
+            }
             let allowed = audience_rules(app, label).is_some_and(|r| r.admits(audience.as_str()));
             if !allowed {
                 return false;

@@ -37,6 +37,51 @@ pub struct GetTokenArgs {
     pub scopes: Option<String>,
 }
 
+/// `plugin:portico|fetch` argument `request`: the Fetch API's request as the client sends it.
+/// Read from the raw JSON so that a wrong shape gets a typed `fetch_refused`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FetchRequest {
+    /// Absolute: the client resolves a relative URL against its page first.
+    pub url: String,
+    /// `GET` when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub method: Option<String>,
+    /// Name and value pairs, in order.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// The body's bytes in standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub body: Option<String>,
+    /// Chosen by the page, so that `fetch_abort` can cancel this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub abort_id: Option<String>,
+}
+
+/// `plugin:portico|fetch_abort` arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchAbortArgs {
+    pub abort_id: String,
+}
+
+/// The head of a native fetch's answer. `fetch` answers with raw bytes: this head's length as
+/// a 4-byte big-endian number, the head as JSON, then the response body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchHead {
+    pub status: u16,
+    pub status_text: String,
+    /// Lower-case names; `Set-Cookie` never reaches the page.
+    pub headers: Vec<(String, String)>,
+    /// Where the answer came from, after redirects within the API.
+    pub url: String,
+    pub redirected: bool,
+}
+
 /// `plugin:portico|mfe_subscribe` and `plugin:portico|host_subscribe` arguments: a Tauri
 /// channel (`__CHANNEL__:<callback id>` on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -46,6 +91,7 @@ pub struct SubscribeArgs {
 
 /// `plugin:portico|mfe_context`: the calling MFE's own registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
 pub struct MfeContext {
     pub id: String,
     pub title: String,
@@ -55,6 +101,26 @@ pub struct MfeContext {
     /// Free-form per-MFE configuration from the registry, e.g. `{ "apiUrl": "..." }`.
     #[ts(type = "Record<string, unknown>")]
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The APIs `fetch` reaches for this MFE, each with the audience whose token it gets.
+    pub apis: Vec<MfeApiView>,
+    /// `fetch-only`: `getToken` is refused and no token is pushed; use `fetch`.
+    pub token_exposure: TokenExposureView,
+}
+
+/// One API of an MFE as its page sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MfeApiView {
+    pub base_url: String,
+    pub audience: String,
+}
+
+/// Whether the page is handed tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenExposureView {
+    Page,
+    FetchOnly,
 }
 
 /// Pushed to one MFE webview on its `mfe_subscribe` channel: only its own audiences, and a token
@@ -165,8 +231,13 @@ pub fn typescript_declarations() -> String {
     let decls = [
         AudienceScope::decl(&cfg),
         GetTokenArgs::decl(&cfg),
+        FetchRequest::decl(&cfg),
+        FetchAbortArgs::decl(&cfg),
+        FetchHead::decl(&cfg),
         SubscribeArgs::decl(&cfg),
         MfeContext::decl(&cfg),
+        MfeApiView::decl(&cfg),
+        TokenExposureView::decl(&cfg),
         MfePush::decl(&cfg),
         LoginPhase::decl(&cfg),
         ProviderView::decl(&cfg),
@@ -224,7 +295,7 @@ mod tests {
             );
             called += 1;
         }
-        assert_eq!(called, 11, "every command has its name in guest-js");
+        assert_eq!(called, 13, "every command has its name in guest-js");
     }
 
     #[test]

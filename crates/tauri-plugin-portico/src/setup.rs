@@ -73,6 +73,7 @@ pub(crate) fn build<R: Runtime>(
                 .map_err(|e| Error::Embedded(e.to_string()))?;
             config.embedded_provider(e.issuer().clone(), e.client_id(), &env, &schemes)?;
             e.fill_api_urls(&mut config);
+            config.check_apis()?;
             Some(e)
         } else {
             None

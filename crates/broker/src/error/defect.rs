@@ -131,6 +131,8 @@ pub enum FetchDefect {
     RedirectOutside,
     /// Too many redirects.
     TooManyRedirects,
+    /// The request itself is malformed (not the Fetch API's shape, a body that is not base64).
+    InvalidRequest,
 }
 
 impl From<&crate::fetch::rules::FetchRefusal> for FetchDefect {

@@ -1,7 +1,7 @@
 import type { AuthError as ShellAuthError, SessionInfo, TokenGrant } from "./types.gen.js";
-import type { HostPush, HostState, MfeContext, TokenStatus } from "./plugin.gen.js";
+import type { FetchHead, HostPush, HostState, MfeContext, TokenStatus } from "./plugin.gen.js";
 export type { TokenGrant, SessionInfo, AudienceStatus } from "./types.gen.js";
-export type { AudienceScope, GetTokenArgs, HostPush, HostState, LoginPhase, MfeContext, MfePush, MfeSummary, ProviderView, SubscribeArgs, TokenStatus, } from "./plugin.gen.js";
+export type { AudienceScope, FetchAbortArgs, FetchHead, FetchRequest, GetTokenArgs, HostPush, HostState, LoginPhase, MfeApiView, MfeContext, MfePush, MfeSummary, ProviderView, SubscribeArgs, TokenExposureView, TokenStatus, } from "./plugin.gen.js";
 /**
  * Raised by the client itself when the plugin could not be reached or refused the IPC command
  * (e.g. the page is not running inside a Portico host, or the command is not allowed for this
@@ -21,6 +21,8 @@ export type Session = SessionInfo;
 /** The plugin's IPC commands (`plugin:portico|…`). */
 export declare const COMMANDS: {
     readonly getToken: "plugin:portico|get_token";
+    readonly fetch: "plugin:portico|fetch";
+    readonly fetchAbort: "plugin:portico|fetch_abort";
     readonly mfeSubscribe: "plugin:portico|mfe_subscribe";
     readonly mfeContext: "plugin:portico|mfe_context";
     readonly mfeSignIn: "plugin:portico|mfe_sign_in";
@@ -41,6 +43,54 @@ export interface GetTokenOptions {
     forceRefresh?: boolean;
 }
 export type Unsubscribe = () => void;
+/** Header names and values, in any of the shapes the Fetch API takes. */
+export type PorticoHeadersInit = Record<string, string> | ReadonlyArray<readonly [string, string]> | {
+    forEach(callback: (value: string, name: string) => void): void;
+};
+/** What `fetch` sends as the body; a plain object or array is sent as JSON. */
+export type PorticoBody = string | ArrayBuffer | ArrayBufferView | URLSearchParams | Record<string, unknown> | unknown[];
+/** The Fetch API's `init`, as far as a request through the shell goes. */
+export interface PorticoFetchInit {
+    method?: string;
+    headers?: PorticoHeadersInit;
+    body?: PorticoBody | null;
+    /** Aborting rejects with the typed `fetch_aborted` and stops the shell's request. */
+    signal?: AbortSignal | null;
+}
+/** The `AbortSignal` slice this client uses. */
+export interface AbortSignal {
+    readonly aborted: boolean;
+    addEventListener(type: "abort", listener: () => void, options?: {
+        once?: boolean;
+    }): void;
+    removeEventListener(type: "abort", listener: () => void): void;
+}
+/** Response headers: lower-case names, read-only. */
+export declare class PorticoHeaders {
+    #private;
+    constructor(entries: ReadonlyArray<readonly [string, string]>);
+    /** All values of `name` joined with ", " (as the Fetch API does), or null. */
+    get(name: string): string | null;
+    has(name: string): boolean;
+    forEach(callback: (value: string, name: string) => void): void;
+    entries(): IterableIterator<[string, string]>;
+    [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+/** What `fetch` resolves with: the Fetch API's `Response`, as far as a page reads one. */
+export declare class PorticoResponse {
+    #private;
+    readonly status: number;
+    readonly statusText: string;
+    readonly ok: boolean;
+    readonly headers: PorticoHeaders;
+    readonly url: string;
+    readonly redirected: boolean;
+    constructor(head: FetchHead, body: Uint8Array);
+    get bodyUsed(): boolean;
+    arrayBuffer(): Promise<ArrayBuffer>;
+    text(): Promise<string>;
+    json(): Promise<unknown>;
+}
 /** The slice of Tauri's injected IPC object this client uses. */
 export interface TauriInternals {
     invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown>;
@@ -57,6 +107,11 @@ export interface ClientOptions {
 }
 export interface PorticoClient {
     getToken(audience: string, options?: GetTokenOptions): Promise<TokenGrant>;
+    fetch(input: string | {
+        toString(): string;
+    } | {
+        url: string;
+    }, init?: PorticoFetchInit): Promise<PorticoResponse>;
     onTokenChanged(callback: (grant: TokenGrant) => void): Unsubscribe;
     onSessionChanged(callback: (session: Session | null) => void): Unsubscribe;
     onRefreshFailed(callback: (audience: string, error: AuthError) => void): Unsubscribe;
@@ -64,6 +119,11 @@ export interface PorticoClient {
     context(): Promise<MfeContext>;
 }
 export declare const DEFAULT_MIN_TTL_MS = 60000;
+declare class URLSearchParams {
+    toString(): string;
+}
+/** Reads `fetch`'s raw answer: a 4-byte big-endian head length, the head as JSON, the body. */
+export declare function decodeFetchAnswer(raw: unknown): PorticoResponse;
 /** True for any typed error this client rejects with (shell errors and {@link IpcError}). */
 export declare function isAuthError(e: unknown): e is AuthError;
 /**
@@ -91,6 +151,20 @@ export declare function createPorticoClient(options?: ClientOptions): PorticoCli
  * Rejects with an {@link AuthError}.
  */
 export declare function getToken(audience: string, options?: GetTokenOptions): Promise<TokenGrant>;
+/**
+ * A request to one of this MFE's registered APIs (`apis` in its registry entry), made by the
+ * shell with that API's token: the page never holds it. The Fetch API's shape: `init` takes
+ * `method`, `headers`, a string / JSON value / ArrayBuffer / URLSearchParams `body` and an
+ * `AbortSignal`; the answer has `status`, `ok`, `headers`, `json()`, `text()`,
+ * `arrayBuffer()`. Rejects with an {@link AuthError}: `fetch_refused` (a URL outside the APIs,
+ * a header the shell sets itself, a body over the limit), `api_unreachable`,
+ * `insufficient_scope`, `fetch_aborted`, or a token error such as `login_required`.
+ */
+export declare function fetch(input: string | {
+    toString(): string;
+} | {
+    url: string;
+}, init?: PorticoFetchInit): Promise<PorticoResponse>;
 /** Called when the shell refreshed one of this MFE's tokens ahead of expiry. */
 export declare function onTokenChanged(callback: (grant: TokenGrant) => void): Unsubscribe;
 /**

@@ -7,9 +7,23 @@
 //
 // The page never says who it is: the plugin identifies the calling webview itself and only hands
 // out tokens for the audiences in this webview's scope.
+var __classPrivateFieldSet = (this && this.__classPrivateFieldSet) || function (receiver, state, value, kind, f) {
+    if (kind === "m") throw new TypeError("Private method is not writable");
+    if (kind === "a" && !f) throw new TypeError("Private accessor was defined without a setter");
+    if (typeof state === "function" ? receiver !== state || !f : !state.has(receiver)) throw new TypeError("Cannot write private member to an object whose class did not declare it");
+    return (kind === "a" ? f.call(receiver, value) : f ? f.value = value : state.set(receiver, value)), value;
+};
+var __classPrivateFieldGet = (this && this.__classPrivateFieldGet) || function (receiver, state, kind, f) {
+    if (kind === "a" && !f) throw new TypeError("Private accessor was defined without a getter");
+    if (typeof state === "function" ? receiver !== state || !f : !state.has(receiver)) throw new TypeError("Cannot read private member from an object whose class did not declare it");
+    return kind === "m" ? f : kind === "a" ? f.call(receiver) : f ? f.value : state.get(receiver);
+};
+var _PorticoHeaders_entries, _PorticoResponse_instances, _PorticoResponse_body, _PorticoResponse_used, _PorticoResponse_take;
 /** The plugin's IPC commands (`plugin:portico|…`). */
 export const COMMANDS = {
     getToken: "plugin:portico|get_token",
+    fetch: "plugin:portico|fetch",
+    fetchAbort: "plugin:portico|fetch_abort",
     mfeSubscribe: "plugin:portico|mfe_subscribe",
     mfeContext: "plugin:portico|mfe_context",
     mfeSignIn: "plugin:portico|mfe_sign_in",
@@ -21,9 +35,148 @@ export const COMMANDS = {
     hostSignOut: "plugin:portico|host_sign_out",
     hostTokenStatus: "plugin:portico|host_token_status",
 };
+/** Response headers: lower-case names, read-only. */
+export class PorticoHeaders {
+    constructor(entries) {
+        _PorticoHeaders_entries.set(this, void 0);
+        __classPrivateFieldSet(this, _PorticoHeaders_entries, entries.map(([k, v]) => [k.toLowerCase(), v]), "f");
+    }
+    /** All values of `name` joined with ", " (as the Fetch API does), or null. */
+    get(name) {
+        const n = name.toLowerCase();
+        const values = __classPrivateFieldGet(this, _PorticoHeaders_entries, "f").filter(([k]) => k === n).map(([, v]) => v);
+        return values.length ? values.join(", ") : null;
+    }
+    has(name) {
+        return this.get(name) !== null;
+    }
+    forEach(callback) {
+        for (const [k, v] of __classPrivateFieldGet(this, _PorticoHeaders_entries, "f"))
+            callback(v, k);
+    }
+    entries() {
+        return __classPrivateFieldGet(this, _PorticoHeaders_entries, "f").map(([k, v]) => [k, v])[Symbol.iterator]();
+    }
+    [(_PorticoHeaders_entries = new WeakMap(), Symbol.iterator)]() {
+        return this.entries();
+    }
+}
+/** What `fetch` resolves with: the Fetch API's `Response`, as far as a page reads one. */
+export class PorticoResponse {
+    constructor(head, body) {
+        _PorticoResponse_instances.add(this);
+        _PorticoResponse_body.set(this, void 0);
+        _PorticoResponse_used.set(this, false);
+        this.status = head.status;
+        this.statusText = head.statusText;
+        this.ok = head.status >= 200 && head.status < 300;
+        this.headers = new PorticoHeaders(head.headers);
+        this.url = head.url;
+        this.redirected = head.redirected;
+        __classPrivateFieldSet(this, _PorticoResponse_body, body, "f");
+    }
+    get bodyUsed() {
+        return __classPrivateFieldGet(this, _PorticoResponse_used, "f");
+    }
+    async arrayBuffer() {
+        const b = __classPrivateFieldGet(this, _PorticoResponse_instances, "m", _PorticoResponse_take).call(this);
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    }
+    async text() {
+        return new TextDecoder().decode(__classPrivateFieldGet(this, _PorticoResponse_instances, "m", _PorticoResponse_take).call(this));
+    }
+    async json() {
+        return JSON.parse(await this.text());
+    }
+}
+_PorticoResponse_body = new WeakMap(), _PorticoResponse_used = new WeakMap(), _PorticoResponse_instances = new WeakSet(), _PorticoResponse_take = function _PorticoResponse_take() {
+    if (__classPrivateFieldGet(this, _PorticoResponse_used, "f"))
+        throw new TypeError("the body has already been read");
+    __classPrivateFieldSet(this, _PorticoResponse_used, true, "f");
+    return __classPrivateFieldGet(this, _PorticoResponse_body, "f");
+};
 export const DEFAULT_MIN_TTL_MS = 60000;
 // Tauri's wire format for a `tauri::ipc::Channel` argument (see @tauri-apps/api core.js).
 const CHANNEL_PREFIX = "__CHANNEL__:";
+function base64(bytes) {
+    let binary = "";
+    // In slices: String.fromCharCode takes its arguments on the stack.
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+        binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(binary);
+}
+function headerPairs(init) {
+    if (!init)
+        return [];
+    const out = [];
+    if (Array.isArray(init)) {
+        for (const [k, v] of init)
+            out.push([String(k), String(v)]);
+    }
+    else if (typeof init.forEach === "function") {
+        init.forEach((v, k) => out.push([k, v]));
+    }
+    else {
+        for (const [k, v] of Object.entries(init))
+            out.push([k, String(v)]);
+    }
+    return out;
+}
+function hasHeader(headers, name) {
+    return headers.some(([k]) => k.toLowerCase() === name);
+}
+/** The body as bytes, and the content type it implies when the page set none. */
+function encodeBody(body) {
+    if (typeof body === "string")
+        return { bytes: new TextEncoder().encode(body), type: "text/plain;charset=UTF-8" };
+    if (body instanceof ArrayBuffer)
+        return { bytes: new Uint8Array(body) };
+    if (ArrayBuffer.isView(body))
+        return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+    if (typeof URLSearchParams === "function" && body instanceof URLSearchParams) {
+        return { bytes: new TextEncoder().encode(body.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+    }
+    return { bytes: new TextEncoder().encode(JSON.stringify(body)), type: "application/json" };
+}
+function resolveUrl(input) {
+    const raw = typeof input === "object" && input !== null && "url" in input && typeof input.url === "string" ? input.url : String(input);
+    const base = globalThis.location?.href;
+    try {
+        return base ? new URL(raw, base).href : raw;
+    }
+    catch {
+        return raw; // the shell refuses it with a typed `fetch_refused`
+    }
+}
+/** Reads `fetch`'s raw answer: a 4-byte big-endian head length, the head as JSON, the body. */
+export function decodeFetchAnswer(raw) {
+    let bytes;
+    if (raw instanceof ArrayBuffer)
+        bytes = new Uint8Array(raw);
+    else if (ArrayBuffer.isView(raw))
+        bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    else if (Array.isArray(raw))
+        bytes = Uint8Array.from(raw);
+    else
+        throw ipcError("the shell answered fetch with something that is not bytes");
+    if (bytes.length < 4)
+        throw ipcError("the shell's fetch answer is truncated");
+    const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+    if (4 + len > bytes.length)
+        throw ipcError("the shell's fetch answer is truncated");
+    let head;
+    try {
+        head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + len)));
+    }
+    catch {
+        throw ipcError("the shell's fetch answer has an unreadable head");
+    }
+    return new PorticoResponse(head, bytes.subarray(4 + len));
+}
+function abortedError() {
+    return { kind: "fetch_aborted", message: "The request was aborted.", retryable: false };
+}
 /** True for any typed error this client rejects with (shell errors and {@link IpcError}). */
 export function isAuthError(e) {
     if (typeof e !== "object" || e === null)
@@ -298,8 +451,48 @@ export function createPorticoClient(options = {}) {
         inflight.set(key, request);
         return request;
     }
+    let abortSeq = 0;
+    async function fetchThroughShell(input, init = {}) {
+        const signal = init.signal ?? null;
+        if (signal?.aborted)
+            throw abortedError();
+        const headers = headerPairs(init.headers);
+        const request = {
+            url: resolveUrl(input),
+            method: (init.method ?? "GET").toUpperCase(),
+            headers,
+        };
+        if (init.body !== undefined && init.body !== null) {
+            const { bytes, type } = encodeBody(init.body);
+            if (type && !hasHeader(headers, "content-type"))
+                headers.push(["content-type", type]);
+            request.body = base64(bytes);
+        }
+        if (!signal)
+            return decodeFetchAnswer(await invoke(COMMANDS.fetch, { request }));
+        abortSeq += 1;
+        const abortId = `${abortSeq}-${Math.random().toString(36).slice(2)}`;
+        request.abortId = abortId;
+        let onAbort = () => undefined;
+        const aborted = new Promise((_, reject) => {
+            onAbort = () => {
+                // The shell stops its request; the page does not wait for it to say so.
+                invoke(COMMANDS.fetchAbort, { abortId }).catch(() => undefined);
+                reject(abortedError());
+            };
+            signal.addEventListener("abort", onAbort, { once: true });
+        });
+        try {
+            const raw = await Promise.race([invoke(COMMANDS.fetch, { request }), aborted]);
+            return decodeFetchAnswer(raw);
+        }
+        finally {
+            signal.removeEventListener("abort", onAbort);
+        }
+    }
     return {
         getToken,
+        fetch: fetchThroughShell,
         onTokenChanged: (callback) => listen(tokenListeners, callback),
         onSessionChanged: (callback) => listen(sessionListeners, callback),
         onRefreshFailed: (callback) => listen(refreshFailedListeners, callback),
@@ -330,6 +523,18 @@ function client() {
  */
 export function getToken(audience, options) {
     return client().getToken(audience, options);
+}
+/**
+ * A request to one of this MFE's registered APIs (`apis` in its registry entry), made by the
+ * shell with that API's token: the page never holds it. The Fetch API's shape: `init` takes
+ * `method`, `headers`, a string / JSON value / ArrayBuffer / URLSearchParams `body` and an
+ * `AbortSignal`; the answer has `status`, `ok`, `headers`, `json()`, `text()`,
+ * `arrayBuffer()`. Rejects with an {@link AuthError}: `fetch_refused` (a URL outside the APIs,
+ * a header the shell sets itself, a body over the limit), `api_unreachable`,
+ * `insufficient_scope`, `fetch_aborted`, or a token error such as `login_required`.
+ */
+export function fetch(input, init) {
+    return client().fetch(input, init);
 }
 /** Called when the shell refreshed one of this MFE's tokens ahead of expiry. */
 export function onTokenChanged(callback) {

@@ -47,7 +47,7 @@ export type AudienceStatus = {
 };
 export type IdTokenDefect = "malformed" | "unsigned" | "algorithm_not_allowed" | "missing_key_id" | "unknown_key_id" | "signature_invalid" | "issuer_mismatch" | "audience_mismatch" | "authorized_party_mismatch" | "missing_subject" | "subject_changed" | "missing_issued_at" | "issued_in_future" | "missing_expiry" | "expired" | "nonce_mismatch";
 export type CallbackDefect = "malformed" | "redirect_mismatch" | "duplicate_parameter" | "missing_state" | "missing_code" | "missing_issuer";
-export type FetchDefect = "not_a_url" | "userinfo" | "not_an_api" | "encoded_separator" | "forbidden_header" | "invalid_header" | "method" | "request_too_large" | "response_too_large" | "redirect_outside" | "too_many_redirects";
+export type FetchDefect = "not_a_url" | "userinfo" | "not_an_api" | "encoded_separator" | "forbidden_header" | "invalid_header" | "method" | "request_too_large" | "response_too_large" | "redirect_outside" | "too_many_redirects" | "invalid_request";
 export type AuthError = {
     message: string;
     retryable: boolean;

@@ -9,20 +9,25 @@
 // out tokens for the audiences in this webview's scope.
 
 import type { AuthError as ShellAuthError, SessionInfo, TokenGrant } from "./types.gen.js";
-import type { HostPush, HostState, MfeContext, MfePush, TokenStatus } from "./plugin.gen.js";
+import type { FetchHead, HostPush, HostState, MfeContext, MfePush, TokenStatus } from "./plugin.gen.js";
 
 export type { TokenGrant, SessionInfo, AudienceStatus } from "./types.gen.js";
 export type {
   AudienceScope,
+  FetchAbortArgs,
+  FetchHead,
+  FetchRequest,
   GetTokenArgs,
   HostPush,
   HostState,
   LoginPhase,
+  MfeApiView,
   MfeContext,
   MfePush,
   MfeSummary,
   ProviderView,
   SubscribeArgs,
+  TokenExposureView,
   TokenStatus,
 } from "./plugin.gen.js";
 
@@ -45,6 +50,8 @@ export type Session = SessionInfo;
 /** The plugin's IPC commands (`plugin:portico|…`). */
 export const COMMANDS = {
   getToken: "plugin:portico|get_token",
+  fetch: "plugin:portico|fetch",
+  fetchAbort: "plugin:portico|fetch_abort",
   mfeSubscribe: "plugin:portico|mfe_subscribe",
   mfeContext: "plugin:portico|mfe_context",
   mfeSignIn: "plugin:portico|mfe_sign_in",
@@ -68,6 +75,102 @@ export interface GetTokenOptions {
 
 export type Unsubscribe = () => void;
 
+/** Header names and values, in any of the shapes the Fetch API takes. */
+export type PorticoHeadersInit =
+  | Record<string, string>
+  | ReadonlyArray<readonly [string, string]>
+  | { forEach(callback: (value: string, name: string) => void): void };
+
+/** What `fetch` sends as the body; a plain object or array is sent as JSON. */
+export type PorticoBody =
+  | string
+  | ArrayBuffer
+  | ArrayBufferView
+  | URLSearchParams
+  | Record<string, unknown>
+  | unknown[];
+
+/** The Fetch API's `init`, as far as a request through the shell goes. */
+export interface PorticoFetchInit {
+  method?: string;
+  headers?: PorticoHeadersInit;
+  body?: PorticoBody | null;
+  /** Aborting rejects with the typed `fetch_aborted` and stops the shell's request. */
+  signal?: AbortSignal | null;
+}
+
+/** The `AbortSignal` slice this client uses. */
+export interface AbortSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+/** Response headers: lower-case names, read-only. */
+export class PorticoHeaders {
+  readonly #entries: ReadonlyArray<readonly [string, string]>;
+  constructor(entries: ReadonlyArray<readonly [string, string]>) {
+    this.#entries = entries.map(([k, v]) => [k.toLowerCase(), v] as const);
+  }
+  /** All values of `name` joined with ", " (as the Fetch API does), or null. */
+  get(name: string): string | null {
+    const n = name.toLowerCase();
+    const values = this.#entries.filter(([k]) => k === n).map(([, v]) => v);
+    return values.length ? values.join(", ") : null;
+  }
+  has(name: string): boolean {
+    return this.get(name) !== null;
+  }
+  forEach(callback: (value: string, name: string) => void): void {
+    for (const [k, v] of this.#entries) callback(v, k);
+  }
+  entries(): IterableIterator<[string, string]> {
+    return this.#entries.map(([k, v]) => [k, v] as [string, string])[Symbol.iterator]();
+  }
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+}
+
+/** What `fetch` resolves with: the Fetch API's `Response`, as far as a page reads one. */
+export class PorticoResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly headers: PorticoHeaders;
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly #body: Uint8Array;
+  #used = false;
+  constructor(head: FetchHead, body: Uint8Array) {
+    this.status = head.status;
+    this.statusText = head.statusText;
+    this.ok = head.status >= 200 && head.status < 300;
+    this.headers = new PorticoHeaders(head.headers);
+    this.url = head.url;
+    this.redirected = head.redirected;
+    this.#body = body;
+  }
+  get bodyUsed(): boolean {
+    return this.#used;
+  }
+  #take(): Uint8Array {
+    if (this.#used) throw new TypeError("the body has already been read");
+    this.#used = true;
+    return this.#body;
+  }
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = this.#take();
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  }
+  async text(): Promise<string> {
+    return new TextDecoder().decode(this.#take());
+  }
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+}
+
 /** The slice of Tauri's injected IPC object this client uses. */
 export interface TauriInternals {
   invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown>;
@@ -86,6 +189,7 @@ export interface ClientOptions {
 
 export interface PorticoClient {
   getToken(audience: string, options?: GetTokenOptions): Promise<TokenGrant>;
+  fetch(input: string | { toString(): string } | { url: string }, init?: PorticoFetchInit): Promise<PorticoResponse>;
   onTokenChanged(callback: (grant: TokenGrant) => void): Unsubscribe;
   onSessionChanged(callback: (session: Session | null) => void): Unsubscribe;
   onRefreshFailed(callback: (audience: string, error: AuthError) => void): Unsubscribe;
@@ -99,6 +203,87 @@ export const DEFAULT_MIN_TTL_MS = 60_000;
 const CHANNEL_PREFIX = "__CHANNEL__:";
 
 declare function setTimeout(callback: () => void, ms?: number): unknown;
+declare function btoa(data: string): string;
+declare class TextEncoder {
+  encode(input: string): Uint8Array;
+}
+declare class TextDecoder {
+  decode(input: Uint8Array): string;
+}
+declare class URLSearchParams {
+  toString(): string;
+}
+declare const URL: { new (url: string, base?: string): { href: string } };
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  // In slices: String.fromCharCode takes its arguments on the stack.
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function headerPairs(init: PorticoHeadersInit | undefined): [string, string][] {
+  if (!init) return [];
+  const out: [string, string][] = [];
+  if (Array.isArray(init)) {
+    for (const [k, v] of init as ReadonlyArray<readonly [string, string]>) out.push([String(k), String(v)]);
+  } else if (typeof (init as { forEach?: unknown }).forEach === "function") {
+    (init as { forEach(cb: (v: string, k: string) => void): void }).forEach((v, k) => out.push([k, v]));
+  } else {
+    for (const [k, v] of Object.entries(init as Record<string, string>)) out.push([k, String(v)]);
+  }
+  return out;
+}
+
+function hasHeader(headers: [string, string][], name: string): boolean {
+  return headers.some(([k]) => k.toLowerCase() === name);
+}
+
+/** The body as bytes, and the content type it implies when the page set none. */
+function encodeBody(body: PorticoBody): { bytes: Uint8Array; type?: string } {
+  if (typeof body === "string") return { bytes: new TextEncoder().encode(body), type: "text/plain;charset=UTF-8" };
+  if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body) };
+  if (ArrayBuffer.isView(body)) return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+  if (typeof URLSearchParams === "function" && body instanceof URLSearchParams) {
+    return { bytes: new TextEncoder().encode(body.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+  }
+  return { bytes: new TextEncoder().encode(JSON.stringify(body)), type: "application/json" };
+}
+
+function resolveUrl(input: string | { toString(): string } | { url: string }): string {
+  const raw = typeof input === "object" && input !== null && "url" in input && typeof input.url === "string" ? input.url : String(input);
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  try {
+    return base ? new URL(raw, base).href : raw;
+  } catch {
+    return raw; // the shell refuses it with a typed `fetch_refused`
+  }
+}
+
+/** Reads `fetch`'s raw answer: a 4-byte big-endian head length, the head as JSON, the body. */
+export function decodeFetchAnswer(raw: unknown): PorticoResponse {
+  let bytes: Uint8Array;
+  if (raw instanceof ArrayBuffer) bytes = new Uint8Array(raw);
+  else if (ArrayBuffer.isView(raw)) bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  else if (Array.isArray(raw)) bytes = Uint8Array.from(raw as number[]);
+  else throw ipcError("the shell answered fetch with something that is not bytes");
+  if (bytes.length < 4) throw ipcError("the shell's fetch answer is truncated");
+  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  if (4 + len > bytes.length) throw ipcError("the shell's fetch answer is truncated");
+  let head: FetchHead;
+  try {
+    head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + len))) as FetchHead;
+  } catch {
+    throw ipcError("the shell's fetch answer has an unreadable head");
+  }
+  return new PorticoResponse(head, bytes.subarray(4 + len));
+}
+
+function abortedError(): AuthError {
+  return { kind: "fetch_aborted", message: "The request was aborted.", retryable: false } as AuthError;
+}
 
 /** True for any typed error this client rejects with (shell errors and {@link IpcError}). */
 export function isAuthError(e: unknown): e is AuthError {
@@ -391,8 +576,48 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
     return request;
   }
 
+  let abortSeq = 0;
+  async function fetchThroughShell(
+    input: string | { toString(): string } | { url: string },
+    init: PorticoFetchInit = {},
+  ): Promise<PorticoResponse> {
+    const signal = init.signal ?? null;
+    if (signal?.aborted) throw abortedError();
+    const headers = headerPairs(init.headers);
+    const request: Record<string, unknown> = {
+      url: resolveUrl(input),
+      method: (init.method ?? "GET").toUpperCase(),
+      headers,
+    };
+    if (init.body !== undefined && init.body !== null) {
+      const { bytes, type } = encodeBody(init.body);
+      if (type && !hasHeader(headers, "content-type")) headers.push(["content-type", type]);
+      request.body = base64(bytes);
+    }
+    if (!signal) return decodeFetchAnswer(await invoke(COMMANDS.fetch, { request }));
+    abortSeq += 1;
+    const abortId = `${abortSeq}-${Math.random().toString(36).slice(2)}`;
+    request.abortId = abortId;
+    let onAbort: () => void = () => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        // The shell stops its request; the page does not wait for it to say so.
+        invoke(COMMANDS.fetchAbort, { abortId }).catch(() => undefined);
+        reject(abortedError());
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const raw = await Promise.race([invoke(COMMANDS.fetch, { request }), aborted]);
+      return decodeFetchAnswer(raw);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
   return {
     getToken,
+    fetch: fetchThroughShell,
     onTokenChanged: (callback) => listen(tokenListeners, callback),
     onSessionChanged: (callback) => listen(sessionListeners, callback),
     onRefreshFailed: (callback) => listen(refreshFailedListeners, callback),
@@ -428,6 +653,22 @@ function client(): PorticoClient {
  */
 export function getToken(audience: string, options?: GetTokenOptions): Promise<TokenGrant> {
   return client().getToken(audience, options);
+}
+
+/**
+ * A request to one of this MFE's registered APIs (`apis` in its registry entry), made by the
+ * shell with that API's token: the page never holds it. The Fetch API's shape: `init` takes
+ * `method`, `headers`, a string / JSON value / ArrayBuffer / URLSearchParams `body` and an
+ * `AbortSignal`; the answer has `status`, `ok`, `headers`, `json()`, `text()`,
+ * `arrayBuffer()`. Rejects with an {@link AuthError}: `fetch_refused` (a URL outside the APIs,
+ * a header the shell sets itself, a body over the limit), `api_unreachable`,
+ * `insufficient_scope`, `fetch_aborted`, or a token error such as `login_required`.
+ */
+export function fetch(
+  input: string | { toString(): string } | { url: string },
+  init?: PorticoFetchInit,
+): Promise<PorticoResponse> {
+  return client().fetch(input, init);
 }
 
 /** Called when the shell refreshed one of this MFE's tokens ahead of expiry. */

@@ -19,6 +19,40 @@ audience: string,
  */
 scopes?: string, };
 
+export type FetchRequest = { 
+/**
+ * Absolute: the client resolves a relative URL against its page first.
+ */
+url: string, 
+/**
+ * `GET` when omitted.
+ */
+method?: string, 
+/**
+ * Name and value pairs, in order.
+ */
+headers: Array<[string, string]>, 
+/**
+ * The body's bytes in standard base64.
+ */
+body?: string, 
+/**
+ * Chosen by the page, so that `fetch_abort` can cancel this request.
+ */
+abortId?: string, };
+
+export type FetchAbortArgs = { abortId: string, };
+
+export type FetchHead = { status: number, statusText: string, 
+/**
+ * Lower-case names; `Set-Cookie` never reaches the page.
+ */
+headers: Array<[string, string]>, 
+/**
+ * Where the answer came from, after redirects within the API.
+ */
+url: string, redirected: boolean, };
+
 export type SubscribeArgs = { channel: string, };
 
 export type MfeContext = { id: string, title: string, audiences: Array<string>, 
@@ -29,7 +63,19 @@ scopes: Array<string>,
 /**
  * Free-form per-MFE configuration from the registry, e.g. `{ "apiUrl": "..." }`.
  */
-settings: Record<string, unknown>, };
+settings: Record<string, unknown>, 
+/**
+ * The APIs `fetch` reaches for this MFE, each with the audience whose token it gets.
+ */
+apis: Array<MfeApiView>, 
+/**
+ * `fetch-only`: `getToken` is refused and no token is pushed; use `fetch`.
+ */
+tokenExposure: TokenExposureView, };
+
+export type MfeApiView = { baseUrl: string, audience: string, };
+
+export type TokenExposureView = "page" | "fetch-only";
 
 export type MfePush = { "type": "tokenChanged", grant: TokenGrant, } | { "type": "sessionChanged", session: SessionInfo | null, } | { "type": "refreshFailed", audience: string, error: AuthError, };
 
