@@ -118,14 +118,7 @@ async fn glewlwyd_proactive_refresh_then_sign_out_revokes_the_grant() {
             .await?;
             let stored = s.keyring_entry().await?;
             assert!(!stored.present, "keyring entry gone: {stored:?}");
-            for mfe in app.mfes() {
-                match mfe.get_token(s.audience_of(mfe.name())).await? {
-                    TokenAnswer::Refused { kind, .. } => {
-                        assert_eq!(kind, "login_required", "{}", mfe.name())
-                    }
-                    granted => panic!("{} still gets tokens: {granted:?}", mfe.name()),
-                }
-            }
+            each_mfe_refused_login_required(s, &app).await?;
             Ok(())
         })
         .await;

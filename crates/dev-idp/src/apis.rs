@@ -287,7 +287,30 @@ fn bound_jkt(claims: &Value) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
-fn answer(st: &ApiState, claims: Value) -> Response {
+/// Largest body `/bytes` sends.
+const MAX_BYTES: usize = 1024 * 1024;
+
+/// What an accepted request gets: `/data` the API's demo data with the claims it validated;
+/// `/bytes?n=N` N bytes (at most 1 MiB), for `cargo xtask bench`'s fetch figures.
+fn answer(st: &ApiState, claims: Value, uri: &Uri) -> Response {
+    if uri.path() == "/bytes" {
+        let n = uri
+            .query()
+            .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "n"))
+            .and_then(|(_, v)| v.parse::<usize>().ok());
+        return match n {
+            Some(n) if n <= MAX_BYTES => (
+                [(header::CONTENT_TYPE, "application/octet-stream")],
+                vec![b'x'; n],
+            )
+                .into_response(),
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "n must be a number of bytes up to 1 MiB",
+            )
+                .into_response(),
+        };
+    }
     Json(json!({
         "api": st.api.name,
         "audience": st.api.identifier,
@@ -344,7 +367,7 @@ async fn authorize(st: &ApiState, method: &Method, uri: &Uri, headers: &HeaderMa
                 "the token is DPoP-bound; present it with the DPoP scheme and a proof",
             )
         }
-        Ok(claims) => answer(st, claims),
+        Ok(claims) => answer(st, claims, uri),
         Err(d) => {
             tracing::info!(api = %st.api.name, reason = %d, "token rejected");
             unauthorized(&st.api.name, Some(&d))
@@ -423,7 +446,7 @@ async fn dpop_request(
         );
     }
     st.dpop.count_proof();
-    answer(st, claims)
+    answer(st, claims, uri)
 }
 
 async fn index(State(st): State<Arc<ApiState>>) -> Response {
@@ -486,6 +509,7 @@ impl DemoApis {
             let router = Router::new()
                 .route("/", get(index))
                 .route("/data", get(data))
+                .route("/bytes", get(data))
                 .fallback(|| async { StatusCode::NOT_FOUND })
                 .layer(axum::middleware::from_fn(cors))
                 .with_state(Arc::clone(&state));

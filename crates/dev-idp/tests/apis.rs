@@ -268,3 +268,28 @@ async fn key_rotation_keeps_old_kid_until_retired() {
         200
     );
 }
+
+#[tokio::test]
+async fn bytes_answers_the_size_asked_for_and_only_with_a_token() {
+    let (idp, apis) = setup().await;
+    let t = login(
+        &idp,
+        "alice",
+        &[("audience", BILLING_API), ("scope", "openid read:invoices")],
+    )
+    .await;
+    let at = t["access_token"].as_str().expect("at");
+    let base = apis.url_for(BILLING_API).expect("api");
+    for n in [0usize, 1024, 100 * 1024] {
+        let url = base.join(&format!("bytes?n={n}")).expect("url");
+        let resp = http().get(url).bearer_auth(at).send().await.expect("call");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.bytes().await.expect("body").len(), n);
+    }
+    let url = base.join("bytes?n=99999999").expect("url");
+    let resp = http().get(url).bearer_auth(at).send().await.expect("call");
+    assert_eq!(resp.status(), 400, "over the limit");
+    let url = base.join("bytes?n=10").expect("url");
+    let resp = http().get(url).send().await.expect("call");
+    assert_eq!(resp.status(), 401, "no token, no bytes");
+}

@@ -188,15 +188,15 @@ pub(crate) fn token_request<R: Runtime>(
         .policy()
         .caller(webview.label(), &url)
         .map_err(Refusal::Denied)?;
-    // A fetch-only page never holds a token, whatever it asks (issue 16.4).
-    if mfe.token_exposure == TokenExposure::FetchOnly {
-        return Err(Refusal::Invalid(AuthError::TokenNotExposed));
-    }
     if !rules.admits(audience.as_str()) {
         return Err(Refusal::Denied(AccessDenied::ForbiddenAudience {
             mfe: mfe.id.clone(),
             audience: audience.to_string(),
         }));
+    }
+    // A fetch-only page never holds a token, even for its own audience (issue 16.4).
+    if mfe.token_exposure == TokenExposure::FetchOnly {
+        return Err(Refusal::Invalid(AuthError::TokenNotExposed));
     }
     let wanted =
         ScopeSet::parse(args.scopes.as_deref().unwrap_or("").trim()).map_err(AuthError::from)?;

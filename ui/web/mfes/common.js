@@ -1,9 +1,12 @@
 // Shared frame of the sample MFEs: load context, get this MFE's token, call its API with it, show
-// the token and the data, and demonstrate least privilege with another team's audience.
+// the token and the data, and demonstrate least privilege with another team's audience. A
+// fetch-only MFE (`"tokenExposure": "fetch-only"` in its registry entry, like Analytics) never
+// gets a token: the shell makes its API calls (`fetch` from the client) and the page shows
+// what the API accepted instead.
 // Each MFE's main.js only supplies how to draw its data. Each MFE folder links it as ./common.js
 // (a symlink), so it is served from the MFE's own origin even when only that folder is served.
 
-import { context, getToken, isAuthError, onRefreshFailed, onSessionChanged, onTokenChanged, signIn } from "/_portico/client.js";
+import { context, fetch as shellFetch, getToken, isAuthError, onRefreshFailed, onSessionChanged, onTokenChanged, signIn } from "/_portico/client.js";
 
 // ---------- DOM helpers (textContent only: everything shown comes from outside this page) ----------
 
@@ -153,7 +156,28 @@ export function mountMfe(opts) {
   const foreignCard = h("section", { class: "card" });
   el.side.replaceChildren(tokenCard, foreignCard);
 
+  function fetchOnly() {
+    return ui.ctx?.tokenExposure === "fetch-only";
+  }
+
+  // A fetch-only page holds no token; it shows where the token is and what the API accepted.
+  function renderShellHeldToken() {
+    const bound = Boolean(ui.apiClaims?.cnf?.jkt);
+    put(tokenCard,
+      h("div", { class: "card-head" }, h("span", { class: "card-icon" }, icon(ICON.key)), h("h2", { text: "Access token" }), h("span", { class: "pill pill-ok", "data-testid": "fetch-only", title: "Portico makes this app's API calls itself; no token ever enters this page." }, icon(ICON.shield, 13), "Kept by Portico")),
+      ui.audience ? field("Audience", h("code", { class: "mono wrap", "data-testid": "token-aud", text: ui.audience })) : null,
+      ui.apiClaims ? field("Bound to", h("span", { "data-testid": "token-binding", "data-binding": bound ? "dpop" : "bearer", text: bound ? "This installation's DPoP key" : "Nothing (Bearer)" })) : null,
+      ui.apiClaims
+        ? h("div", { class: "verified", "data-testid": "api-verified" }, icon(ICON.shield, 15), h("span", {}, "The API accepted it for ", h("code", { class: "mono", text: String(ui.apiClaims.aud ?? ui.audience) })))
+        : null,
+      ui.refreshError
+        ? h("div", { class: "inline-error", "data-testid": "refresh-error" }, h("code", { class: "kind", text: ui.refreshError.kind }), h("span", { text: `Background refresh failed: ${ui.refreshError.message}` }))
+        : h("p", { class: "muted small note", text: "This app never sees the token: Portico calls the API for it." }),
+    );
+  }
+
   function renderTokenCard() {
+    if (fetchOnly()) return renderShellHeldToken();
     const g = ui.grant;
     if (!g) {
       put(tokenCard, 
@@ -341,7 +365,7 @@ export function mountMfe(opts) {
 
   // ----- loading -----
   function apiUrl() {
-    const url = ui.ctx?.settings?.apiUrl;
+    const url = ui.ctx?.settings?.apiUrl ?? ui.ctx?.apis?.[0]?.baseUrl;
     return typeof url === "string" && url.length > 0 ? (url.endsWith("/") ? url : `${url}/`) : null;
   }
 
@@ -375,6 +399,24 @@ export function mountMfe(opts) {
       if (!ui.audience) throw { kind: "config", message: "This app has no audience in its registration.", retryable: false };
       if (!apiUrl()) throw { kind: "config", message: "This app's registry entry has no settings.apiUrl.", retryable: false };
 
+      if (fetchOnly()) {
+        // The shell adds the token, answers a stale-token challenge itself, and returns the
+        // API's answer: a 401 here means the API refused even a fresh token.
+        const res = await shellFetch(`${apiUrl()}data`);
+        if (seq !== loadSeq) return;
+        if (res.status === 401 || res.status === 403) {
+          const reason = await res.json().then((b) => b?.error_description, () => undefined);
+          throw { kind: "api_unauthorized", message: `${apiLabel()} refused the request (HTTP ${res.status}${reason ? `: ${reason}` : ""}).`, retryable: true };
+        }
+        if (!res.ok) throw { kind: "api_error", message: `${apiLabel()} answered HTTP ${res.status}`, retryable: true };
+        const body = await res.json();
+        if (seq !== loadSeq) return;
+        ui.refreshError = null;
+        ui.apiClaims = body?.claims ?? null;
+        renderTokenCard();
+        showData(body ?? {});
+        return;
+      }
       let grant = await getToken(ui.audience, { forceRefresh: force });
       if (seq !== loadSeq) return;
       ui.grant = grant;

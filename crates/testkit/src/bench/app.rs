@@ -310,13 +310,16 @@ impl Ctx {
     /// Part 2's MFE is served by the bench itself (not bundled): the shell pins every MFE
     /// webview, iframes included, to the MFE's registered origins, and only a URL-sourced MFE
     /// can list a second origin, the one the web bridge's iframe needs.
-    fn micro_config(&self, page: &str, frame: &str) -> Result<PathBuf> {
+    /// The page also lists the loopback Billing API at `api` for the fetch cases.
+    fn micro_config(&self, page: &str, frame: &str, api: &str) -> Result<PathBuf> {
         let config = json!({
             "provider": self.provider(),
             "mfes": [
                 { "id": "bench", "title": "Bench", "source": { "url": format!("{page}/") },
                   "origins": [frame],
-                  "audiences": [BILLING], "scopes": ["read:invoices", "write:invoices"] },
+                  "audiences": [BILLING], "scopes": ["read:invoices", "write:invoices"],
+                  "apis": [{ "baseUrl": api, "audience": BILLING }],
+                  "settings": { "apiUrl": api } },
                 // The provider's login audience must belong to some MFE: an idle one has it.
                 { "id": "idle", "title": "Idle", "source": { "bundled": "bench/frame" },
                   "audiences": [CORE], "scopes": ["read:dashboard"] },
@@ -815,7 +818,18 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
     let client_js = web.join("_portico").join("client.js");
     let page = static_site(web.join("bench").join("page"), client_js.clone()).await?;
     let frame = static_site(web.join("bench").join("frame"), client_js).await?;
-    let config = ctx.micro_config(&page, &frame)?;
+    // The demo APIs in this process, validating the bench provider's tokens: the fetch cases
+    // call the Billing one both ways.
+    let issuer = url::Url::parse(&ctx.issuer)
+        .map_err(|e| BenchError::Failed(format!("the bench provider's issuer: {e}")))?;
+    let apis =
+        portico_dev_idp::DemoApis::start(&issuer, &portico_dev_idp::IdpConfig::portico_demo().apis)
+            .await
+            .map_err(|e| BenchError::Failed(format!("the demo APIs: {e}")))?;
+    let api = apis
+        .url_for(BILLING)
+        .ok_or_else(|| BenchError::Failed("no demo Billing API".into()))?;
+    let config = ctx.micro_config(&page, &frame, api.as_str())?;
     let env = ctx.env(&config, keyring_on);
     let (client, mut driver) =
         start_webdriver(&ctx.app, &[], &env, &ctx.logs.join("webview.log")).await?;
@@ -839,6 +853,10 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
         "c_ipc_ping",
         "d_web_bridge",
         "e_ipc_context",
+        "f_native_fetch_1k",
+        "g_page_fetch_1k",
+        "h_native_fetch_100k",
+        "i_page_fetch_100k",
     ] {
         let c = &result["cases"][name];
         let nums = |v: &Value| -> Vec<f64> {
@@ -864,6 +882,9 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
         "cases": cases,
         "ratio_b_over_c_p50": p50("b_ipc_get_token") / p50("c_ipc_ping"),
         "ratio_a_over_d_p50": p50("a_client_cache") / p50("d_web_bridge"),
+        "ratio_native_over_page_fetch_1k_p50": p50("f_native_fetch_1k") / p50("g_page_fetch_1k"),
+        "ratio_native_over_page_fetch_100k_p50": p50("h_native_fetch_100k") / p50("i_page_fetch_100k"),
+        "fetch_what": "GET of 1 KiB and 100 KiB from the demo Billing API on loopback, body read in full: f/h through the shell (`fetch` from the client: IPC, reqwest with the cached token, the answer as raw bytes), g/i the page's own fetch with the cached token from the client (`getToken` + `Authorization: Bearer`, CORS)",
         "timer_resolution_ms": result["resolution_ms"],
         "same_token_in_all_cases": result["same_token"],
         "mfe_ping_result": result["ping_result"],
@@ -908,7 +929,8 @@ async fn measure_in_page(
     // The page's clock ticks in whole milliseconds (WebKit coarsens performance.now()), so each
     // sample is a batch long enough to span tens of ticks.
     let batch = json!({ "a_client_cache": 20000, "b_ipc_get_token": 50, "c_ipc_ping": 50,
-        "d_web_bridge": 200, "e_ipc_context": 50 });
+        "d_web_bridge": 200, "e_ipc_context": 50, "f_native_fetch_1k": 20,
+        "g_page_fetch_1k": 20, "h_native_fetch_100k": 10, "i_page_fetch_100k": 10 });
     let args =
         json!({ "rounds": rounds, "warmup": warmup, "batch": batch, "frameOrigin": frame_origin });
     let result = client

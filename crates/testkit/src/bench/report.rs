@@ -132,6 +132,14 @@ pub fn targets(r: &Value) -> Value {
         "×",
         false,
     );
+    push(
+        "native fetch over the page's own fetch with a bearer token, 1 KiB, p50",
+        "≤ 1.3",
+        f(&r["webview"]["ratio_native_over_page_fetch_1k_p50"]),
+        1.3,
+        "×",
+        false,
+    );
     if let Some(rows) = r["provider_load"].as_array() {
         for row in rows {
             let name = row["name"].as_str().unwrap_or("?");
@@ -234,6 +242,22 @@ pub fn markdown(r: &Value) -> String {
                 "e_ipc_context",
                 "(e) diagnostic: `mfe_context` over IPC (identifies the caller; no broker, no push)",
             ),
+            (
+                "f_native_fetch_1k",
+                "(f) 1 KiB from the loopback API through the shell's native `fetch`",
+            ),
+            (
+                "g_page_fetch_1k",
+                "(g) 1 KiB with the page's own `fetch` and a bearer token from `getToken`",
+            ),
+            (
+                "h_native_fetch_100k",
+                "(h) 100 KiB through the shell's native `fetch`",
+            ),
+            (
+                "i_page_fetch_100k",
+                "(i) 100 KiB with the page's own `fetch` and a bearer token",
+            ),
         ] {
             md.push_str(&format!(
                 "| {label} | {} ms | {} ms |\n",
@@ -247,6 +271,11 @@ pub fn markdown(r: &Value) -> String {
             fmt(w["ratio_a_over_d_p50"].as_f64().unwrap_or(f64::NAN)),
             w["timer_resolution_ms"],
             w["same_token_in_all_cases"],
+        ));
+        md.push_str(&format!(
+            "Native fetch over the page's own: (f)/(g) = **{}** at 1 KiB, (h)/(i) = **{}** at 100 KiB (p50 of batch means).\n\n",
+            fmt(w["ratio_native_over_page_fetch_1k_p50"].as_f64().unwrap_or(f64::NAN)),
+            fmt(w["ratio_native_over_page_fetch_100k_p50"].as_f64().unwrap_or(f64::NAN)),
         ));
     }
     if let Some(rows) = r["provider_load"].as_array() {

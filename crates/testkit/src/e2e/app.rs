@@ -128,6 +128,54 @@ for (const n of names) attrs[n] = el.getAttribute(n);
 return { text: el.textContent.replace(/\s+/g, " ").trim(), attrs };
 "#;
 
+const SHELL_FETCH: &str = r#"
+const [url, done] = [arguments[0], arguments[arguments.length - 1]];
+import("/_portico/client.js")
+  .then((m) => m.fetch(url))
+  .then((r) => r.text().then((body) => done({ status: r.status, body })))
+  .catch((e) => done({ kind: e && e.kind, message: e && e.message }));
+"#;
+
+// A JWT: three base64url parts, the first one a JSON object (`{"` is `eyJ`).
+const JWT_SIGHTINGS: &str = r#"
+const jwt = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/;
+const found = [];
+const seen = new WeakSet([window]);
+let budget = 50000;
+const walk = (v, path, depth) => {
+  if (budget-- <= 0) return;
+  if (typeof v === "string") { if (jwt.test(v)) found.push(path); return; }
+  if (v === null || (typeof v !== "object" && typeof v !== "function") || depth > 4) return;
+  if (seen.has(v)) return;
+  seen.add(v);
+  if (v instanceof Node || v === window.document) return;
+  let keys = [];
+  try { keys = Object.keys(v); } catch (e) { return; }
+  for (const k of keys) {
+    let child;
+    try { child = v[k]; } catch (e) { continue; }
+    walk(child, `${path}.${k}`, depth + 1);
+  }
+};
+for (const k of Object.getOwnPropertyNames(window)) {
+  let v;
+  try { v = window[k]; } catch (e) { continue; }
+  walk(v, `window.${k}`, 0);
+}
+for (const [name, store] of [["localStorage", window.localStorage], ["sessionStorage", window.sessionStorage]]) {
+  try {
+    for (let i = 0; i < store.length; i++) {
+      const key = store.key(i);
+      if (jwt.test(key) || jwt.test(store.getItem(key) || "")) found.push(`${name}[${key}]`);
+    }
+  } catch (e) {}
+}
+if (jwt.test(document.cookie)) found.push("document.cookie");
+if (jwt.test(document.documentElement.outerHTML)) found.push("the document's HTML");
+for (const e of performance.getEntriesByType("resource")) if (jwt.test(e.name)) found.push(`resource ${e.name}`);
+return found;
+"#;
+
 const GET_TOKEN: &str = r#"
 const [audience, done] = [arguments[0], arguments[arguments.length - 1]];
 import("/_portico/client.js")
@@ -416,6 +464,19 @@ impl Shown {
     }
 }
 
+/// What an MFE's native `fetch` through the shell came back with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAnswer {
+    /// The API answered (any status).
+    Answered {
+        status: u16,
+        /// The body as text.
+        body: String,
+    },
+    /// The shell's typed refusal (`fetch_refused`, `login_required`, ...).
+    Refused { kind: String, message: String },
+}
+
 /// What the shell answered an MFE's `getToken` (the token itself never leaves the page).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenAnswer {
@@ -536,6 +597,46 @@ impl View<'_> {
                 detail: v.to_string(),
             }),
         }
+    }
+
+    /// A request through the shell from inside this MFE's page, with the client's `fetch`
+    /// (`/_portico/client.js`), as the page would make it.
+    pub async fn fetch(&self, url: &str) -> Result<FetchAnswer> {
+        let v = self.eval_async(SHELL_FETCH, vec![json!(url)]).await?;
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        match v.get("status").and_then(Value::as_u64) {
+            Some(status) => Ok(FetchAnswer::Answered {
+                status: u16::try_from(status).unwrap_or_default(),
+                body: text("body"),
+            }),
+            None if v.get("kind").is_some() => Ok(FetchAnswer::Refused {
+                kind: text("kind"),
+                message: text("message"),
+            }),
+            None => Err(E2eError::Page {
+                what: format!("fetching through the shell in {}", self.name),
+                detail: v.to_string(),
+            }),
+        }
+    }
+
+    /// Every place in this page where something shaped like a JWT is found: its globals (walked
+    /// a few levels deep), `localStorage`, `sessionStorage`, cookies, the document's HTML and
+    /// the URLs of the resources it loaded. Each finding names where it was.
+    pub async fn jwt_sightings(&self) -> Result<Vec<String>> {
+        let v = self.eval(JWT_SIGHTINGS, vec![]).await?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// Whether an element with this `data-testid` is on the page now.

@@ -35,9 +35,10 @@ pub mod wait;
 
 /// What a scenario file needs.
 pub mod prelude {
-    pub use super::app::{App, Shown, TokenAnswer, View};
+    pub use super::app::{App, FetchAnswer, Shown, TokenAnswer, View};
     pub use super::checks::{
-        each_mfe_served_by_its_own_api, each_mfe_signed_out, now_ms, sign_out_from_the_chrome,
+        each_mfe_refused_login_required, each_mfe_served_by_its_own_api, each_mfe_signed_out,
+        now_ms, sign_out_from_the_chrome,
     };
     pub use super::error::{E2eError, Result};
     pub use super::scenario::{BrowserMode, Dialect, Host, KeyringEntry, Provider, Scenario};

@@ -175,6 +175,17 @@ impl ScenarioBuilder {
         self
     }
 
+    /// DPoP on in the app (`PORTICO_DPOP=on`), and the dev provider binding the tokens of
+    /// exactly these APIs to the app's key (the others stay Bearer), as the embedded default
+    /// does for the Analytics API.
+    pub fn dpop_bound(mut self, apis: &[&str]) -> Self {
+        for api in &mut self.idp.apis {
+            api.sender_constrained = apis.contains(&api.identifier.as_str());
+        }
+        self.app_env.push(("PORTICO_DPOP".into(), "on".into()));
+        self
+    }
+
     /// Lifetime of the access tokens the provider issues.
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
         self.idp.access_token_ttl = ttl;
@@ -250,7 +261,7 @@ impl ScenarioBuilder {
             }
         };
         let apis = DemoApis::start(idp.issuer(), &api_configs).await?;
-        let (config_path, mfes) = write_app_config(&dir.0, &apis, &self.host.config())?;
+        let (config_path, mfes, fetch_only) = write_app_config(&dir.0, &apis, &self.host.config())?;
         let keyring_service = format!("portico-e2e-{}-{}", self.name, std::process::id());
         let issuer = idp.issuer().to_string();
         let browser_log = artifacts.join("browser.log");
@@ -318,6 +329,7 @@ impl ScenarioBuilder {
             browser_log,
             env,
             mfes,
+            fetch_only,
             keyring_service,
             account: format!("{client_id}@{issuer}"),
             launches: 0,
@@ -340,6 +352,8 @@ pub struct Scenario {
     browser_log: PathBuf,
     env: Vec<(String, String)>,
     mfes: Vec<String>,
+    /// The MFEs registered `"tokenExposure": "fetch-only"`.
+    fetch_only: Vec<String>,
     keyring_service: String,
     account: String,
     launches: usize,
@@ -414,6 +428,16 @@ impl Scenario {
     /// The registered MFE ids, in registry order.
     pub fn mfe_ids(&self) -> &[String] {
         &self.mfes
+    }
+
+    /// Whether the MFE is registered fetch-only: its page never holds a token.
+    pub fn is_fetch_only(&self, mfe: &str) -> bool {
+        self.fetch_only.iter().any(|m| m == mfe)
+    }
+
+    /// The base URL of this scenario's demo API for `audience` (with a trailing slash).
+    pub fn api_url(&self, audience: &str) -> Option<url::Url> {
+        self.apis.url_for(audience)
     }
 
     /// The audience an MFE is registered for (its first).
@@ -775,12 +799,13 @@ pub(crate) fn repo_root() -> PathBuf {
 }
 
 /// The app's `plugins.portico` section from the repository's tauri.conf.json, with each MFE's
-/// `settings.apiUrl` pointing at this scenario's demo API for its audience.
+/// `settings.apiUrl` and `apis` pointing at this scenario's demo API for its audience. Returns
+/// the file, the MFE ids and the fetch-only ones among them.
 fn write_app_config(
     dir: &Path,
     apis: &DemoApis,
     conf_path: &Path,
-) -> Result<(PathBuf, Vec<String>)> {
+) -> Result<(PathBuf, Vec<String>, Vec<String>)> {
     let text = std::fs::read_to_string(conf_path)
         .map_err(E2eError::io(format!("read {}", conf_path.display())))?;
     let conf: Value = serde_json::from_str(&text)
@@ -790,6 +815,7 @@ fn write_app_config(
         .as_array_mut()
         .ok_or_else(|| E2eError::Setup("tauri.conf.json has no plugins.portico.mfes".into()))?;
     let mut ids = Vec::new();
+    let mut fetch_only = Vec::new();
     for mfe in mfes.iter_mut() {
         let id = mfe["id"].as_str().unwrap_or_default().to_owned();
         let audience = mfe["audiences"][0].as_str().unwrap_or_default().to_owned();
@@ -800,12 +826,18 @@ fn write_app_config(
             mfe["settings"] = Value::Object(Default::default());
         }
         mfe["settings"]["apiUrl"] = Value::from(url.as_str());
+        if mfe.get("apis").is_none() {
+            mfe["apis"] = serde_json::json!([{ "baseUrl": url.as_str(), "audience": audience }]);
+        }
+        if mfe["tokenExposure"] == "fetch-only" {
+            fetch_only.push(id.clone());
+        }
         ids.push(id);
     }
     let path = dir.join("portico-config.json");
     std::fs::write(&path, section.to_string())
         .map_err(E2eError::io(format!("write {}", path.display())))?;
-    Ok((path, ids))
+    Ok((path, ids, fetch_only))
 }
 
 /// Warn (once per test binary) when the app binary is older than the sources it is built from:

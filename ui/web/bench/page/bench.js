@@ -1,6 +1,7 @@
-// Part 2 of `cargo xtask bench`: four ways an MFE gets a token, timed in one page, one run.
-// Everything is driven from WebDriver through `window.porticoBench`; nothing runs on its own.
-import { context, getToken } from "/_portico/client.js";
+// Part 2 of `cargo xtask bench`: four ways an MFE gets a token, and an API call through the
+// shell's native fetch against the page's own fetch with a bearer token, timed in one page, one
+// run. Everything is driven from WebDriver through `window.porticoBench`; nothing runs on its own.
+import { context, fetch as shellFetch, getToken } from "/_portico/client.js";
 
 const status = document.getElementById("status");
 const ipc = () => globalThis.__TAURI_INTERNALS__;
@@ -108,8 +109,30 @@ async function run({ rounds, batch, frameOrigin, warmup }) {
   await bridge.getTokenForAudience(audience);
   const frame = await loadFrame(frameOrigin);
 
+  // The same loopback API both ways; the body is read in full and its size checked.
+  const api = String(ctx.settings.apiUrl ?? "");
+  const bytes = (n) => `${api}bytes?n=${n}`;
+  const expectSize = (buf, n) => {
+    if (buf.byteLength !== n) throw new Error(`got ${buf.byteLength} bytes, expected ${n}`);
+  };
+  const nativeFetch = (n) => async () => {
+    const r = await shellFetch(bytes(n));
+    if (r.status !== 200) throw new Error(`native fetch: HTTP ${r.status}`);
+    expectSize(await r.arrayBuffer(), n);
+  };
+  const pageFetch = (n) => async () => {
+    const g = await getToken(audience);
+    const r = await fetch(bytes(n), { headers: { Authorization: `Bearer ${g.accessToken}` } });
+    if (r.status !== 200) throw new Error(`page fetch: HTTP ${r.status}`);
+    expectSize(await r.arrayBuffer(), n);
+  };
+
   const cases = {
     a_client_cache: () => getToken(audience),
+    f_native_fetch_1k: nativeFetch(1024),
+    g_page_fetch_1k: pageFetch(1024),
+    h_native_fetch_100k: nativeFetch(100 * 1024),
+    i_page_fetch_100k: pageFetch(100 * 1024),
     b_ipc_get_token: () => t.invoke("plugin:portico|get_token", { audience }),
     c_ipc_ping: () => t.invoke("plugin:portico|mfe_ping"),
     // Diagnostic: an IPC command that identifies its caller (webview URL, registry) like

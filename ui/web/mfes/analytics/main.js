@@ -1,4 +1,5 @@
-// Analytics: small bar charts (inline SVG) from the Analytics API, fetched with its own token.
+// Analytics: small bar charts (inline SVG) from the Analytics API. Fetch-only: the shell makes
+// the API call with the token (DPoP-bound where the provider offers it); this page never holds one.
 import { mountMfe, h, s, findRecords, pick, renderGeneric, humanize } from "./common.js";
 
 const NUMBERS = ["points", "values", "series", "data"];
