@@ -287,12 +287,80 @@ fn bound_jkt(claims: &Value) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
+/// A write without the `acr` the API demands: the RFC 9470 §3 challenge, under the scheme the
+/// request used.
+fn step_up_required(realm: &str, scheme: &str, acr: &str) -> Response {
+    let description = "A second factor is required to change data";
+    let challenge = format!(
+        "{scheme} realm=\"{}\", error=\"insufficient_user_authentication\", error_description=\"{description}\", acr_values=\"{}\"",
+        quoted(realm),
+        quoted(acr)
+    );
+    let body = json!({ "error": "insufficient_user_authentication", "error_description": description, "acr_values": acr });
+    let mut resp = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+/// A write (`POST /data`) with a valid token: it needs a `write:` scope and, where the API
+/// says so, the `acr` of a step-up.
+fn write(st: &ApiState, claims: &Value) -> Response {
+    let scheme = if bound_jkt(claims).is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    if let Some(wanted) = &st.api.write_acr {
+        let acr = claims.get("acr").and_then(Value::as_str).unwrap_or("");
+        let met = acr == wanted
+            || (wanted == crate::grants::ACR_MFA && acr == crate::grants::ACR_MFA_PAPE);
+        if !met {
+            return step_up_required(&st.api.name, scheme, wanted);
+        }
+    }
+    let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or("");
+    let Some(write_scope) = st.api.scopes.iter().find(|s| s.starts_with("write:")) else {
+        return (StatusCode::METHOD_NOT_ALLOWED, "this API takes no writes").into_response();
+    };
+    if !scopes.split_whitespace().any(|s| s == write_scope) {
+        let challenge = format!(
+            "{scheme} realm=\"{}\", error=\"insufficient_scope\", scope=\"{write_scope}\"",
+            quoted(&st.api.name)
+        );
+        let mut resp = (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "insufficient_scope", "scope": write_scope })),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        return resp;
+    }
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "api": st.api.name,
+            "audience": st.api.identifier,
+            "written": true,
+            "acr": claims.get("acr"),
+            "auth_time": claims.get("auth_time"),
+        })),
+    )
+        .into_response()
+}
+
 /// Largest body `/bytes` sends.
 const MAX_BYTES: usize = 1024 * 1024;
 
 /// What an accepted request gets: `/data` the API's demo data with the claims it validated;
 /// `/bytes?n=N` N bytes (at most 1 MiB), for `cargo xtask bench`'s fetch figures.
-fn answer(st: &ApiState, claims: Value, uri: &Uri) -> Response {
+fn answer(st: &ApiState, claims: Value, method: &Method, uri: &Uri) -> Response {
+    if method == Method::POST {
+        return write(st, &claims);
+    }
     if uri.path() == "/bytes" {
         let n = uri
             .query()
@@ -367,7 +435,7 @@ async fn authorize(st: &ApiState, method: &Method, uri: &Uri, headers: &HeaderMa
                 "the token is DPoP-bound; present it with the DPoP scheme and a proof",
             )
         }
-        Ok(claims) => answer(st, claims, uri),
+        Ok(claims) => answer(st, claims, method, uri),
         Err(d) => {
             tracing::info!(api = %st.api.name, reason = %d, "token rejected");
             unauthorized(&st.api.name, Some(&d))
@@ -446,7 +514,7 @@ async fn dpop_request(
         );
     }
     st.dpop.count_proof();
-    answer(st, claims, uri)
+    answer(st, claims, method, uri)
 }
 
 async fn index(State(st): State<Arc<ApiState>>) -> Response {
@@ -471,7 +539,7 @@ async fn cors(req: Request, next: Next) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, OPTIONS"),
+        HeaderValue::from_static("GET, POST, OPTIONS"),
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -508,7 +576,7 @@ impl DemoApis {
             });
             let router = Router::new()
                 .route("/", get(index))
-                .route("/data", get(data))
+                .route("/data", get(data).post(data))
                 .route("/bytes", get(data))
                 .fallback(|| async { StatusCode::NOT_FOUND })
                 .layer(axum::middleware::from_fn(cors))

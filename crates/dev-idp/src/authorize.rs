@@ -10,13 +10,17 @@ use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use crate::config::ClientConfig;
-use crate::grants::{AuthRequest, Authorization};
+use crate::grants::{acr_for, wants_second_factor, AuthRequest, Authorization, ACR_PASSWORD};
 use crate::html;
 use crate::params::{self, Params};
 use crate::sessions::{session_cookie, Session, SESSION_COOKIE};
 use crate::state::Shared;
 use crate::tokens::{now_secs, split_scope};
 use portico_types::sync::lock;
+
+/// The one-time code of the development provider's second factor. Shown on the page itself:
+/// this provider proves the flow (`acr_values`, `acr`, `auth_time`), not a second device.
+pub const DEV_ONE_TIME_CODE: &str = "246810";
 
 /// Where errors and codes go once client and redirect URI are trusted.
 struct Reply<'a> {
@@ -99,6 +103,8 @@ pub(crate) fn parse_request(
         "audience",
         "prompt",
         "max_age",
+        "acr_values",
+        "claims",
         "code_challenge",
         "code_challenge_method",
         "response_mode",
@@ -174,6 +180,11 @@ pub(crate) fn parse_request(
         scopes: split_scope(p.one("scope").map_err(inv)?.unwrap_or("")),
         audience: audience.map(str::to_owned),
         resources: dedup_resources,
+        acr_values: p
+            .one("acr_values")
+            .map_err(inv)?
+            .map(|v| v.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
         code_challenge: challenge.to_owned(),
     };
     Ok((req, prompt, max_age))
@@ -186,6 +197,7 @@ fn complete(shared: &Shared, req: AuthRequest, session: &Session) -> Response {
         request: req.clone(),
         sub: session.sub.clone(),
         auth_time: session.auth_time,
+        acr: session.acr.clone(),
     };
     let code = lock(&shared.grants).issue_code(authz, shared.config.code_ttl, Instant::now());
     Reply {
@@ -273,6 +285,8 @@ pub(crate) async fn authorize(
     let session = session_cookie(&headers)
         .and_then(|id| lock(&shared.sessions).get(&id))
         .filter(|s| max_age.is_none_or(|m| now.saturating_sub(s.auth_time) <= m))
+        // A session without the second factor does not meet `acr_values=mfa`: sign in again.
+        .filter(|s| !wants_second_factor(&req.acr_values) || s.acr != ACR_PASSWORD)
         .filter(|s| shared.config.user_by_sub(&s.sub).is_some());
     match (prompt, session) {
         (Prompt::None, None) => reply.error("login_required", "no active session"),
@@ -332,12 +346,28 @@ pub(crate) async fn login(
             None => expired(),
         };
     };
+    // `acr_values=mfa`: the account picker is the first factor; the one-time code the second.
+    let pending = lock(&shared.sessions).peek(tx, now);
+    let Some(pending) = pending else {
+        return expired();
+    };
+    let second_factor = wants_second_factor(&pending.acr_values);
+    if second_factor {
+        match p.one("otp") {
+            Ok(Some(code)) if code == DEV_ONE_TIME_CODE => {}
+            Ok(Some(_)) => {
+                return html::second_factor(tx, &user.username, Some("That code is not right."))
+            }
+            _ => return html::second_factor(tx, &user.username, None),
+        }
+    }
     let Some(req) = lock(&shared.sessions).finish(tx, now) else {
         return expired();
     };
     let session = Session {
         sub: user.sub.clone(),
         auth_time: now_secs(),
+        acr: acr_for(&req.acr_values, second_factor),
     };
     let sid = lock(&shared.sessions).create(session.clone());
     let mut resp = complete(&shared, req, &session);

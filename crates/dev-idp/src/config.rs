@@ -106,6 +106,9 @@ pub struct ApiConfig {
     /// What its tokens carry as `aud` when not its identifier (Entra: often the API's
     /// application id, a GUID, rather than its `api://` URI). The demo API accepts both.
     pub token_audience: Option<String>,
+    /// The `acr` its writes (`POST /data`) demand; without it they are answered with the
+    /// RFC 9470 challenge (`insufficient_user_authentication`, `acr_values`). Billing: `mfa`.
+    pub write_acr: Option<String>,
 }
 
 impl ApiConfig {
@@ -163,6 +166,7 @@ impl IdpConfig {
                 scopes: strings(&["read:invoices", "write:invoices"]),
                 sender_constrained: true,
                 token_audience: None,
+                write_acr: Some(crate::grants::ACR_MFA.into()),
             },
             ApiConfig {
                 identifier: CORE_API.into(),
@@ -170,6 +174,7 @@ impl IdpConfig {
                 scopes: strings(&["read:dashboard"]),
                 sender_constrained: true,
                 token_audience: None,
+                write_acr: None,
             },
             ApiConfig {
                 identifier: ANALYTICS_API.into(),
@@ -177,6 +182,7 @@ impl IdpConfig {
                 scopes: strings(&["read:reports", "export:reports"]),
                 sender_constrained: true,
                 token_audience: None,
+                write_acr: None,
             },
         ];
         let all: HashMap<String, Vec<String>> = apis

@@ -10,6 +10,28 @@ use crate::config::RefreshRotation;
 use crate::secret::random_token;
 use portico_types::Secret;
 
+/// The `acr` of a sign-in with the account picker alone.
+pub const ACR_PASSWORD: &str = "pwd";
+/// The `acr` of a sign-in with the second factor (what `acr_values=mfa` asks for).
+pub const ACR_MFA: &str = "mfa";
+/// The PAPE multi-factor policy URI, which Auth0 takes in `acr_values` for the same.
+pub const ACR_MFA_PAPE: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
+
+/// The `acr` a sign-in reaches for `acr_values`: the first multi-factor value asked for once the
+/// second factor is done, else `pwd`.
+pub(crate) fn acr_for(acr_values: &[String], second_factor: bool) -> String {
+    acr_values
+        .iter()
+        .find(|v| second_factor && (*v == ACR_MFA || *v == ACR_MFA_PAPE))
+        .cloned()
+        .unwrap_or_else(|| if second_factor { ACR_MFA } else { ACR_PASSWORD }.to_owned())
+}
+
+/// Whether `acr_values` asks for a second factor.
+pub(crate) fn wants_second_factor(acr_values: &[String]) -> bool {
+    acr_values.iter().any(|v| v == ACR_MFA || v == ACR_MFA_PAPE)
+}
+
 /// What the client asked for at `/authorize` (kept until the code is redeemed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AuthRequest {
@@ -22,6 +44,8 @@ pub(crate) struct AuthRequest {
     pub audience: Option<String>,
     /// RFC 8707 `resource=` (repeatable).
     pub resources: Vec<String>,
+    /// OIDC Core §3.1.2.1 `acr_values`, in order of preference.
+    pub acr_values: Vec<String>,
     pub code_challenge: String,
 }
 
@@ -32,6 +56,9 @@ pub(crate) struct Authorization {
     pub sub: String,
     /// Seconds since the epoch of the sign-in.
     pub auth_time: u64,
+    /// How the person authenticated (`pwd`, or `mfa` after the second factor): the `acr` of
+    /// every token of this grant, refreshed ones included.
+    pub acr: String,
 }
 
 #[derive(Debug)]
@@ -293,10 +320,12 @@ mod tests {
                 scopes: vec!["openid".into(), "offline_access".into()],
                 audience: None,
                 resources: vec![],
+                acr_values: vec![],
                 code_challenge: "c".into(),
             },
             sub: sub.into(),
             auth_time: 1,
+            acr: ACR_PASSWORD.into(),
         }
     }
 

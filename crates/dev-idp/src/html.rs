@@ -108,6 +108,39 @@ Continue as {n} ({r})</button>",
     no_cache(status, page("Sign in to Portico Dev IdP", &body))
 }
 
+/// The second factor, after the account was picked, when the application asked for
+/// `acr_values=mfa`: a one-time code (the development provider shows it on the page).
+pub(crate) fn second_factor(tx: &str, username: &str, error: Option<&str>) -> Response {
+    let mut body =
+        String::from("<p>This application asks for a second factor before it continues.</p>");
+    if let Some(e) = error {
+        body.push_str(&format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(e)
+        ));
+    }
+    body.push_str(&format!(
+        "<form method=\"post\" action=\"/u/login\" id=\"second-factor\">\
+<input type=\"hidden\" name=\"tx\" value=\"{tx}\">\
+<input type=\"hidden\" name=\"username\" value=\"{u}\">\
+<label for=\"otp\">One-time code</label> \
+<input type=\"text\" name=\"otp\" id=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
+data-dev-code=\"{code}\" autofocus>\
+<p class=\"muted\">Development provider: the code is <strong>{code}</strong>.</p>\
+<button type=\"submit\" name=\"action\" value=\"verify\" id=\"verify\">Verify</button>\
+<button type=\"submit\" name=\"action\" value=\"cancel\" id=\"cancel\">Cancel</button></form>",
+        tx = escape(tx),
+        u = escape(username),
+        code = crate::authorize::DEV_ONE_TIME_CODE,
+    ));
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    no_cache(status, page("Second factor", &body))
+}
+
 /// An error shown to the person instead of redirecting (e.g. unknown client or redirect URI,
 /// RFC 6749 §4.1.2.1).
 pub(crate) fn error(status: StatusCode, error: &str, description: &str) -> Response {

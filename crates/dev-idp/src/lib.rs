@@ -52,6 +52,7 @@ use axum::Router;
 
 pub use admin::Admin;
 pub use apis::DemoApis;
+pub use authorize::DEV_ONE_TIME_CODE;
 pub use config::{
     ApiConfig, ClientConfig, DemoUser, IdpConfig, MrrtPolicy, RefreshRotation, ANALYTICS_API,
     BILLING_API, CLAIM_NAMESPACE, CORE_API, DEMO_CLIENT_ID, ENTRA_TENANT,
@@ -60,6 +61,7 @@ pub use counters::Counters;
 pub use dpop::DpopCounters;
 pub use error::IdpError;
 pub use faults::{Endpoint, Fault, FaultKind, IdTokenTamper};
+pub use grants::{ACR_MFA, ACR_MFA_PAPE, ACR_PASSWORD};
 
 /// A running provider. Dropping it (or [`DevIdp::shutdown`]) stops the server, so keep it alive
 /// as long as the issuer is in use.

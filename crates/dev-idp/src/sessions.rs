@@ -16,6 +16,8 @@ const TX_TTL: Duration = Duration::from_secs(600);
 pub(crate) struct Session {
     pub sub: String,
     pub auth_time: u64,
+    /// `pwd`, or `mfa` once the second factor was done in this session.
+    pub acr: String,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +89,7 @@ mod tests {
             scopes: vec![],
             audience: None,
             resources: vec![],
+            acr_values: vec![],
             code_challenge: "x".into(),
         }
     }
@@ -109,6 +112,7 @@ mod tests {
         let id = s.create(Session {
             sub: "auth0|alice".into(),
             auth_time: 5,
+            acr: "pwd".into(),
         });
         let mut h = HeaderMap::new();
         let cookie = format!("a=b; {SESSION_COOKIE}={}; c=d", id.expose_secret());

@@ -83,6 +83,7 @@ pub(crate) fn access_token(
     audiences: &[String],
     scopes: &[String],
     jkt: Option<&str>,
+    authn: (u64, &str),
 ) -> Result<(Secret, u64), OAuthError> {
     let now = now_secs();
     let ttl = shared.access_token_ttl().as_secs();
@@ -124,6 +125,9 @@ pub(crate) fn access_token(
         format!("{CLAIM_NAMESPACE}email"): user.email,
         format!("{CLAIM_NAMESPACE}roles"): user.roles,
         "permissions": permissions,
+        // RFC 9470 §3: how and when the person authenticated, for the API's step-up decision.
+        "auth_time": authn.0,
+        "acr": authn.1,
     });
     if shared.config.entra {
         claims["tid"] = json!(ENTRA_TENANT);
@@ -147,6 +151,7 @@ pub(crate) fn id_token(
     client_id: &str,
     nonce: Option<&str>,
     auth_time: u64,
+    acr: &str,
 ) -> Result<Secret, OAuthError> {
     let now = now_secs();
     let mut claims = Map::new();
@@ -160,6 +165,7 @@ pub(crate) fn id_token(
         json!(now + shared.config.id_token_ttl.as_secs()),
     );
     claims.insert("auth_time".into(), json!(auth_time));
+    claims.insert("acr".into(), json!(acr));
     claims.insert("name".into(), json!(user.name));
     claims.insert("email".into(), json!(user.email));
     claims.insert("email_verified".into(), json!(true));

@@ -141,5 +141,52 @@ pub fn broker_options(
         &mut o.proactive_check_interval,
     )?;
     secs("PORTICO_HTTP_TIMEOUT_SECS", &mut o.http_timeout)?;
+    secs("PORTICO_FETCH_TIMEOUT_SECS", &mut o.fetch.timeout)?;
+    // One limit for both directions of a native fetch: a page's request body and the answer.
+    if let Some(v) = env("PORTICO_FETCH_MAX_BYTES").filter(|v| !v.trim().is_empty()) {
+        match v.trim().parse::<usize>() {
+            Ok(n) if (1024..=1024 * 1024 * 1024).contains(&n) => {
+                o.fetch.max_request_body = n;
+                o.fetch.max_response_body = n;
+            }
+            _ => {
+                return Err(portico_shell_core::ConfigError {
+                    field: "PORTICO_FETCH_MAX_BYTES".into(),
+                    problem: format!("`{v}` is not a number of bytes from 1024 to 1073741824"),
+                })
+            }
+        }
+    }
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn fetch_limits_come_from_the_environment_and_bad_values_are_named() {
+        let o = broker_options(&with(&[
+            ("PORTICO_FETCH_MAX_BYTES", "2048"),
+            ("PORTICO_FETCH_TIMEOUT_SECS", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(o.fetch.max_request_body, 2048);
+        assert_eq!(o.fetch.max_response_body, 2048);
+        assert_eq!(o.fetch.timeout, std::time::Duration::from_secs(5));
+        let d = broker_options(&with(&[])).unwrap();
+        assert_eq!(d.fetch.max_response_body, 10 * 1024 * 1024);
+        let e = broker_options(&with(&[("PORTICO_FETCH_MAX_BYTES", "5")])).unwrap_err();
+        assert_eq!(e.field, "PORTICO_FETCH_MAX_BYTES");
+        assert!(e.problem.contains("`5`"), "{}", e.problem);
+    }
 }

@@ -128,9 +128,30 @@ impl Browser {
         let resp = self.http.post(action.clone()).form(&fields).send().await?;
         match Self::finish(resp, &action).await? {
             Navigation::Redirect(loc) => Ok(loc),
-            Navigation::Page { status, html } => match error_page(status, &html) {
-                e @ BrowserError::ErrorPage { .. } => Err(e),
-                _ => Err(BrowserError::NoRedirect(status)),
+            // The application asked for a second factor (`acr_values=mfa`): enter the one-time
+            // code, as a person reads it from their device (the dev provider shows it).
+            Navigation::Page { status, html } => match parse_form(&html) {
+                Some(Form {
+                    action: second,
+                    hidden,
+                    one_time_code: Some((name, code)),
+                    ..
+                }) => {
+                    let second = action
+                        .join(&second)
+                        .map_err(|_| BrowserError::Url(second.clone()))?;
+                    let mut fields = hidden;
+                    fields.push((name, code));
+                    fields.push(("action".into(), "verify".into()));
+                    let resp = self.http.post(second.clone()).form(&fields).send().await?;
+                    match Self::finish(resp, &second).await? {
+                        Navigation::Redirect(loc) => Ok(loc),
+                        Navigation::Page { status, html } => {
+                            Err(error_or_no_redirect(status, &html))
+                        }
+                    }
+                }
+                _ => Err(error_or_no_redirect(status, &html)),
             },
         }
     }
@@ -164,6 +185,15 @@ struct Form {
     hidden: Vec<(String, String)>,
     /// `(name, value)` of each submit button.
     buttons: Vec<(String, String)>,
+    /// A one-time code field and the code the development provider shows for it.
+    one_time_code: Option<(String, String)>,
+}
+
+fn error_or_no_redirect(status: u16, html: &str) -> BrowserError {
+    match error_page(status, html) {
+        e @ BrowserError::ErrorPage { .. } => e,
+        _ => BrowserError::NoRedirect(status),
+    }
 }
 
 fn unescape(s: &str) -> String {
@@ -216,8 +246,12 @@ fn parse_form(html: &str) -> Option<Form> {
     let form_tag = tags(html, "form").into_iter().next()?;
     let action = get(&attrs(form_tag), "action")?.to_owned();
     let mut hidden = Vec::new();
+    let mut one_time_code = None;
     for t in tags(html, "input") {
         let a = attrs(t);
+        if let (Some(n), Some(code)) = (get(&a, "name"), get(&a, "data-dev-code")) {
+            one_time_code = Some((n.to_owned(), code.to_owned()));
+        }
         if get(&a, "type") == Some("hidden") {
             if let (Some(n), Some(v)) = (get(&a, "name"), get(&a, "value")) {
                 hidden.push((n.to_owned(), v.to_owned()));
@@ -235,6 +269,7 @@ fn parse_form(html: &str) -> Option<Form> {
         action,
         hidden,
         buttons,
+        one_time_code,
     })
 }
 
