@@ -5,6 +5,7 @@ use crate::config::{Audience, ScopeSet};
 use crate::error::AuthError;
 use crate::ipc::{AudienceStatus, TokenGrant};
 use crate::request::ScopeCeiling;
+use crate::step_up::{AuthRequirement, Authn};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,6 +22,8 @@ pub(crate) struct CacheEntry {
     pub obtained_at: SystemTime,
     pub expires_at: SystemTime,
     pub last_used: SystemTime,
+    /// The sign-in the token was obtained under (stamped by [`TokenCache::insert`]).
+    pub authn: Authn,
 }
 
 impl CacheEntry {
@@ -72,6 +75,8 @@ pub(crate) struct TokenCache {
     /// not granted), per (audience, requested scopes): one caller asking again and again must
     /// not cost a grant, a rotation and a keyring write each time.
     refused: BTreeMap<(Audience, ScopeSet), Refused>,
+    /// What the session's current sign-in proved; every token inserted is obtained under it.
+    authn: Authn,
 }
 
 /// Whether asking the provider again cannot change its answer soon.
@@ -171,7 +176,40 @@ impl TokenCache {
         );
     }
 
-    pub(crate) fn insert(&mut self, audience: &Audience, entry: CacheEntry) {
+    /// The sign-in every token from now on is obtained under (a sign-in, a step-up).
+    pub(crate) fn set_authn(&mut self, authn: Authn) {
+        self.authn = authn;
+    }
+
+    pub(crate) fn authn(&self) -> &Authn {
+        &self.authn
+    }
+
+    /// As [`TokenCache::lookup_within`], and only a token obtained under a sign-in that meets
+    /// `requirement` at `now`.
+    pub(crate) fn lookup_meeting(
+        &mut self,
+        audience: &Audience,
+        scopes: &ScopeSet,
+        ceiling: Option<&ScopeCeiling>,
+        requirement: &AuthRequirement,
+        now: SystemTime,
+        min_remaining: Duration,
+    ) -> Option<TokenGrant> {
+        let st = self.map.get_mut(audience)?;
+        let e = st
+            .entries
+            .iter_mut()
+            .filter(|e| e.granted.is_superset_of(scopes) && e.remaining(now) > min_remaining)
+            .filter(|e| ceiling.is_none_or(|c| c.admits(&e.granted, &e.requested)))
+            .filter(|e| requirement.met_by(&e.authn, now))
+            .max_by_key(|e| e.expires_at)?;
+        e.last_used = now;
+        Some(e.grant.clone())
+    }
+
+    pub(crate) fn insert(&mut self, audience: &Audience, mut entry: CacheEntry) {
+        entry.authn = self.authn.clone();
         // A new token ends any back-off for what it covers.
         self.deferred
             .retain(|(a, requested), _| a != audience || !entry.granted.is_superset_of(requested));
@@ -241,6 +279,7 @@ impl TokenCache {
         self.map.clear();
         self.deferred.clear();
         self.refused.clear();
+        self.authn = Authn::default();
     }
 
     /// Entries in use (handed out within `in_use_window`) whose proactive refresh is due.
@@ -317,6 +356,7 @@ mod tests {
             obtained_at: now,
             expires_at: now + Duration::from_secs(ttl),
             last_used: now,
+            authn: Authn::default(),
         }
     }
 

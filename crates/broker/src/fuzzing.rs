@@ -61,6 +61,7 @@ pub fn callback(callback: &str) -> Vec<CallbackVerdict> {
             redirect_uri,
             expires_at: UNIX_EPOCH + Duration::from_secs(NOW_SECS + 600),
             dpop: None,
+            step_up: None,
         };
         for iss_required in [false, true] {
             out.push(match tx.check_callback(callback, ISSUER, iss_required) {

@@ -29,6 +29,10 @@ pub(crate) struct IdClaims {
     pub sub: String,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// The authentication context class reached (OIDC Core §2), when the provider says.
+    pub acr: Option<String>,
+    /// When the person authenticated, in seconds since the epoch (OIDC Core §2).
+    pub auth_time: Option<u64>,
 }
 
 /// Header fields needed to choose a key, checked before any key is looked up.
@@ -163,6 +167,8 @@ pub(crate) fn check_claims(
         sub: sub.to_owned(),
         name: text("name"),
         email: text("email"),
+        acr: text("acr"),
+        auth_time: c.get("auth_time").and_then(Value::as_u64),
     })
 }
 

@@ -91,6 +91,8 @@ pub enum BrokerEvent {
         audience: Audience,
         error: AuthError,
     },
+    /// A step-up began (what it is for) or ended (`None`).
+    StepUpChanged(Option<crate::broker::StepUpView>),
 }
 
 /// Where the TypeScript declarations live, relative to this crate.

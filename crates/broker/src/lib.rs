@@ -52,10 +52,11 @@ mod keyring_store;
 mod pkce;
 mod request;
 mod secret;
+mod step_up;
 mod store;
 mod transaction;
 
-pub use broker::{Broker, LoginRequest};
+pub use broker::{Broker, Interaction, LoginRequest, StepUpPrompt, StepUpView};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     Audience, BrokerOptions, ProviderConfig, ProviderConfigBuilder, RedirectUri, ScopeSet,
@@ -72,4 +73,5 @@ pub use portico_types::Mode;
 pub use portico_types::{invalid::Invalid, scope::MAX_SCOPE_TOKEN_LEN};
 pub use request::{ScopeCeiling, TokenRequest};
 pub use secret::{AccessToken, AuthCode, DpopPrivateKey, IdToken, PkceVerifier, RefreshToken};
+pub use step_up::AuthRequirement;
 pub use store::{MemoryStore, PendingLogin, SessionStore, StoredSession, MAX_SESSION_BYTES};

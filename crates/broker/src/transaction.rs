@@ -19,6 +19,41 @@ pub(crate) struct LoginTransaction {
     pub expires_at: SystemTime,
     /// The key the code exchange proves (RFC 9449), when DPoP is on for this sign-in.
     pub dpop: Option<DpopKey>,
+    /// Set for an additional sign-in of the signed-in person (a step-up): never persisted, its
+    /// caller waits in this process.
+    pub step_up: Option<StepUpTx>,
+}
+
+/// What a step-up transaction is for.
+#[derive(Debug, Clone)]
+pub(crate) struct StepUpTx {
+    /// The audience whose token the step-up's code exchange brings.
+    pub audience: crate::config::Audience,
+    pub requirement: crate::step_up::AuthRequirement,
+    /// The scopes the caller asked for at that audience.
+    pub scopes: crate::config::ScopeSet,
+    /// The signed-in person: the step-up must come back as them.
+    pub subject: String,
+}
+
+impl StepUpTx {
+    /// The step-up's `scope`: the sign-in's, with the caller's scopes at its audience (Entra:
+    /// the audience's `.default`, the only form a code exchange may name it in).
+    fn scope(&self, config: &ProviderConfig) -> String {
+        let login = config.login_scopes();
+        match config.dialect.code_exchange_param(&self.audience) {
+            Some(("scope", entra)) => {
+                let mut s: Vec<String> = login
+                    .iter()
+                    .filter(|s| !s.contains('/'))
+                    .map(str::to_owned)
+                    .collect();
+                s.push(entra);
+                s.join(" ")
+            }
+            _ => login.union(&self.scopes).to_string(),
+        }
+    }
 }
 
 /// What a callback that passed validation carries.
@@ -61,6 +96,7 @@ impl LoginTransaction {
             nonce: p.nonce,
             verifier: p.verifier,
             expires_at: std::time::UNIX_EPOCH + Duration::from_secs(p.expires_at),
+            step_up: None,
         })
     }
 
@@ -72,6 +108,7 @@ impl LoginTransaction {
             redirect_uri,
             expires_at: now + ttl,
             dpop: None,
+            step_up: None,
         }
     }
 
@@ -90,7 +127,13 @@ impl LoginTransaction {
             ("response_type", "code".to_owned()),
             ("client_id", config.client_id.clone()),
             ("redirect_uri", self.redirect_uri.to_string()),
-            ("scope", config.login_scopes().to_string()),
+            (
+                "scope",
+                match &self.step_up {
+                    Some(s) => s.scope(config),
+                    None => config.login_scopes().to_string(),
+                },
+            ),
             ("state", self.state.clone()),
             ("nonce", self.nonce.clone()),
             ("code_challenge", pkce::s256_challenge(&self.verifier)),
@@ -99,12 +142,22 @@ impl LoginTransaction {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        // A step-up's own token is for the audience that asked (Auth0 takes it at /authorize);
+        // RFC 8707 still names every resource, so the new refresh token reaches them all.
+        let token_audience = self
+            .step_up
+            .as_ref()
+            .map(|s| &s.audience)
+            .or(config.default_audience.as_ref());
         params.extend(
             config
                 .dialect
-                .authorize_params(&config.audiences, config.default_audience.as_ref()),
+                .authorize_params(&config.audiences, token_audience),
         );
         params.extend(config.extra_authorize_params.iter().cloned());
+        if let Some(s) = &self.step_up {
+            params.extend(s.requirement.authorize_params());
+        }
         params
     }
 

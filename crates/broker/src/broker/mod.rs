@@ -20,6 +20,7 @@ pub(crate) mod sign_in;
 pub(crate) mod token_endpoint;
 mod tokens;
 
+pub use sign_in::step_up::{Interaction, StepUpPrompt, StepUpView};
 pub use sign_in::LoginRequest;
 
 use crate::cache::{CacheEntry, TokenCache};
@@ -81,6 +82,7 @@ struct Inner {
     lineage: RwLock<u64>,
     rotation: Rotation,
     events: broadcast::Sender<BrokerEvent>,
+    step_ups: sign_in::step_up::StepUps,
 }
 
 /// The token broker. Cheap to clone; all clones share one session.
@@ -178,6 +180,7 @@ impl Broker {
                 lineage: RwLock::new(0),
                 rotation: Rotation::default(),
                 events,
+                step_ups: Default::default(),
             }),
         })
     }
@@ -476,6 +479,7 @@ mod testing {
             obtained_at: t0(),
             expires_at,
             last_used: t0(),
+            authn: Default::default(),
         }
     }
 }

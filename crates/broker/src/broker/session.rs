@@ -27,7 +27,7 @@ pub(super) struct Session {
 impl Session {
     /// What the store keeps of this session; nothing without a refresh token, which is all a
     /// later run could restore it from.
-    fn to_stored(&self, client_id: &str) -> Option<StoredSession> {
+    pub(super) fn to_stored(&self, client_id: &str) -> Option<StoredSession> {
         Some(StoredSession {
             refresh_token: self.refresh_token.clone()?,
             issuer: self.info.issuer.clone(),
@@ -47,6 +47,8 @@ pub(super) struct NewSession {
     pub(super) refresh_token: Option<RefreshToken>,
     pub(super) id_token: Option<IdToken>,
     pub(super) dpop: Option<DpopKey>,
+    /// What the sign-in proved (`acr`, `auth_time`); unknown for a session from the store.
+    pub(super) authn: crate::step_up::Authn,
 }
 
 /// Where a session being installed comes from, which decides what the store is told.
@@ -106,6 +108,7 @@ impl Broker {
             refresh_token: Some(stored.refresh_token),
             id_token: stored.id_token_hint,
             dpop,
+            authn: Default::default(),
         };
         // Nothing to persist: the session comes from the store.
         inner.install_session(restored, Source::Store).await?;
@@ -156,7 +159,11 @@ impl Inner {
     ) -> Result<(), StoreError> {
         let mut generation = self.lineage.write().await;
         *generation += 1;
-        lock(&self.cache).clear();
+        {
+            let mut cache = lock(&self.cache);
+            cache.clear();
+            cache.set_authn(new.authn.clone());
+        }
         let session = Session {
             info: new.info,
             refresh_token: new.refresh_token,
@@ -250,6 +257,7 @@ mod tests {
             refresh_token: refresh_token.map(RefreshToken::new),
             dpop: None,
             id_token: Some(IdToken::new("id.token.alice")),
+            authn: Default::default(),
         }
     }
 

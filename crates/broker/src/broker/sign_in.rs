@@ -2,6 +2,7 @@
 //! turns the callback into a session.
 
 pub(crate) mod pending;
+pub(crate) mod step_up;
 
 use super::session::{NewSession, Source};
 use super::token_endpoint::{api_scopes, Form, TokenResponse};
@@ -56,12 +57,16 @@ impl Broker {
                 tracing::warn!(error = %e, "pending sign-in not persisted; it completes in this run only");
             }
         }
+        // A step-up waiting for its callback is over: this sign-in replaces its transaction.
+        inner.step_ups.cancel();
         lock(&inner.pending).begin(tx);
         Ok(request)
     }
 
     /// Drops the pending login; its callback will be refused with [`AuthError::LoginCancelled`].
+    /// A pending step-up ends for its caller with [`AuthError::StepUpCancelled`].
     pub fn cancel_login(&self) {
+        self.inner.step_ups.cancel();
         // Bound first: the guard must be gone before the store is touched.
         let cancelled = lock(&self.inner.pending).cancel();
         if let Some(state) = cancelled {
@@ -115,6 +120,20 @@ impl Broker {
         };
         // Taken: remove the persisted copy before the code is spent, so no replay revives it.
         inner.forget_pending(tx.state.clone()).await;
+        if tx.step_up.is_some() {
+            let state = tx.state.clone();
+            let result = match outcome {
+                CallbackOutcome::Error { error, description } => {
+                    Err(step_up::provider_refusal(error, description))
+                }
+                CallbackOutcome::Code(code) => inner.exchange_step_up(&metadata, tx, code).await,
+            };
+            inner.step_ups.finish(&state, result.clone());
+            result?;
+            return self.session().ok_or_else(|| {
+                AuthError::login_required("you signed out during the additional sign-in")
+            });
+        }
         match outcome {
             CallbackOutcome::Error { error, description } => {
                 Err(AuthError::AccessDenied { error, description })
@@ -365,6 +384,11 @@ impl Inner {
             id_token: Some(IdToken::new(raw_id)),
             // The refresh token is bound to this key now (RFC 9449 §5).
             dpop: tx.dpop.clone(),
+            authn: crate::step_up::Authn {
+                acr: claims.acr.clone(),
+                auth_time: claims.auth_time,
+                claims: None,
+            },
         };
         let persisted = self
             .install_session(

@@ -130,6 +130,7 @@ pub(crate) fn accept_access_token(
         obtained_at: now,
         expires_at,
         last_used: now,
+        authn: Default::default(),
     })
 }
 

@@ -157,6 +157,26 @@ pub enum AuthError {
         audience: String,
         scope: Option<String>,
     },
+    /// A step-up requirement that cannot be asked for (`acr_values`, `max_age`, `claims`).
+    #[error("The additional sign-in cannot be asked for: {reason}.")]
+    InvalidStepUp { reason: String },
+    /// The provider needs the person for this (`interaction_required`, `consent_required`,
+    /// OIDC Core §3.1.2.6): Portico cannot finish it alone.
+    #[error("{}", text::interaction_required(error, description.as_deref()))]
+    InteractionRequired {
+        error: String,
+        #[serde(default)]
+        description: Option<String>,
+    },
+    /// The person cancelled the additional sign-in (in the host's UI or at the provider).
+    #[error("The additional sign-in was cancelled; nothing changed.")]
+    StepUpCancelled,
+    /// The provider's answer to the additional sign-in does not meet the requirement.
+    #[error("The additional sign-in does not meet what was asked for: {reason}.")]
+    StepUpNotMet { reason: String },
+    /// The additional sign-in was made as another person: refused, the session is unchanged.
+    #[error("The additional sign-in was made as another user; you are still signed in as before.")]
+    StepUpWrongUser,
     /// This micro frontend only fetches through Portico: no token is handed to its page.
     #[error("This micro frontend is not given tokens; it calls its APIs through Portico's fetch.")]
     TokenNotExposed,
@@ -225,6 +245,11 @@ impl AuthError {
             AuthError::FetchAborted => "fetch_aborted",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::TokenNotExposed => "token_not_exposed",
+            AuthError::InvalidStepUp { .. } => "invalid_step_up",
+            AuthError::InteractionRequired { .. } => "interaction_required",
+            AuthError::StepUpCancelled => "step_up_cancelled",
+            AuthError::StepUpNotMet { .. } => "step_up_not_met",
+            AuthError::StepUpWrongUser => "step_up_wrong_user",
             AuthError::Internal { .. } => "internal",
         }
     }
@@ -398,6 +423,18 @@ mod tests {
                 audience: "https://api.portico.dev/billing".into(),
                 scope: Some("write:invoices".into()),
             },
+            AuthError::InvalidStepUp {
+                reason: "the claims request is not a JSON object".into(),
+            },
+            AuthError::InteractionRequired {
+                error: "consent_required".into(),
+                description: Some("the user must consent to the Billing API".into()),
+            },
+            AuthError::StepUpCancelled,
+            AuthError::StepUpNotMet {
+                reason: "the provider signed you in with `pwd` where `mfa` was asked for".into(),
+            },
+            AuthError::StepUpWrongUser,
             AuthError::TokenNotExposed,
             AuthError::Internal {
                 reason: "the store task panicked".into(),

@@ -35,6 +35,18 @@ pub fn insufficient_scope(audience: &str, scope: Option<&str>) -> String {
     }
 }
 
+pub fn interaction_required(error: &str, description: Option<&str>) -> String {
+    let what = match error {
+        "consent_required" => "your consent",
+        "login_required" => "a new sign-in",
+        _ => "you to take part",
+    };
+    match description {
+        Some(d) => format!("The provider needs {what} before it continues ({error}: {d})."),
+        None => format!("The provider needs {what} before it continues ({error})."),
+    }
+}
+
 pub fn provider_error(
     endpoint: &str,
     status: Option<u16>,

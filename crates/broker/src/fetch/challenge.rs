@@ -15,8 +15,36 @@ pub enum ApiChallenge {
         acr_values: Option<String>,
         max_age: Option<u64>,
     },
+    /// `insufficient_claims` with a base64 `claims` request: Entra's claims challenge.
+    InsufficientClaims { claims: Option<String> },
     /// `use_dpop_nonce` (RFC 9449 §9): the API wants its nonce in the proof.
     UseDpopNonce,
+}
+
+impl ApiChallenge {
+    /// What a step-up must meet to answer this challenge, if it asks for one.
+    pub fn step_up(&self) -> Option<crate::step_up::AuthRequirement> {
+        let (error, acr_values, max_age, claims) = match self {
+            ApiChallenge::InsufficientUserAuthentication {
+                acr_values,
+                max_age,
+            } => (
+                "insufficient_user_authentication",
+                acr_values.clone(),
+                *max_age,
+                None,
+            ),
+            ApiChallenge::InsufficientClaims { claims } => {
+                ("insufficient_claims", None, None, claims.clone())
+            }
+            _ => return None,
+        };
+        let mut params = vec![("error".to_owned(), error.to_owned())];
+        params.extend(acr_values.map(|v| ("acr_values".to_owned(), v)));
+        params.extend(max_age.map(|m| ("max_age".to_owned(), m.to_string())));
+        params.extend(claims.map(|c| ("claims".to_owned(), c)));
+        crate::step_up::AuthRequirement::from_challenge(&params)
+    }
 }
 
 /// The first Bearer or DPoP challenge with an `error` the shell acts on, if any.
@@ -47,6 +75,9 @@ pub fn classify(headers: &HeaderMap) -> Option<ApiChallenge> {
                         max_age: param("max_age").and_then(|m| m.parse().ok()),
                     }
                 }
+                Some("insufficient_claims") => ApiChallenge::InsufficientClaims {
+                    claims: param("claims"),
+                },
                 Some("use_dpop_nonce") => ApiChallenge::UseDpopNonce,
                 _ => continue,
             };

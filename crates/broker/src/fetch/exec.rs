@@ -169,6 +169,7 @@ impl Broker {
         let mut token = self.token_for_use(&request).await?;
         let mut retried = false;
         let mut retried_for_nonce = false;
+        let mut stepped_up = false;
         loop {
             let answer = self
                 .send_following(
@@ -200,6 +201,18 @@ impl Broker {
                     {
                         retried_for_nonce = true;
                         continue;
+                    }
+                    // A stronger or more recent sign-in (RFC 9470): one step-up, one retry.
+                    Some(
+                        c @ (ApiChallenge::InsufficientUserAuthentication { .. }
+                        | ApiChallenge::InsufficientClaims { .. }),
+                    ) if !stepped_up => {
+                        if let Some(requirement) = c.step_up() {
+                            stepped_up = true;
+                            tracing::info!(audience = %route.audience, "the API asks for a step-up");
+                            token = self.token_meeting_for_use(&request, &requirement).await?;
+                            continue;
+                        }
                     }
                     Some(ApiChallenge::InsufficientScope { scope }) => {
                         return Err(AuthError::InsufficientScope {
