@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use portico_broker::{Audience, AuthError, ScopeSet, TokenGrant, TokenRequest};
+use portico_broker::{Audience, AuthError, AuthRequirement, ScopeSet, TokenGrant, TokenRequest};
 use portico_shell_core::config::MFE_LABEL_PREFIX;
 use portico_shell_core::{AccessDenied, MfeEntry, TokenExposure};
 use serde_json::Value;
@@ -106,7 +106,73 @@ pub(crate) fn get_token_args(
             })
         }
     };
-    Ok(GetTokenArgs { audience, scopes })
+    Ok(GetTokenArgs {
+        audience,
+        scopes,
+        acr_values: None,
+        max_age: None,
+        claims: None,
+    })
+}
+
+/// `get_token`'s step-up arguments (`acrValues`: a list of strings or one space-separated
+/// string, `maxAge`: seconds, `claims`: a JSON object or its text), checked; empty when none.
+pub(crate) fn step_up_args(
+    acr_values: Option<&Value>,
+    max_age: Option<&Value>,
+    claims: Option<&Value>,
+) -> Result<AuthRequirement, AuthError> {
+    let bad = |reason: String| AuthError::InvalidStepUp { reason };
+    let acr: Vec<String> = match acr_values {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for v in items {
+                match v {
+                    Value::String(s) => out.push(s.clone()),
+                    other => {
+                        return Err(bad(format!(
+                            "`acrValues` must hold strings, not {}",
+                            json_kind(other)
+                        )))
+                    }
+                }
+            }
+            out
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "`acrValues` must be a list of strings, not {}",
+                json_kind(other)
+            )))
+        }
+    };
+    let max_age =
+        match max_age {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+                bad("`maxAge` must be a whole number of seconds, 0 or more".into())
+            })?),
+            Some(other) => {
+                return Err(bad(format!(
+                    "`maxAge` must be a number of seconds, not {}",
+                    json_kind(other)
+                )))
+            }
+        };
+    let claims = match claims {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v @ Value::Object(_)) => Some(v.to_string()),
+        Some(other) => {
+            return Err(bad(format!(
+                "`claims` must be a JSON object, not {}",
+                json_kind(other)
+            )))
+        }
+    };
+    AuthRequirement::new(acr, max_age, claims)
 }
 
 /// The audiences a webview's capabilities allow and deny for `get_token` (command scope and the
@@ -209,8 +275,11 @@ pub(crate) fn token_request<R: Runtime>(
     )?)
 }
 
-/// An access token for an audience in the caller's scope, never beyond its registered scopes.
+/// An access token for an audience in the caller's scope, never beyond its registered scopes;
+/// with `acrValues`, `maxAge` or `claims`, one whose sign-in meets them (a step-up).
 #[tauri::command]
+// Each argument is one field of the IPC message.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn get_token<R: Runtime>(
     webview: Webview<R>,
     portico: PorticoState<'_>,
@@ -218,6 +287,9 @@ pub(crate) async fn get_token<R: Runtime>(
     global_scope: GlobalScope<AudienceScope>,
     audience: Option<Value>,
     scopes: Option<Value>,
+    acr_values: Option<Value>,
+    max_age: Option<Value>,
+    claims: Option<Value>,
 ) -> Result<TokenGrant, AuthError> {
     // Arguments arrive as raw JSON so that a wrong type gets our typed error, not Tauri's
     // free-text "invalid args" string that a client cannot switch on.
@@ -230,7 +302,12 @@ pub(crate) async fn get_token<R: Runtime>(
         scopes.as_ref(),
     )
     .map_err(Refusal::into_error)?;
-    let result = portico.broker().token_for(&request).await;
+    let requirement = step_up_args(acr_values.as_ref(), max_age.as_ref(), claims.as_ref())?;
+    let result = if requirement.is_empty() {
+        portico.broker().token_for(&request).await
+    } else {
+        portico.broker().token_meeting(&request, &requirement).await
+    };
     portico.push_token_status();
     result
 }
@@ -435,6 +512,26 @@ mod tests {
         let rules = AudienceRules::from_lists(vec![BILLING.into()], vec![BILLING.into()]);
         assert!(!rules.admits(BILLING));
         assert!(!AudienceRules::from_lists(vec![], vec![]).admits(BILLING));
+    }
+
+    #[test]
+    fn step_up_arguments_are_read_in_either_form_and_refused_typed() {
+        let r = step_up_args(Some(&json!("mfa phr")), Some(&json!(300)), None).unwrap();
+        assert_eq!(r.acr_values(), ["mfa", "phr"]);
+        assert_eq!(r.max_age(), Some(300));
+        let r = step_up_args(Some(&json!(["mfa"])), None, Some(&json!({"id_token": {}}))).unwrap();
+        assert_eq!(r.claims(), Some(r#"{"id_token":{}}"#));
+        assert!(step_up_args(None, None, None).unwrap().is_empty());
+        for (acr, age, claims) in [
+            (Some(json!(1)), None, None),
+            (Some(json!([1])), None, None),
+            (None, Some(json!(-1)), None),
+            (None, Some(json!("60")), None),
+            (None, None, Some(json!([]))),
+        ] {
+            let e = step_up_args(acr.as_ref(), age.as_ref(), claims.as_ref()).unwrap_err();
+            assert_eq!(e.kind(), "invalid_step_up", "{e}");
+        }
     }
 
     #[test]

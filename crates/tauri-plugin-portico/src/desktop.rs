@@ -15,7 +15,7 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime};
 
 use crate::models::{
-    HostPush, HostState, LoginPhase, MfePush, MfeSummary, ProviderView, TokenStatus,
+    HostPush, HostState, LoginPhase, MfePush, MfeSummary, ProviderView, StepUpStatus, TokenStatus,
 };
 
 /// The plugin's state, one per app (`app.portico()`).
@@ -42,6 +42,8 @@ pub struct Portico {
     last_token_status: Mutex<Option<Vec<TokenStatus>>>,
     /// Native fetches a page may still abort.
     aborts: crate::fetch::Aborts,
+    /// The step-up waiting in the browser, for the host UI.
+    step_up: Mutex<Option<StepUpStatus>>,
     /// Kept alive for the app's lifetime: dropping them stops the servers.
     _embedded: Option<Embedded>,
     _hosts: Vec<MfeHost>,
@@ -77,6 +79,7 @@ impl Portico {
             fixed_loopback: tokio::sync::Mutex::new(None),
             mfe_pages: Mutex::new(HashMap::new()),
             aborts: crate::fetch::Aborts::default(),
+            step_up: Mutex::new(None),
             _embedded: embedded,
             _hosts: hosts,
         }
@@ -188,7 +191,28 @@ impl Portico {
                 .collect(),
             active_mfe: self.active_mfe(),
             provider: self.provider.clone(),
+            step_up: lock(&self.step_up).clone(),
         }
+    }
+
+    /// Records the step-up in progress (or its end) for the host UI.
+    pub(crate) fn set_step_up(&self, view: Option<portico_broker::StepUpView>) {
+        let status = view.map(|v| {
+            let title = self
+                .config
+                .mfes
+                .iter()
+                .find(|m| m.id == v.caller)
+                .map_or_else(|| v.caller.clone(), |m| m.title.clone());
+            StepUpStatus {
+                mfe: v.caller,
+                mfe_title: title,
+                audience: v.audience.to_string(),
+                acr_values: v.requirement.acr_values().to_vec(),
+                max_age: v.requirement.max_age(),
+            }
+        });
+        *lock(&self.step_up) = status;
     }
 
     /// Per audience: what the broker holds (no tokens) and which MFEs use it.
@@ -218,7 +242,7 @@ impl Portico {
     pub(crate) fn add_host_channel(&self, channel: Channel<HostPush>) {
         let warnings: Vec<String> = lock(&self.early_warnings).drain(..).collect();
         let _ = channel.send(HostPush::State {
-            state: self.host_state(),
+            state: Box::new(self.host_state()),
         });
         for message in warnings {
             let _ = channel.send(HostPush::Warning { message });
@@ -261,7 +285,7 @@ impl Portico {
 
     pub(crate) fn push_state(&self) {
         self.push_to_host(&HostPush::State {
-            state: self.host_state(),
+            state: Box::new(self.host_state()),
         });
     }
 

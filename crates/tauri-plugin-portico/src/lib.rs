@@ -140,6 +140,16 @@ impl Builder {
                 app.manage(Arc::clone(&portico));
                 grant_mfe_capabilities(app, &portico)?;
                 wire_broker_events(app, &portico);
+                let (weak, handle) = (Arc::downgrade(&portico), app.clone());
+                // A step-up opens the system browser like a sign-in; the host UI shows it from
+                // its state (`stepUp`) and can cancel it. Weak: the broker lives in Portico.
+                portico.broker().set_interaction(Arc::new(
+                    move |prompt: portico_broker::StepUpPrompt| {
+                        if let Some(portico) = weak.upgrade() {
+                            portico.open_in_browser(&handle, prompt.login.authorize_url.as_str());
+                        }
+                    },
+                ));
                 let background = Arc::clone(&portico);
                 tauri::async_runtime::spawn(async move {
                     // Spawns onto the runtime it is called from, hence inside this task.
@@ -180,6 +190,14 @@ fn get_token_from_cache<R: Runtime>(invoke: &Invoke<R>) -> Option<portico_broker
         tauri::ipc::InvokeBody::Json(serde_json::Value::Object(args)) => Some(args),
         _ => None,
     };
+    // A step-up request is the command's: the plain cache does not know what a sign-in proved.
+    if args.is_some_and(|a| {
+        ["acrValues", "maxAge", "claims"]
+            .iter()
+            .any(|k| a.get(*k).is_some_and(|v| !v.is_null()))
+    }) {
+        return None;
+    }
     let request = commands::token_request(
         &portico,
         &webview,
@@ -307,6 +325,10 @@ fn wire_broker_events<R: Runtime>(app: &AppHandle<R>, portico: &Arc<Portico>) {
                     portico.push_to_mfes(&labels, &models::MfePush::SessionChanged { session });
                     portico.push_state();
                     portico.push_token_status();
+                }
+                BrokerEvent::StepUpChanged(view) => {
+                    portico.set_step_up(view);
+                    portico.push_state();
                 }
                 BrokerEvent::RefreshFailed { audience, error } => {
                     let labels = entitled(&app, &portico, &audience, None);

@@ -35,6 +35,18 @@ pub struct GetTokenArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub scopes: Option<String>,
+    /// Step-up: the authentication context classes the sign-in must reach (OIDC `acr_values`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub acr_values: Option<Vec<String>>,
+    /// Step-up: the most seconds since the person last authenticated (OIDC `max_age`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub max_age: Option<u64>,
+    /// Step-up: an OIDC claims request (a JSON object as a string; Entra's claims challenge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub claims: Option<String>,
 }
 
 /// `plugin:portico|fetch` argument `request`: the Fetch API's request as the client sends it.
@@ -180,6 +192,25 @@ pub struct HostState {
     /// The MFE the host shows (set by the host with `Portico::set_active_mfe`).
     pub active_mfe: Option<String>,
     pub provider: ProviderView,
+    /// An additional sign-in an MFE asked for, waiting in the browser (cancel it with
+    /// `host_cancel_sign_in`).
+    pub step_up: Option<StepUpStatus>,
+}
+
+/// A step-up in progress, as the host UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename_all = "camelCase")]
+pub struct StepUpStatus {
+    /// The MFE that asked (its id) and its title.
+    pub mfe: String,
+    pub mfe_title: String,
+    pub audience: String,
+    /// What the sign-in must reach (`acr_values`), in order of preference.
+    pub acr_values: Vec<String>,
+    /// How recent it must be, in seconds.
+    #[ts(type = "number | null")]
+    pub max_age: Option<u64>,
 }
 
 /// One row of `plugin:portico|host_token_status`: what the broker holds for an audience (no
@@ -206,7 +237,7 @@ pub struct TokenStatus {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum HostPush {
     State {
-        state: HostState,
+        state: Box<HostState>,
     },
     TokenStatus {
         status: Vec<TokenStatus>,
@@ -243,6 +274,7 @@ pub fn typescript_declarations() -> String {
         ProviderView::decl(&cfg),
         MfeSummary::decl(&cfg),
         HostState::decl(&cfg),
+        StepUpStatus::decl(&cfg),
         TokenStatus::decl(&cfg),
         HostPush::decl(&cfg),
     ];

@@ -154,7 +154,8 @@ export function mountMfe(opts) {
   // ----- token card -----
   const tokenCard = h("section", { class: "card token-card", "data-testid": "token-card" });
   const foreignCard = h("section", { class: "card" });
-  el.side.replaceChildren(tokenCard, foreignCard);
+  const writeCard = opts.write ? h("section", { class: "card", "data-testid": "write-card" }) : null;
+  el.side.replaceChildren(...[tokenCard, writeCard, foreignCard].filter(Boolean));
 
   function fetchOnly() {
     return ui.ctx?.tokenExposure === "fetch-only";
@@ -241,6 +242,71 @@ export function mountMfe(opts) {
     fill.classList.toggle("soon", left < 60_000);
   }
   setInterval(tickToken, 1000);
+
+  // ----- a write the API guards with a step-up (RFC 9470) -----
+  let writing = null; // { state: "busy" | "stepping-up" } | { error } | { status, body }
+  function renderWrite() {
+    if (!writeCard) return;
+    let result = null;
+    if (writing?.state === "busy") result = h("div", { class: "result muted" }, h("span", { class: "spinner" }), "Saving…");
+    else if (writing?.state === "stepping-up")
+      result = h("div", { class: "result muted", "data-testid": "step-up-waiting" }, h("span", { class: "spinner" }), "The API asks you to confirm it's you. Continue in your browser…");
+    else if (writing?.error)
+      result = h(
+        "div",
+        { class: "result result-refused", "data-testid": "write-result", "data-kind": writing.error.kind },
+        h("div", { class: "result-head" }, icon(ICON.ban, 16), h("strong", { text: "Not saved" }), h("code", { class: "kind", text: writing.error.kind })),
+        h("p", { text: writing.error.message }),
+      );
+    else if (writing?.status)
+      result = h(
+        "div",
+        { class: "result", "data-testid": "write-result", "data-status": String(writing.status), "data-acr": String(writing.body?.acr ?? "") },
+        h("div", { class: "result-head" }, icon(ICON.check, 16), h("strong", { text: "Saved" })),
+        h("p", { class: "muted small", text: `The API accepted the change from a sign-in with ${writing.body?.acr ?? "?"}.` }),
+      );
+    put(writeCard,
+      h("div", { class: "card-head" }, h("span", { class: "card-icon" }, icon(ICON.shield)), h("h2", { text: opts.write.title })),
+      h("p", { class: "muted small", text: opts.write.description }),
+      h("button", { type: "button", class: "btn btn-outline", "data-testid": "write", disabled: writing?.state !== undefined, onclick: write }, opts.write.label),
+      result,
+    );
+  }
+
+  /** The requirement of an RFC 9470 challenge, or null. */
+  function stepUpChallenge(res) {
+    const header = res.headers.get("WWW-Authenticate") ?? "";
+    if (!/error="insufficient_user_authentication"/.test(header)) return null;
+    const acr = /acr_values="([^"]*)"/.exec(header)?.[1];
+    const maxAge = /max_age="?(\d+)"?/.exec(header)?.[1];
+    return { acrValues: acr ? acr.split(" ") : undefined, maxAge: maxAge ? Number(maxAge) : undefined };
+  }
+
+  async function write() {
+    writing = { state: "busy" };
+    renderWrite();
+    try {
+      const post = (grant) => fetch(`${apiUrl()}data`, { method: "POST", headers: { Authorization: `Bearer ${grant.accessToken}` } });
+      let res = await post(await getToken(ui.audience));
+      const wanted = res.status === 401 ? stepUpChallenge(res) : null;
+      if (wanted) {
+        // The shell asks the person for the stronger sign-in; this call waits for it.
+        writing = { state: "stepping-up" };
+        renderWrite();
+        const grant = await getToken(ui.audience, wanted);
+        ui.grant = grant;
+        renderTokenCard();
+        writing = { state: "busy" };
+        renderWrite();
+        res = await post(grant);
+      }
+      const body = await res.json().catch(() => ({}));
+      writing = res.ok ? { status: res.status, body } : { error: { kind: `http_${res.status}`, message: body?.error_description ?? `${apiLabel()} answered HTTP ${res.status}` } };
+    } catch (e) {
+      writing = { error: isAuthError(e) ? e : { kind: "unknown", message: String(e) } };
+    }
+    renderWrite();
+  }
 
   // ----- least-privilege demo -----
   let foreign = null; // { state: "busy" } | { error } | { grant }
@@ -473,5 +539,6 @@ export function mountMfe(opts) {
 
   renderTokenCard();
   renderForeign();
+  renderWrite();
   load();
 }

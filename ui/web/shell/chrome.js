@@ -244,6 +244,31 @@ function renderAuth() {
     );
     return;
   }
+  if (s.stepUp) {
+    // An MFE asked for a stronger or more recent sign-in; the browser is open for it.
+    const u = s.stepUp;
+    const what = [
+      u.acrValues.length ? `a second factor (${u.acrValues.join(" or ")})` : null,
+      u.maxAge !== null ? `a sign-in within ${u.maxAge} s` : null,
+    ].filter(Boolean).join(" and ") || "an additional sign-in";
+    box.replaceChildren(
+      h(
+        "div",
+        { class: "login-pending", "data-testid": "step-up-pending", "data-mfe": u.mfe, role: "status" },
+        h("span", { class: "spinner" }),
+        h("span", { class: "login-text", title: `${u.mfeTitle} asks for ${what} to use ${u.audience}. Continue in your browser.` }, h("strong", { text: `${u.mfeTitle} asks you to confirm it's you` }), ` · ${what}`),
+        h("button", {
+          type: "button",
+          class: "btn btn-ghost",
+          "data-testid": "cancel-step-up",
+          disabled: state.pendingAction === "cancel",
+          text: "Cancel",
+          onclick: () => run("cancel", () => host.cancelSignIn()),
+        }),
+      ),
+    );
+    return;
+  }
   if (s.login === "completing") {
     box.replaceChildren(
       h("div", { class: "login-pending completing", "data-testid": "login-completing", role: "status" }, h("span", { class: "spinner" }), h("span", { class: "login-text" }, h("strong", { text: "Finishing sign-in…" }))),

@@ -41,6 +41,18 @@ export interface GetTokenOptions {
     minTtlMs?: number;
     /** Skip this page's cache and ask the plugin. */
     forceRefresh?: boolean;
+    /**
+     * Step-up: the authentication context classes the sign-in behind the token must reach
+     * (OIDC `acr_values`, e.g. `["mfa"]`), as an API's `insufficient_user_authentication`
+     * challenge names them. When the current sign-in does not, the shell asks the person to sign
+     * in again in the browser (the call waits; it rejects with `step_up_cancelled` if they
+     * cancel).
+     */
+    acrValues?: string | readonly string[];
+    /** Step-up: the most seconds since the person last authenticated (OIDC `max_age`). */
+    maxAge?: number;
+    /** Step-up: an OIDC claims request, e.g. from an Entra claims challenge (JSON text or object). */
+    claims?: string | Record<string, unknown>;
 }
 export type Unsubscribe = () => void;
 /** Header names and values, in any of the shapes the Fetch API takes. */

@@ -416,10 +416,10 @@ export function createPorticoClient(options = {}) {
             set.delete(callback);
         };
     }
-    async function fetchToken(audience, scopes) {
+    async function fetchToken(audience, scopes, stepUp) {
         subscribeQuietly();
         const startedIn = generation;
-        const args = { audience };
+        const args = { audience, ...stepUp };
         if (scopes !== "")
             args.scopes = scopes;
         const grant = await invoke(COMMANDS.getToken, args);
@@ -429,12 +429,41 @@ export function createPorticoClient(options = {}) {
             store({ audience, scopes, grant });
         return grant;
     }
+    /** The step-up arguments of `opts`, or undefined when it asks for none. */
+    function stepUpArgs(opts) {
+        const out = {};
+        if (opts.acrValues !== undefined) {
+            const list = typeof opts.acrValues === "string" ? opts.acrValues.split(/\s+/) : [...opts.acrValues];
+            const values = list.filter((v) => v.length > 0);
+            if (values.length)
+                out.acrValues = values;
+        }
+        if (opts.maxAge !== undefined)
+            out.maxAge = opts.maxAge;
+        if (opts.claims !== undefined)
+            out.claims = typeof opts.claims === "string" ? opts.claims : JSON.stringify(opts.claims);
+        return Object.keys(out).length ? out : undefined;
+    }
     function getToken(audience, opts = {}) {
         if (typeof audience !== "string" || audience.length === 0) {
             return Promise.reject(new TypeError("audience must be a non-empty string"));
         }
         const scopes = normalizeScopes(opts.scopes);
         const minTtlMs = Math.max(0, opts.minTtlMs ?? DEFAULT_MIN_TTL_MS);
+        const stepUp = stepUpArgs(opts);
+        // The page's cache does not know what sign-in a token came from: the shell's does.
+        if (stepUp) {
+            const key = `${cacheKey(audience, scopes)}\n${JSON.stringify(stepUp)}`;
+            const running = inflight.get(key);
+            if (running)
+                return running;
+            const request = fetchToken(audience, scopes, stepUp).finally(() => {
+                if (inflight.get(key) === request)
+                    inflight.delete(key);
+            });
+            inflight.set(key, request);
+            return request;
+        }
         const key = cacheKey(audience, scopes);
         if (!opts.forceRefresh) {
             const hit = cache.get(key);

@@ -141,6 +141,20 @@ export type AuthError = {
     audience: string;
     scope: string | null;
 } | {
+    "kind": "invalid_step_up";
+    reason: string;
+} | {
+    "kind": "interaction_required";
+    error: string;
+    description: string | null;
+} | {
+    "kind": "step_up_cancelled";
+} | {
+    "kind": "step_up_not_met";
+    reason: string;
+} | {
+    "kind": "step_up_wrong_user";
+} | {
     "kind": "token_not_exposed";
 } | {
     "kind": "internal";

@@ -71,6 +71,18 @@ export interface GetTokenOptions {
   minTtlMs?: number;
   /** Skip this page's cache and ask the plugin. */
   forceRefresh?: boolean;
+  /**
+   * Step-up: the authentication context classes the sign-in behind the token must reach
+   * (OIDC `acr_values`, e.g. `["mfa"]`), as an API's `insufficient_user_authentication`
+   * challenge names them. When the current sign-in does not, the shell asks the person to sign
+   * in again in the browser (the call waits; it rejects with `step_up_cancelled` if they
+   * cancel).
+   */
+  acrValues?: string | readonly string[];
+  /** Step-up: the most seconds since the person last authenticated (OIDC `max_age`). */
+  maxAge?: number;
+  /** Step-up: an OIDC claims request, e.g. from an Entra claims challenge (JSON text or object). */
+  claims?: string | Record<string, unknown>;
 }
 
 export type Unsubscribe = () => void;
@@ -543,15 +555,28 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
     };
   }
 
-  async function fetchToken(audience: string, scopes: string): Promise<TokenGrant> {
+  async function fetchToken(audience: string, scopes: string, stepUp?: Record<string, unknown>): Promise<TokenGrant> {
     subscribeQuietly();
     const startedIn = generation;
-    const args: Record<string, unknown> = { audience };
+    const args: Record<string, unknown> = { audience, ...stepUp };
     if (scopes !== "") args.scopes = scopes;
     const grant = await invoke(COMMANDS.getToken, args);
     if (!isTokenGrant(grant)) throw ipcError("the shell answered get_token with a malformed grant");
     if (startedIn === generation) store({ audience, scopes, grant });
     return grant;
+  }
+
+  /** The step-up arguments of `opts`, or undefined when it asks for none. */
+  function stepUpArgs(opts: GetTokenOptions): Record<string, unknown> | undefined {
+    const out: Record<string, unknown> = {};
+    if (opts.acrValues !== undefined) {
+      const list = typeof opts.acrValues === "string" ? opts.acrValues.split(/\s+/) : [...opts.acrValues];
+      const values = list.filter((v) => v.length > 0);
+      if (values.length) out.acrValues = values;
+    }
+    if (opts.maxAge !== undefined) out.maxAge = opts.maxAge;
+    if (opts.claims !== undefined) out.claims = typeof opts.claims === "string" ? opts.claims : JSON.stringify(opts.claims);
+    return Object.keys(out).length ? out : undefined;
   }
 
   function getToken(audience: string, opts: GetTokenOptions = {}): Promise<TokenGrant> {
@@ -560,6 +585,18 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
     }
     const scopes = normalizeScopes(opts.scopes);
     const minTtlMs = Math.max(0, opts.minTtlMs ?? DEFAULT_MIN_TTL_MS);
+    const stepUp = stepUpArgs(opts);
+    // The page's cache does not know what sign-in a token came from: the shell's does.
+    if (stepUp) {
+      const key = `${cacheKey(audience, scopes)}\n${JSON.stringify(stepUp)}`;
+      const running = inflight.get(key);
+      if (running) return running;
+      const request = fetchToken(audience, scopes, stepUp).finally(() => {
+        if (inflight.get(key) === request) inflight.delete(key);
+      });
+      inflight.set(key, request);
+      return request;
+    }
     const key = cacheKey(audience, scopes);
 
     if (!opts.forceRefresh) {

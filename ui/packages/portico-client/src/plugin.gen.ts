@@ -17,7 +17,19 @@ audience: string,
 /**
  * Space-separated scopes within the MFE's registration; omitted: all of them.
  */
-scopes?: string, };
+scopes?: string, 
+/**
+ * Step-up: the authentication context classes the sign-in must reach (OIDC `acr_values`).
+ */
+acr_values?: Array<string>, 
+/**
+ * Step-up: the most seconds since the person last authenticated (OIDC `max_age`).
+ */
+max_age?: number, 
+/**
+ * Step-up: an OIDC claims request (a JSON object as a string; Entra's claims challenge).
+ */
+claims?: string, };
 
 export type FetchRequest = { 
 /**
@@ -93,7 +105,26 @@ export type HostState = { session: SessionInfo | null, login: LoginPhase, mfes: 
 /**
  * The MFE the host shows (set by the host with `Portico::set_active_mfe`).
  */
-activeMfe: string | null, provider: ProviderView, };
+activeMfe: string | null, provider: ProviderView, 
+/**
+ * An additional sign-in an MFE asked for, waiting in the browser (cancel it with
+ * `host_cancel_sign_in`).
+ */
+stepUp: StepUpStatus | null, };
+
+export type StepUpStatus = { 
+/**
+ * The MFE that asked (its id) and its title.
+ */
+mfe: string, mfeTitle: string, audience: string, 
+/**
+ * What the sign-in must reach (`acr_values`), in order of preference.
+ */
+acrValues: Array<string>, 
+/**
+ * How recent it must be, in seconds.
+ */
+maxAge: number | null, };
 
 export type TokenStatus = { audience: string, mfes: Array<string>, scope: string | null, 
 /**

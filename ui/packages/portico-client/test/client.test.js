@@ -312,3 +312,19 @@ test("a failed subscription is retried by the next listener", async () => {
   fake.send(fake.channelId(1), { type: "sessionChanged", session: null });
   assert.deepEqual(got, [null]);
 });
+
+test("a step-up request goes to the shell with its requirement, past the page's cache", async () => {
+  fake.on("get_token", (args) => grant(args.audience, T0 + 3_600_000, { accessToken: args.acrValues ? "at-mfa" : "at-plain" }));
+  assert.equal((await client.getToken(BILLING)).accessToken, "at-plain");
+  const stepped = await client.getToken(BILLING, { acrValues: "mfa", maxAge: 300 });
+  assert.equal(stepped.accessToken, "at-mfa");
+  const sent = fake.calls.filter((c) => c.cmd === "plugin:portico|get_token").map((c) => c.args);
+  assert.deepEqual(sent[1], { audience: BILLING, acrValues: ["mfa"], maxAge: 300 });
+  // Asked again, the shell answers (its cache knows the sign-in behind a token; the page's does not).
+  await client.getToken(BILLING, { acrValues: ["mfa"], maxAge: 300 });
+  assert.equal(fake.count("get_token"), 3);
+  // A claims object travels as JSON text.
+  await client.getToken(BILLING, { claims: { access_token: { acrs: { essential: true, value: "c1" } } } });
+  const last = fake.calls.filter((c) => c.cmd === "plugin:portico|get_token").at(-1).args;
+  assert.equal(last.claims, '{"access_token":{"acrs":{"essential":true,"value":"c1"}}}');
+});

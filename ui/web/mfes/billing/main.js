@@ -80,4 +80,10 @@ mountMfe({
   foreignAudience: "https://api.portico.dev/analytics",
   foreignLabel: "Analytics team's API",
   renderData: renderInvoices,
+  // The Billing API wants a second factor for changes: the sample shows the step-up.
+  write: {
+    title: "Approve invoices",
+    description: "Changes need a recent second factor; the shell asks for it when the API does.",
+    label: "Approve open invoices",
+  },
 });
