@@ -54,6 +54,7 @@ pub struct ProviderConfig {
     pub(crate) dpop: Mode,
     /// Other names an audience's tokens may carry as `aud` (Entra: the API's application id).
     pub(crate) accepted_audiences: BTreeMap<Audience, Vec<String>>,
+    pub(crate) client_capabilities: Vec<String>,
 }
 
 /// The settings of a [`ProviderConfig`] before they are checked: the builder's state and the
@@ -78,6 +79,8 @@ struct Fields {
     dpop: Mode,
     #[serde(default)]
     accepted_audiences: BTreeMap<Audience, Vec<String>>,
+    #[serde(default)]
+    client_capabilities: Vec<String>,
 }
 
 /// DPoP is off unless asked for: a provider that binds every token it issues with a proof
@@ -129,6 +132,13 @@ impl TryFrom<Fields> for ProviderConfig {
                 "the accepted audience `{alias}` is empty or too long"
             )));
         }
+        if let Some(bad) = f.client_capabilities.iter().find(|c| {
+            c.is_empty() || c.len() > 32 || !c.chars().all(|ch| ch.is_ascii_alphanumeric())
+        }) {
+            return Err(AuthError::config(format!(
+                "the client capability `{bad}` is not a short alphanumeric name such as CP1"
+            )));
+        }
         if f.dialect == Dialect::Entra {
             // Tenant-independent authorities hand out tokens whose `iss` names the user's tenant,
             // never the discovered issuer; only a tenant's own issuer can be checked exactly.
@@ -161,6 +171,7 @@ impl TryFrom<Fields> for ProviderConfig {
             par: f.par,
             dpop: f.dpop,
             accepted_audiences: f.accepted_audiences,
+            client_capabilities: f.client_capabilities,
         })
     }
 }
@@ -269,6 +280,13 @@ impl ProviderConfigBuilder {
         self
     }
 
+    /// Client capabilities to declare (Entra's `xms_cc`, e.g. `CP1`: this client handles claims
+    /// challenges), sent as an OIDC claims request with every authorization and token request.
+    pub fn client_capabilities(mut self, caps: impl IntoIterator<Item = String>) -> Self {
+        self.0.client_capabilities = caps.into_iter().collect();
+        self
+    }
+
     /// Other names `audience`'s tokens may carry as `aud` (Entra: an API is often known to its
     /// tokens by its application id, a GUID, rather than its `api://` URI).
     pub fn accepted_audiences(
@@ -310,6 +328,7 @@ impl ProviderConfig {
             par: Mode::Auto,
             dpop: dpop_default(),
             accepted_audiences: BTreeMap::new(),
+            client_capabilities: Vec::new(),
         })
     }
 
@@ -329,7 +348,28 @@ impl ProviderConfig {
             par: self.par,
             dpop: self.dpop,
             accepted_audiences: self.accepted_audiences.clone(),
+            client_capabilities: self.client_capabilities.clone(),
         })
+    }
+
+    /// The OIDC `claims` parameter to send: the client capabilities (`xms_cc`) merged with
+    /// `extra` (a step-up's claims request). `None` when there is neither.
+    pub(crate) fn claims_param(&self, extra: Option<&str>) -> Option<String> {
+        let mut merged = extra
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({}));
+        if !self.client_capabilities.is_empty() {
+            let at = &mut merged["access_token"];
+            if !at.is_object() {
+                *at = serde_json::json!({});
+            }
+            at["xms_cc"] = serde_json::json!({ "values": self.client_capabilities });
+        }
+        match merged.as_object() {
+            Some(m) if m.is_empty() => None,
+            _ => Some(merged.to_string()),
+        }
     }
 
     /// How pushed authorization requests are used.

@@ -131,9 +131,6 @@ impl AuthRequirement {
         if let Some(m) = self.max_age {
             p.push(("max_age".to_owned(), m.to_string()));
         }
-        if let Some(c) = &self.claims {
-            p.push(("claims".to_owned(), c.clone()));
-        }
         p
     }
 

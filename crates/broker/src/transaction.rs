@@ -158,6 +158,11 @@ impl LoginTransaction {
         if let Some(s) = &self.step_up {
             params.extend(s.requirement.authorize_params());
         }
+        // OIDC Core §5.5: one claims request, the client's capabilities and a step-up's claims.
+        let extra = self.step_up.as_ref().and_then(|s| s.requirement.claims());
+        if let Some(claims) = config.claims_param(extra) {
+            params.push(("claims".to_owned(), claims));
+        }
         params
     }
 

@@ -142,3 +142,89 @@ async fn a_tenant_independent_issuer_is_refused_at_configuration() {
         .build()
         .is_ok());
 }
+
+/// Client capabilities (`CP1`: this client answers claims challenges) go out as a claims request
+/// with the sign-in and every token request, and come back as `xms_cc` in the access tokens; a
+/// claims challenge from an API is merged into that request for the step-up.
+#[tokio::test]
+async fn client_capabilities_travel_as_a_claims_request_and_merge_with_a_challenge() {
+    let mut e = entra_env(true).await;
+    e.config = e
+        .config
+        .to_builder()
+        .client_capabilities(["CP1".to_owned()])
+        .build()
+        .unwrap();
+    e.broker = e.restart(options());
+    let req = e.broker.begin_login(None).await.unwrap();
+    let requested = req
+        .authorize_url
+        .query_pairs()
+        .find(|(k, _)| k == "claims")
+        .map(|(_, v)| v.into_owned())
+        .expect("a claims request");
+    let v: serde_json::Value = serde_json::from_str(&requested).unwrap();
+    assert_eq!(
+        v["access_token"]["xms_cc"]["values"],
+        serde_json::json!(["CP1"])
+    );
+    let cb = portico_testkit::browser::sign_in(req.authorize_url.as_str(), "alice")
+        .await
+        .unwrap();
+    e.broker.complete_login(&cb).await.unwrap();
+    // A refreshed token for another audience says the capability too.
+    let t = e
+        .broker
+        .get_token(&analytics(), &ScopeSet::empty())
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(t.access_token.expose_secret())["xms_cc"],
+        serde_json::json!(["CP1"])
+    );
+
+    // A claims challenge (base64, as Entra sends it) becomes a step-up whose claims request
+    // carries both the challenge and the capability.
+    let challenge = AuthRequirement::from_challenge(&[
+        ("error".to_owned(), "insufficient_claims".to_owned()),
+        (
+            "claims".to_owned(),
+            "eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19"
+                .to_owned(),
+        ),
+    ])
+    .expect("a claims challenge");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let s = seen.clone();
+    let broker = e.broker.clone();
+    e.broker
+        .set_interaction(std::sync::Arc::new(move |p: StepUpPrompt| {
+            *s.lock().unwrap() = Some(p.login.authorize_url.clone());
+            broker.cancel_login();
+        }));
+    let request = TokenRequest::new(
+        "billing",
+        billing(),
+        ScopeSet::empty(),
+        ScopeCeiling::new(ScopeSet::empty(), ScopeSet::empty()),
+    )
+    .unwrap();
+    let err = e
+        .broker
+        .token_meeting(&request, &challenge)
+        .await
+        .unwrap_err();
+    assert_eq!(err, AuthError::StepUpCancelled);
+    let url = seen.lock().unwrap().clone().expect("the step-up's URL");
+    let requested = url
+        .query_pairs()
+        .find(|(k, _)| k == "claims")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&requested).unwrap();
+    assert_eq!(v["access_token"]["acrs"]["value"], "c1");
+    assert_eq!(
+        v["access_token"]["xms_cc"]["values"],
+        serde_json::json!(["CP1"])
+    );
+}

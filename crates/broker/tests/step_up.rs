@@ -204,6 +204,21 @@ async fn cancelling_ends_the_step_up_typed_and_changes_nothing() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(r.env.broker.pending_login());
+    // Meanwhile every other caller keeps getting tokens.
+    let dashboard = TokenRequest::new(
+        "dashboard",
+        core(),
+        ScopeSet::empty(),
+        ScopeCeiling::new(scopes("read:dashboard"), scopes("read:dashboard")),
+    )
+    .unwrap();
+    assert!(r.env.broker.token_for(&dashboard).await.is_ok());
+    assert!(r
+        .env
+        .broker
+        .get_token(&analytics(), &ScopeSet::empty())
+        .await
+        .is_ok());
     r.env.broker.cancel_login();
     let e = waiting.await.unwrap().unwrap_err();
     assert_eq!(e, AuthError::StepUpCancelled);

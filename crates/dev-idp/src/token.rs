@@ -196,7 +196,7 @@ fn respond(
     audiences: &[String],
     scopes: &[String],
     nonce: Option<&str>,
-    authn: (u64, &str),
+    authn: tokens::SignInFacts<'_>,
     refresh_token: Option<&str>,
     jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
@@ -207,7 +207,7 @@ fn respond(
             .iter()
             .any(|a| a.sender_constrained)
     });
-    let (at, ttl) = tokens::access_token(shared, user, client_id, audiences, scopes, jkt, authn)?;
+    let (at, ttl) = tokens::access_token(shared, user, client_id, audiences, scopes, jkt, &authn)?;
     // RFC 9449 §5: a DPoP-bound access token is announced as token_type DPoP.
     let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
     // Entra names an API's scopes by the API (`api://billing/read`) in its answer.
@@ -231,7 +231,7 @@ fn respond(
         "scope": scope,
     });
     if scopes.iter().any(|s| s == "openid") {
-        let idt = tokens::id_token(shared, user, client_id, nonce, authn.0, authn.1)?;
+        let idt = tokens::id_token(shared, user, client_id, nonce, authn.auth_time, authn.acr)?;
         out["id_token"] = json!(idt.expose_secret());
     }
     if let Some(rt) = refresh_token {
@@ -300,7 +300,11 @@ fn code_grant(shared: &Shared, p: &Params, jkt: Option<&str>) -> Result<Value, O
         &audiences,
         &scopes,
         req.nonce.as_deref(),
-        (authz.auth_time, authz.acr.as_str()),
+        tokens::SignInFacts {
+            auth_time: authz.auth_time,
+            acr: authz.acr.as_str(),
+            xms_cc: tokens::xms_cc(p.one("claims").ok().flatten()),
+        },
         rt.as_ref().map(|s| s.expose_secret()),
         jkt,
     )
@@ -400,7 +404,11 @@ fn refresh_grant(shared: &Shared, p: &Params, jkt: Option<&str>) -> Result<Value
         &audiences,
         &scopes,
         req.nonce.as_deref(),
-        (authz.auth_time, authz.acr.as_str()),
+        tokens::SignInFacts {
+            auth_time: authz.auth_time,
+            acr: authz.acr.as_str(),
+            xms_cc: tokens::xms_cc(p.one("claims").ok().flatten()),
+        },
         refreshed.new_token.as_ref().map(|s| s.expose_secret()),
         // A refresh with a proof gets a bound access token whether or not the family is bound
         // (RFC 9449 §5); an unbound family stays unbound.

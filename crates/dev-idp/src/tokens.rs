@@ -74,6 +74,28 @@ fn sign_err(e: jsonwebtoken::errors::Error) -> OAuthError {
     )
 }
 
+/// How and when the person signed in, and what the client declared it can do.
+pub(crate) struct SignInFacts<'a> {
+    pub auth_time: u64,
+    pub acr: &'a str,
+    /// Client capabilities from the token request's claims request (`access_token.xms_cc`).
+    pub xms_cc: Vec<String>,
+}
+
+/// The client capabilities a claims request declares (`{"access_token":{"xms_cc":{"values":
+/// [...]}}}`), if it is one.
+pub(crate) fn xms_cc(claims: Option<&str>) -> Vec<String> {
+    claims
+        .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        .and_then(|v| v["access_token"]["xms_cc"]["values"].as_array().cloned())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An access token for `audiences` (none: the userinfo endpoint, as Auth0 does), bound to the
 /// DPoP key with thumbprint `jkt` if given.
 pub(crate) fn access_token(
@@ -83,7 +105,7 @@ pub(crate) fn access_token(
     audiences: &[String],
     scopes: &[String],
     jkt: Option<&str>,
-    authn: (u64, &str),
+    authn: &SignInFacts<'_>,
 ) -> Result<(Secret, u64), OAuthError> {
     let now = now_secs();
     let ttl = shared.access_token_ttl().as_secs();
@@ -126,9 +148,14 @@ pub(crate) fn access_token(
         format!("{CLAIM_NAMESPACE}roles"): user.roles,
         "permissions": permissions,
         // RFC 9470 §3: how and when the person authenticated, for the API's step-up decision.
-        "auth_time": authn.0,
-        "acr": authn.1,
+        "auth_time": authn.auth_time,
+        "acr": authn.acr,
     });
+    if shared.config.entra && !authn.xms_cc.is_empty() {
+        // Entra echoes the client capabilities it was told about (`xms_cc`), which tells a
+        // CAE-enabled API that this client handles claims challenges.
+        claims["xms_cc"] = json!(authn.xms_cc);
+    }
     if shared.config.entra {
         claims["tid"] = json!(ENTRA_TENANT);
     }

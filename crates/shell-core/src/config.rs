@@ -261,6 +261,9 @@ impl ShellConfig {
             // fetch-only sample's API.
             dpop: env_nonempty(env, "PORTICO_DPOP").or(Some("auto".into())),
             accepted_audiences: BTreeMap::new(),
+            client_capabilities: env_nonempty(env, "PORTICO_CLIENT_CAPABILITIES")
+                .map(|v| v.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
         };
         self.provider = Some(validate_provider(raw, self, deep_link_schemes)?);
         Ok(())
@@ -308,6 +311,8 @@ struct RawProvider {
     dpop: Option<String>,
     #[serde(default)]
     accepted_audiences: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    client_capabilities: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -389,6 +394,9 @@ fn apply_provider_env(
     if let Some(v) = env_nonempty(env, "PORTICO_DPOP") {
         p.dpop = Some(v);
     }
+    if let Some(v) = env_nonempty(env, "PORTICO_CLIENT_CAPABILITIES") {
+        p.client_capabilities = v.split_whitespace().map(str::to_owned).collect();
+    }
     Ok(Some(p))
 }
 
@@ -461,6 +469,14 @@ fn validate_provider(
         .map_err(|e| ConfigError::invalid("provider.par", e))?;
     let dpop = Mode::parse(p.dpop.as_deref().unwrap_or("off"))
         .map_err(|e| ConfigError::invalid("provider.dpop", e))?;
+    if let Some((i, bad)) = p.client_capabilities.iter().enumerate().find(|(_, c)| {
+        c.is_empty() || c.len() > 32 || !c.chars().all(|ch| ch.is_ascii_alphanumeric())
+    }) {
+        return Err(ConfigError::new(
+            format!("provider.clientCapabilities[{i}]"),
+            format!("`{bad}` is not a short alphanumeric capability name such as CP1"),
+        ));
+    }
     let mut accepted = Vec::new();
     for (aud, names) in &p.accepted_audiences {
         let field = format!("provider.acceptedAudiences.{aud}");
@@ -493,6 +509,7 @@ fn validate_provider(
         .revocation(revocation)
         .par(par)
         .dpop(dpop)
+        .client_capabilities(p.client_capabilities)
         .build()
         // Every setting passed its rule above; what is left are the broker's rules between
         // settings (e.g. entra with a tenant-independent issuer), reported at the provider.
@@ -888,6 +905,10 @@ mod tests {
             p.audience_names(&billing),
             ["https://api.portico.dev/billing", "0b7a3c52"]
         );
+        let c = base(json!({"clientCapabilities": ["CP1"]})).unwrap();
+        assert!(c.provider.is_some());
+        let e = base(json!({"clientCapabilities": ["CP 1"]})).unwrap_err();
+        assert_eq!(e.field, "provider.clientCapabilities[0]");
         let e = base(json!({"acceptedAudiences": {"https://api.portico.dev/nope": ["x"]}}))
             .unwrap_err();
         assert_eq!(

@@ -184,6 +184,8 @@ fn refresh_form(
                 .with("client_id", config.client_id.as_str()),
             |form, (name, value)| form.with(name, value),
         )
+        // The client capabilities travel with every token request, as MSAL sends them.
+        .with_opt(config.claims_param(None).map(|c| ("claims", c)))
 }
 
 impl Inner {

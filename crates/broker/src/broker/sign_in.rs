@@ -337,7 +337,8 @@ impl Inner {
             .with("redirect_uri", tx.redirect_uri.as_str())
             .with("client_id", self.config.client_id.as_str())
             .with("code_verifier", tx.verifier.expose_secret())
-            .with_opt(login_audience.and_then(|a| self.config.dialect.code_exchange_param(a)));
+            .with_opt(login_audience.and_then(|a| self.config.dialect.code_exchange_param(a)))
+            .with_opt(self.config.claims_param(None).map(|c| ("claims", c)));
         let signer = self.dpop_signer(tx.dpop.as_ref());
         let resp: TokenResponse = self
             .http
