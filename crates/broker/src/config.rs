@@ -140,12 +140,12 @@ impl TryFrom<Fields> for ProviderConfig {
             )));
         }
         if f.dialect == Dialect::Entra {
-            // Tenant-independent authorities hand out tokens whose `iss` names the user's tenant,
-            // never the discovered issuer; only a tenant's own issuer can be checked exactly.
+            // `common` and `organizations` are checked by the token's `tid` (see
+            // `discovered_issuer`); `consumers` is one fixed tenant: use its id.
             let tenant = f.issuer.path_segments().and_then(|mut p| p.next());
-            if matches!(tenant, Some("common" | "organizations" | "consumers")) {
+            if tenant == Some("consumers") {
                 return Err(AuthError::config(format!(
-                    "the entra dialect needs your tenant's issuer (https://login.microsoftonline.com/<tenant id>/v2.0), not `{}`",
+                    "for personal Microsoft accounts use the consumers tenant's id as the issuer (https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0), not `{}`",
                     f.issuer
                 )));
             }
@@ -370,6 +370,29 @@ impl ProviderConfig {
             Some(m) if m.is_empty() => None,
             _ => Some(merged.to_string()),
         }
+    }
+
+    /// The issuer discovery must state: the configured one, or for an Entra tenant-independent
+    /// authority (`…/common/v2.0`, `…/organizations/v2.0`) Microsoft's template with
+    /// `{tenantid}`, which ID tokens then match through their `tid`.
+    pub(crate) fn discovered_issuer(&self) -> String {
+        let mut segments = self.issuer.path_segments().into_iter().flatten();
+        let tenant_independent = self.dialect == Dialect::Entra
+            && matches!(segments.next(), Some("common" | "organizations"));
+        if !tenant_independent {
+            return self.issuer.as_str().to_owned();
+        }
+        let rest: Vec<&str> = segments.collect();
+        let mut template = format!(
+            "{}/{}",
+            self.issuer.origin().ascii_serialization(),
+            crate::id_token::TENANT_PLACEHOLDER
+        );
+        for s in rest {
+            template.push('/');
+            template.push_str(s);
+        }
+        template
     }
 
     /// How pushed authorization requests are used.

@@ -86,7 +86,7 @@ fn endpoint(raw: &str, what: &str) -> Result<Url, AuthError> {
 
 fn check(raw: RawDiscovery, config: &ProviderConfig) -> Result<ProviderMetadata, AuthError> {
     // Exact match; the only tolerance is the URL parser's normalisation of an empty path to "/".
-    let configured = config.issuer.as_str();
+    let configured = config.discovered_issuer();
     let same = raw.issuer == configured
         || (config.issuer.path() == "/" && format!("{}/", raw.issuer) == configured);
     if !same {

@@ -112,11 +112,42 @@ fn num(v: Option<&Value>) -> Option<u64> {
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
 
+/// Placeholder of a tenant-independent Entra issuer (`https://login.microsoftonline.com/{tenantid}/v2.0`).
+pub(crate) const TENANT_PLACEHOLDER: &str = "{tenantid}";
+
+/// An Entra tenant id: a GUID in its usual 8-4-4-4-12 hexadecimal form.
+fn is_tenant_id(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Whether `actual` is the issuer `expected` names. A tenant-independent Entra issuer (with
+/// `{tenantid}`) is the one of the token's own tenant: the placeholder replaced by `tid`, as
+/// Microsoft documents; without a `tid` (a callback's `iss`), by any tenant id.
+pub(crate) fn issuer_matches(expected: &str, actual: &str, tid: Option<&str>) -> bool {
+    let Some((prefix, suffix)) = expected.split_once(TENANT_PLACEHOLDER) else {
+        return actual == expected;
+    };
+    match tid {
+        Some(tid) => is_tenant_id(tid) && actual == format!("{prefix}{tid}{suffix}"),
+        None => actual
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(is_tenant_id),
+    }
+}
+
 pub(crate) fn check_claims(
     c: &Map<String, Value>,
     e: &Expected<'_>,
 ) -> Result<IdClaims, AuthError> {
-    if c.get("iss").and_then(Value::as_str) != Some(e.issuer) {
+    let iss = c.get("iss").and_then(Value::as_str).unwrap_or("");
+    let tid = c.get("tid").and_then(Value::as_str);
+    if !issuer_matches(e.issuer, iss, Some(tid.unwrap_or(""))) {
         return Err(defect(IdTokenDefect::IssuerMismatch));
     }
     let auds: Vec<&str> = match c.get("aud") {
@@ -198,6 +229,37 @@ pub(crate) fn audiences(claims: &Map<String, Value>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_tenant_template_is_matched_with_the_tokens_own_tenant_only() {
+        let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let iss = format!("https://login.microsoftonline.com/{tid}/v2.0");
+        assert!(issuer_matches(t, &iss, Some(tid)));
+        let other = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert!(
+            !issuer_matches(t, &iss, Some(other)),
+            "iss of another tenant than tid"
+        );
+        assert!(!issuer_matches(t, &iss, Some("")), "no tid");
+        assert!(!issuer_matches(
+            t,
+            "https://login.microsoftonline.com/x/v2.0",
+            Some("x")
+        ));
+        assert!(
+            issuer_matches(t, &iss, None),
+            "a callback's iss: any tenant id"
+        );
+        assert!(!issuer_matches(
+            t,
+            "https://evil.example/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+            None
+        ));
+        // A plain issuer is compared exactly, tid or not.
+        assert!(issuer_matches("https://idp/", "https://idp/", Some(tid)));
+        assert!(!issuer_matches("https://idp/", "https://idp", None));
+    }
+
     use super::*;
     use serde_json::json;
     use std::time::UNIX_EPOCH;

@@ -208,7 +208,9 @@ impl LoginTransaction {
             return Err(AuthError::StateMismatch);
         }
         match params.get("iss") {
-            Some(iss) if iss != issuer => return Err(AuthError::IssuerMismatch),
+            Some(iss) if !crate::id_token::issuer_matches(issuer, iss, None) => {
+                return Err(AuthError::IssuerMismatch)
+            }
             None if iss_required => return Err(invalid(CallbackDefect::MissingIssuer)),
             _ => {}
         }

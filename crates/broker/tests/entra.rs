@@ -121,18 +121,62 @@ async fn a_token_under_another_name_is_refused_unless_that_name_is_accepted() {
     assert!(refused.to_string().contains(BILLING_APP_ID), "{refused}");
 }
 
+/// `common`/`organizations`: discovery states Microsoft's template issuer
+/// (`…/{tenantid}/v2.0`) and each ID token is checked against it with its own `tid`; one that
+/// names another issuer than its `tid` says is refused.
 #[tokio::test]
-async fn a_tenant_independent_issuer_is_refused_at_configuration() {
-    for tenant in ["common", "organizations", "consumers"] {
-        let issuer =
-            url::Url::parse(&format!("https://login.microsoftonline.com/{tenant}/v2.0")).unwrap();
-        let err = ProviderConfig::builder(issuer, "c")
-            .dialect(Dialect::Entra)
+async fn a_tenant_independent_authority_checks_the_issuer_by_the_tokens_tenant() {
+    for authority in ["common", "organizations"] {
+        let idp = start_idp(entra_idp()).await;
+        let config = provider(&idp, Dialect::Entra)
+            .to_builder()
+            .issuer(idp.entra_issuer(authority))
+            .accepted_audiences(billing(), [BILLING_APP_ID.to_owned()])
             .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), "config_invalid");
-        assert!(err.to_string().contains("your tenant's issuer"), "{err}");
+            .unwrap();
+        let broker = Broker::new(
+            config,
+            options(),
+            Arc::new(MemoryStore::new()),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let who = login(&broker, "alice").await;
+        assert_eq!(who.subject, "auth0|alice", "{authority}");
+        assert!(
+            broker
+                .get_token(&billing(), &ScopeSet::empty())
+                .await
+                .is_ok(),
+            "{authority}"
+        );
+        // A token whose `iss` is not its tenant's issuer.
+        idp.admin()
+            .set_id_token_tamper(Some(portico_dev_idp::IdTokenTamper::WrongIss));
+        let req = broker.begin_login(None).await.unwrap();
+        let cb = portico_testkit::browser::sign_in(req.authorize_url.as_str(), "alice")
+            .await
+            .unwrap();
+        let err = broker.complete_login(&cb).await.unwrap_err();
+        assert_eq!(
+            err,
+            AuthError::IdTokenInvalid {
+                reason: IdTokenDefect::IssuerMismatch
+            },
+            "{authority}"
+        );
     }
+}
+
+#[tokio::test]
+async fn consumers_is_a_tenant_and_needs_its_id() {
+    let issuer = url::Url::parse("https://login.microsoftonline.com/consumers/v2.0").unwrap();
+    let err = ProviderConfig::builder(issuer, "c")
+        .dialect(Dialect::Entra)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), "config_invalid");
+    assert!(err.to_string().contains("consumers tenant's id"), "{err}");
     let tenant = url::Url::parse(&format!(
         "https://login.microsoftonline.com/{ENTRA_TENANT}/v2.0"
     ))

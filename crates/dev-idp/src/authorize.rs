@@ -26,7 +26,8 @@ pub const DEV_ONE_TIME_CODE: &str = "246810";
 struct Reply<'a> {
     redirect_uri: &'a str,
     state: Option<&'a str>,
-    iss: &'a str,
+    /// RFC 9207 `iss`, when this provider sends it.
+    iss: Option<&'a str>,
 }
 
 impl Reply<'_> {
@@ -47,7 +48,9 @@ impl Reply<'_> {
                 q.append_pair("state", s);
             }
             // RFC 9207: tell the client who answered (mix-up defence).
-            q.append_pair("iss", self.iss);
+            if let Some(iss) = self.iss {
+                q.append_pair("iss", iss);
+            }
         }
         let mut resp = StatusCode::FOUND.into_response();
         if let Ok(v) = HeaderValue::from_str(url.as_str()) {
@@ -192,7 +195,7 @@ pub(crate) fn parse_request(
 
 /// Issue a code for a signed-in user and send it to the client.
 fn complete(shared: &Shared, req: AuthRequest, session: &Session) -> Response {
-    let iss = shared.issuer.as_str().to_owned();
+    let iss = shared.callback_iss();
     let authz = Authorization {
         request: req.clone(),
         sub: session.sub.clone(),
@@ -203,7 +206,7 @@ fn complete(shared: &Shared, req: AuthRequest, session: &Session) -> Response {
     Reply {
         redirect_uri: &req.redirect_uri,
         state: req.state.as_deref(),
-        iss: &iss,
+        iss: iss.as_deref(),
     }
     .send(&[("code", code.expose_secret())])
 }
@@ -264,7 +267,7 @@ pub(crate) async fn authorize(
         }
         Ok(Some(r)) => r,
     };
-    let iss = shared.issuer.as_str().to_owned();
+    let iss = shared.callback_iss();
     let (state, state_err) = match p.one("state") {
         Ok(s) => (s, None),
         Err(d) => (None, Some(d)),
@@ -272,7 +275,7 @@ pub(crate) async fn authorize(
     let reply = Reply {
         redirect_uri,
         state,
-        iss: &iss,
+        iss: iss.as_deref(),
     };
     if let Some(d) = state_err {
         return reply.error("invalid_request", &d);
@@ -318,7 +321,7 @@ pub(crate) async fn login(
         return expired();
     };
     let now = Instant::now();
-    let iss = shared.issuer.as_str().to_owned();
+    let iss = shared.callback_iss();
     if p.one("action") == Ok(Some("cancel")) {
         let Some(req) = lock(&shared.sessions).finish(tx, now) else {
             return expired();
@@ -326,7 +329,7 @@ pub(crate) async fn login(
         return Reply {
             redirect_uri: &req.redirect_uri,
             state: req.state.as_deref(),
-            iss: &iss,
+            iss: iss.as_deref(),
         }
         .error("access_denied", "the user cancelled the sign-in");
     }

@@ -18,7 +18,32 @@ use crate::sessions::{session_cookie, SESSION_COOKIE};
 use crate::state::Shared;
 use portico_types::sync::lock;
 
+/// Discovery at the root: the provider's own issuer.
 pub(crate) async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
+    discovery_doc(&shared, shared.issuer.as_str())
+}
+
+/// Entra mode: discovery under a tenant (`/{tenant}/v2.0/…`, the tenant's issuer) or a
+/// tenant-independent authority (`/common/v2.0/…`, `/organizations/v2.0/…`: the issuer template
+/// with `{tenantid}`, as Microsoft publishes it).
+pub(crate) async fn tenant_discovery(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(tenant): axum::extract::Path<String>,
+) -> Response {
+    if !shared.config.entra {
+        return not_found().await;
+    }
+    match tenant.as_str() {
+        t if t == crate::config::ENTRA_TENANT => discovery_doc(&shared, &shared.token_issuer()),
+        "common" | "organizations" => {
+            let template = format!("{}{{tenantid}}/v2.0", shared.issuer);
+            discovery_doc(&shared, &template)
+        }
+        _ => not_found().await,
+    }
+}
+
+fn discovery_doc(shared: &Shared, issuer: &str) -> Response {
     let mut scopes: Vec<String> = ["openid", "profile", "email", "offline_access"]
         .iter()
         .map(|s| (*s).to_owned())
@@ -31,7 +56,7 @@ pub(crate) async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         }
     }
     let mut doc = json!({
-        "issuer": shared.issuer.as_str(),
+        "issuer": issuer,
         "authorization_endpoint": shared.url("authorize"),
         "token_endpoint": shared.url("oauth/token"),
         "jwks_uri": shared.url(".well-known/jwks.json"),
@@ -43,7 +68,8 @@ pub(crate) async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "code_challenge_methods_supported": ["S256"],
-        "authorization_response_iss_parameter_supported": true,
+        // Entra sends no `iss` with its callbacks.
+        "authorization_response_iss_parameter_supported": !shared.config.entra,
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": scopes,
         "claims_supported": ["iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "acr", "nonce", "name", "email", "email_verified"],
@@ -116,7 +142,7 @@ fn verify_own(shared: &Shared, token: &str, check_exp: bool) -> Result<Value, St
     let kid = header.kid.ok_or("token has no kid")?;
     let key = shared.keys.find(&kid).ok_or("unknown signing key")?;
     let mut v = Validation::new(Algorithm::RS256);
-    v.set_issuer(&[shared.issuer.as_str()]);
+    v.set_issuer(&[shared.token_issuer()]);
     v.validate_aud = false;
     v.validate_exp = check_exp;
     v.leeway = 0;

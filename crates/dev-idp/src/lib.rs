@@ -51,6 +51,12 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use admin::Admin;
+
+/// [`DevIdp::entra_issuer`] from the provider's root URL.
+pub fn entra_issuer(root: &url::Url, authority: &str) -> url::Url {
+    root.join(&format!("{authority}/v2.0"))
+        .unwrap_or_else(|_| root.clone())
+}
 pub use apis::DemoApis;
 pub use authorize::DEV_ONE_TIME_CODE;
 pub use config::{
@@ -156,6 +162,10 @@ impl DevIdp {
                 "/.well-known/openid-configuration",
                 get(endpoints::discovery),
             )
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(endpoints::tenant_discovery),
+            )
             .route("/.well-known/jwks.json", get(endpoints::jwks))
             .route("/authorize", get(authorize::authorize))
             .route("/u/login", post(authorize::login))
@@ -192,6 +202,13 @@ impl DevIdp {
     /// The issuer, `http://127.0.0.1:PORT/` (with trailing slash, like Auth0).
     pub fn issuer(&self) -> &url::Url {
         &self.issuer
+    }
+
+    /// In Entra mode, the issuer of an authority under this provider's root, as Microsoft's
+    /// `https://login.microsoftonline.com/{authority}/v2.0`: [`ENTRA_TENANT`] (the tenant its
+    /// tokens come from), `common` or `organizations`.
+    pub fn entra_issuer(&self, authority: &str) -> url::Url {
+        entra_issuer(&self.issuer, authority)
     }
 
     /// A cheap, cloneable handle to the runtime switches and counters.

@@ -57,6 +57,22 @@ impl Shared {
         format!("{}{path}", self.issuer)
     }
 
+    /// The `iss` of its tokens: in Entra mode the tenant's issuer under this provider's root
+    /// (`{root}{tenant}/v2.0`, as `https://login.microsoftonline.com/{tenant}/v2.0`), else the
+    /// root itself.
+    pub fn token_issuer(&self) -> String {
+        if self.config.entra {
+            format!("{}{}/v2.0", self.issuer, crate::config::ENTRA_TENANT)
+        } else {
+            self.issuer.to_string()
+        }
+    }
+
+    /// The `iss` a callback carries (RFC 9207); Entra sends none.
+    pub fn callback_iss(&self) -> Option<String> {
+        (!self.config.entra).then(|| self.issuer.to_string())
+    }
+
     pub fn userinfo_url(&self) -> String {
         self.url("userinfo")
     }

@@ -136,7 +136,7 @@ pub(crate) fn access_token(
         }
     }
     let mut claims = json!({
-        "iss": shared.issuer.as_str(),
+        "iss": shared.token_issuer(),
         "sub": user.sub,
         "aud": aud,
         "iat": now,
@@ -182,7 +182,7 @@ pub(crate) fn id_token(
 ) -> Result<Secret, OAuthError> {
     let now = now_secs();
     let mut claims = Map::new();
-    claims.insert("iss".into(), json!(shared.issuer.as_str()));
+    claims.insert("iss".into(), json!(shared.token_issuer()));
     claims.insert("sub".into(), json!(user.sub));
     claims.insert("aud".into(), json!(client_id));
     claims.insert("azp".into(), json!(client_id));
@@ -193,6 +193,10 @@ pub(crate) fn id_token(
     );
     claims.insert("auth_time".into(), json!(auth_time));
     claims.insert("acr".into(), json!(acr));
+    if shared.config.entra {
+        // What a client of a tenant-independent authority checks `iss` with.
+        claims.insert("tid".into(), json!(ENTRA_TENANT));
+    }
     claims.insert("name".into(), json!(user.name));
     claims.insert("email".into(), json!(user.email));
     claims.insert("email_verified".into(), json!(true));

@@ -921,10 +921,14 @@ mod tests {
             e.field,
             "provider.acceptedAudiences.https://api.portico.dev/billing"
         );
-        let e =
-            base(json!({"issuer": "https://login.microsoftonline.com/common/v2.0"})).unwrap_err();
+        // Tenant-independent authorities are checked by the token's `tid`; consumers is a tenant.
+        assert!(
+            base(json!({"issuer": "https://login.microsoftonline.com/organizations/v2.0"})).is_ok()
+        );
+        let e = base(json!({"issuer": "https://login.microsoftonline.com/consumers/v2.0"}))
+            .unwrap_err();
         assert_eq!(e.field, "provider");
-        assert!(e.to_string().contains("your tenant's issuer"), "{e}");
+        assert!(e.to_string().contains("consumers tenant's id"), "{e}");
     }
 
     #[test]

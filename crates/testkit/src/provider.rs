@@ -48,7 +48,12 @@ fn audiences(ids: [&str; 3]) -> Result<Vec<Audience>, AuthError> {
 /// The demo client on the development provider at `issuer`: the deep link, the three demo
 /// APIs, Auth0 logging in for the core API.
 pub fn dev_idp(issuer: &Url, dialect: Dialect) -> Result<ProviderConfigBuilder, AuthError> {
-    let builder = ProviderConfig::builder(issuer.clone(), DEMO_CLIENT_ID)
+    // In its Entra-like mode the dev provider's tokens come from its tenant's issuer.
+    let issuer = match dialect {
+        Dialect::Entra => portico_dev_idp::entra_issuer(issuer, portico_dev_idp::ENTRA_TENANT),
+        _ => issuer.clone(),
+    };
+    let builder = ProviderConfig::builder(issuer, DEMO_CLIENT_ID)
         .redirect(RedirectUri::parse(DEEP_LINK)?)
         .dialect(dialect)
         .audiences(audiences([BILLING_API, CORE_API, ANALYTICS_API])?)

@@ -260,10 +260,18 @@ impl ScenarioBuilder {
                 (RunningProvider::Glewlwyd(Box::new(op)), glewlwyd::CLIENT_ID)
             }
         };
-        let apis = DemoApis::start(idp.issuer(), &api_configs).await?;
+        // In its Entra-like mode the dev provider's tokens come from its tenant's issuer, which
+        // the app is configured with and the APIs validate.
+        let token_issuer = match (&idp, self.dialect) {
+            (RunningProvider::Dev(_), Dialect::Entra) => {
+                portico_dev_idp::entra_issuer(idp.issuer(), portico_dev_idp::ENTRA_TENANT)
+            }
+            _ => idp.issuer().clone(),
+        };
+        let apis = DemoApis::start(&token_issuer, &api_configs).await?;
         let (config_path, mfes, fetch_only) = write_app_config(&dir.0, &apis, &self.host.config())?;
         let keyring_service = format!("portico-e2e-{}-{}", self.name, std::process::id());
-        let issuer = idp.issuer().to_string();
+        let issuer = token_issuer.to_string();
         let browser_log = artifacts.join("browser.log");
         let scripted_browser = sibling_binary("portico-scripted-browser").ok_or_else(|| {
             E2eError::Setup(
