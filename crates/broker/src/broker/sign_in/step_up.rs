@@ -310,6 +310,29 @@ impl Inner {
             let reason = step.requirement.shortfall(&authn, now);
             return refuse(AuthError::StepUpNotMet { reason }).await;
         }
+        // An access token that states how the person signed in (RFC 9470 §3 lets the
+        // provider put `acr` and `auth_time` there) must say the same.
+        if let Some(at) = crate::id_token::unverified_claims(&resp.access_token) {
+            let stated = Authn {
+                acr: at
+                    .get("acr")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| authn.acr.clone()),
+                auth_time: at
+                    .get("auth_time")
+                    .and_then(serde_json::Value::as_u64)
+                    .or(authn.auth_time),
+                claims: authn.claims.clone(),
+            };
+            if !step.requirement.met_by(&stated, now) {
+                let reason = format!(
+                    "the access token says {}",
+                    step.requirement.shortfall(&stated, now)
+                );
+                return refuse(AuthError::StepUpNotMet { reason }).await;
+            }
+        }
         let Some((audience, mut entry)) = token else {
             return refuse(AuthError::Internal {
                 reason: "the step-up brought no access token".into(),
@@ -365,5 +388,32 @@ impl Inner {
             requested: entry.requested,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_providers_refusals_of_a_step_up_are_typed() {
+        for (error, kind) in [
+            ("interaction_required", "interaction_required"),
+            ("consent_required", "interaction_required"),
+            ("account_selection_required", "interaction_required"),
+            ("login_required", "login_required"),
+            ("access_denied", "access_denied"),
+        ] {
+            let e = provider_refusal(error.into(), Some("the provider's reason".into()));
+            assert_eq!(e.kind(), kind, "{error}");
+            if kind != "login_required" {
+                assert!(e.to_string().contains("the provider's reason"), "{e}");
+            }
+        }
+        let e = provider_refusal("consent_required".into(), None);
+        assert_eq!(
+            e.to_string(),
+            "The provider needs your consent before it continues (consent_required)."
+        );
     }
 }
