@@ -1,5 +1,6 @@
 //! One window: the chrome webview as a top bar and one visible MFE webview below it, each MFE in
-//! its own webview pinned to its origin. On Linux, child webviews are packed into a GtkBox and
+//! its own webview pinned to its origin. An MFE's webview is made when its tab is first shown
+//! (each is a WebKit web process); the first MFE and those registered `preload` are made at start. On Linux, child webviews are packed into a GtkBox and
 //! ignore positions (tauri#10420), so the shell sets the box packing itself there: the chrome
 //! gets a fixed height, the visible MFE the rest; hidden webviews take no space.
 
@@ -35,23 +36,53 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, portico: &Portico) -> tauri::Resul
 
     let active = portico.active_mfe();
     for mfe in portico.mfes() {
-        let Some(webview) = tauri_plugin_portico::host::mfe_webview(app, &mfe.id) else {
+        let shown = active.as_deref() == Some(mfe.id.as_str());
+        if !shown && !mfe.preload {
             continue;
-        };
-        let webview = window.add_child(
-            webview,
-            LogicalPosition::new(0.0, CHROME_HEIGHT),
-            LogicalSize::new(WIDTH, HEIGHT - CHROME_HEIGHT),
-        )?;
-        if active.as_deref() != Some(mfe.id.as_str()) {
-            webview.hide()?;
+        }
+        if let Some(webview) = add_mfe(&window, app, &mfe.id)? {
+            if !shown {
+                webview.hide()?;
+            }
         }
     }
     Ok(())
 }
 
-/// Show one MFE, hide the others.
+/// Makes MFE `id`'s webview in `window`, below the chrome.
+fn add_mfe<R: Runtime>(
+    window: &tauri::Window<R>,
+    app: &AppHandle<R>,
+    id: &str,
+) -> tauri::Result<Option<tauri::Webview<R>>> {
+    let Some(builder) = tauri_plugin_portico::host::mfe_webview(app, id) else {
+        return Ok(None);
+    };
+    let size = window
+        .inner_size()
+        .and_then(|s| Ok(s.to_logical::<f64>(window.scale_factor()?)))
+        .unwrap_or(LogicalSize::new(WIDTH, HEIGHT));
+    window
+        .add_child(
+            builder,
+            LogicalPosition::new(0.0, CHROME_HEIGHT),
+            LogicalSize::new(size.width, (size.height - CHROME_HEIGHT).max(0.0)),
+        )
+        .map(Some)
+}
+
+/// Show one MFE (making its webview the first time), hide the others.
 pub fn select<R: Runtime>(app: &AppHandle<R>, portico: &Portico, id: &str) -> tauri::Result<()> {
+    let label = portico
+        .mfes()
+        .iter()
+        .find(|m| m.id == id)
+        .map(|m| m.webview_label());
+    if label.is_some_and(|l| app.get_webview(&l).is_none()) {
+        if let Some(window) = app.get_window(WINDOW_LABEL) {
+            add_mfe(&window, app, id)?;
+        }
+    }
     for mfe in portico.mfes() {
         if let Some(w) = app.get_webview(&mfe.webview_label()) {
             if mfe.id == id {

@@ -113,6 +113,7 @@ mod tests {
             settings: Default::default(),
             apis: vec![],
             token_exposure: Default::default(),
+            preload: false,
         };
         AccessPolicy {
             mfes: vec![

@@ -94,6 +94,9 @@ pub struct MfeEntry {
     pub apis: Vec<MfeApi>,
     /// Whether its page may hold tokens, or only fetch through the shell.
     pub token_exposure: TokenExposure,
+    /// Whether a host creates its webview at start even when it is not shown (by default a
+    /// webview is made when its MFE is first shown; the first MFE always is at start).
+    pub preload: bool,
 }
 
 /// One API of an MFE: requests under `base` get a token for `audience` (one of the MFE's).
@@ -332,6 +335,8 @@ struct RawMfe {
     apis: Vec<RawApi>,
     #[serde(default)]
     token_exposure: Option<String>,
+    #[serde(default)]
+    preload: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -716,6 +721,7 @@ fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
             settings: m.settings.clone(),
             apis,
             token_exposure,
+            preload: m.preload,
         });
     }
     Ok(out)

@@ -303,12 +303,19 @@ impl Ctx {
     }
 
     /// The three start-up MFEs: same page, each on its own origin with its own audience.
-    fn startup_config(&self, name: &str, auth: bool, sign_in: bool) -> Result<PathBuf> {
+    /// `preload`: all three webviews at start (else only the first; the others when shown).
+    fn startup_config(
+        &self,
+        name: &str,
+        auth: bool,
+        sign_in: bool,
+        preload: bool,
+    ) -> Result<PathBuf> {
         let mfe = |id: &str, title: &str, aud: &str, scopes: &[&str], first: bool| {
             json!({
                 "id": id, "title": title,
                 "source": { "bundled": "bench/mfe" },
-                "audiences": [aud], "scopes": scopes,
+                "audiences": [aud], "scopes": scopes, "preload": preload,
                 "settings": { "auth": auth, "signIn": sign_in && first, "report": self.listener.url },
             })
         };
@@ -524,7 +531,7 @@ async fn app_parts(plan: &Plan, ctx: &Ctx) -> Result<Value> {
 /// times until all three MFEs report a token.
 async fn login_runs(plan: &Plan, ctx: &Ctx) -> Result<(Value, String)> {
     let rounds = if plan.quick { 1 } else { 3 };
-    let config = ctx.startup_config("login", true, true)?;
+    let config = ctx.startup_config("login", true, true, true)?;
     let mut page_ms = Vec::new();
     let mut arrival_ms = Vec::new();
     let mut requests = Vec::new();
@@ -590,8 +597,9 @@ async fn login_runs(plan: &Plan, ctx: &Ctx) -> Result<(Value, String)> {
 
 async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value, Value)> {
     let rounds = if plan.quick { 2 } else { 7 };
-    let on = ctx.startup_config("startup-on", true, false)?;
-    let off = ctx.startup_config("startup-off", false, false)?;
+    let on = ctx.startup_config("startup-on", true, false, true)?;
+    let off = ctx.startup_config("startup-off", false, false, true)?;
+    let lazy = ctx.startup_config("startup-on-demand", true, false, false)?;
     // Never signed in: the shell finds nothing in the keyring and asks the provider nothing.
     let keyring_off = format!("portico-bench-off-{}", std::process::id());
     #[derive(Default)]
@@ -624,7 +632,7 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
                     &ctx.env(config, service),
                     &format!("startup-{mode}-{round}-{attempt}.log"),
                 )?;
-                let measured = measure_startup(ctx, &mut run).await;
+                let measured = measure_startup(ctx, &mut run, &STARTUP_MFES).await;
                 run.group.stop(Duration::from_secs(5));
                 match measured {
                     Ok(m) => break (before, m),
@@ -667,6 +675,26 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
             s.processes = m.processes;
         }
     }
+    // The same shell with webviews on demand: only the first MFE's at start (issue 18.3).
+    let mut lazy_s = Series::default();
+    for round in 0..=rounds {
+        ctx.listener.clear();
+        let mut run = ctx.launch(
+            &ctx.env(&lazy, keyring_on),
+            &format!("startup-on-demand-{round}.log"),
+        )?;
+        let measured = measure_startup(ctx, &mut run, &STARTUP_MFES[..1]).await;
+        run.group.stop(Duration::from_secs(5));
+        let m = measured
+            .map_err(|e| BenchError::Failed(format!("on-demand start-up round {round}: {e}")))?;
+        if round == 0 {
+            continue;
+        }
+        lazy_s.ready_ms.push(m.ready_ms);
+        lazy_s.steady_kb.push(m.steady_kb);
+        lazy_s.steady_pss_kb.push(m.steady_pss_kb);
+        lazy_s.processes = m.processes;
+    }
     let ratio = |a: &[f64], b: &[f64]| -> f64 {
         match (Stats::of(a), Stats::of(b)) {
             (Some(a), Some(b)) => a.p50 / b.p50,
@@ -681,6 +709,7 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
         "ratio_on_over_off_p50": ratio(&on_s.ready_ms, &off_s.ready_ms),
         // Least disturbed runs: on a shared machine the minimum is the steadier comparison.
         "ratio_on_over_off_min": min(&on_s.ready_ms) / min(&off_s.ready_ms),
+        "on_demand_first_mfe_token_ms": stats_json(&lazy_s.ready_ms, "ms"),
         "warm_start_token_endpoint_requests": on_s.requests,
         "auth_off_token_endpoint_requests": off_s.requests,
         "rounds": rounds,
@@ -704,6 +733,13 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
         },
         "ratio_steady_on_over_off_p50": ratio(&on_s.steady_kb, &off_s.steady_kb),
         "ratio_steady_pss_on_over_off_p50": ratio(&on_s.steady_pss_kb, &off_s.steady_pss_kb),
+        "on_demand": {
+            "steady_pss_kb": stats_json(&lazy_s.steady_pss_kb, "kB"),
+            "steady_rss_kb": stats_json(&lazy_s.steady_kb, "kB"),
+            "processes_last_round": lazy_s.processes,
+            "what": "auth on, three MFEs registered, only the first one's webview made at start (the others when first shown), measured 3-5 s after it holds its token",
+        },
+        "ratio_pss_on_demand_over_eager_p50": ratio(&lazy_s.steady_pss_kb, &on_s.steady_pss_kb),
         "ratio_peak_on_over_off_p50": ratio(&on_s.peak_kb, &off_s.peak_kb),
         "what": "sum over the app's process tree (the app and its WebKit processes) of /proc/<pid>/status VmRSS, sampled every 20 ms from spawn: peak = highest sum; steady = median of sums 3-5 s after all MFEs reported; steady PSS: the same window, /proc/<pid>/smaps_rollup Pss summed over the tree every 100 ms (shared pages counted once, split among their sharers); sum_of_vmhwm = per-process peaks added up at the end",
     });
@@ -720,7 +756,7 @@ struct StartupMeasure {
     processes: Value,
 }
 
-async fn measure_startup(ctx: &Ctx, run: &mut AppRun) -> Result<StartupMeasure> {
+async fn measure_startup(ctx: &Ctx, run: &mut AppRun, expect: &[&str]) -> Result<StartupMeasure> {
     let limit = Duration::from_secs(90);
     let mut peak = 0u64;
     let ready_at: Instant;
@@ -728,10 +764,7 @@ async fn measure_startup(ctx: &Ctx, run: &mut AppRun) -> Result<StartupMeasure> 
         let m = sample_memory(run.group.pid());
         peak = peak.max(m.rss_kb);
         let all = ctx.listener.reports();
-        if STARTUP_MFES
-            .iter()
-            .all(|id| all.iter().any(|r| r.mfe == *id))
-        {
+        if expect.iter().all(|id| all.iter().any(|r| r.mfe == *id)) {
             ready_at = Instant::now();
             break all;
         }
@@ -747,7 +780,7 @@ async fn measure_startup(ctx: &Ctx, run: &mut AppRun) -> Result<StartupMeasure> 
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let firsts: Vec<&Report> = STARTUP_MFES
+    let firsts: Vec<&Report> = expect
         .iter()
         .filter_map(|id| reports.iter().find(|r| r.mfe == *id))
         .collect();

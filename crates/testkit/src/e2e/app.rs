@@ -28,8 +28,11 @@ pub struct LaunchSpec {
     pub env: Vec<(String, String)>,
     /// Command-line arguments for the app (e.g. a deep link that starts it).
     pub args: Vec<String>,
-    /// Ids of the registered MFEs: one webview each is expected.
+    /// Ids of the registered MFEs: one webview each, made at start or when first shown.
     pub mfes: Vec<String>,
+    /// The MFEs whose webviews the host makes at start (the first, and those `preload`); the
+    /// others appear when their tab is first shown ([`View`] shows it when it needs them).
+    pub at_start: Vec<String>,
     /// Where tauri-driver's and the app's output go.
     pub log: PathBuf,
     /// A name for this app run in artifacts (`launch1`, ...).
@@ -45,7 +48,8 @@ pub struct App {
 struct Inner {
     label: String,
     client: Client,
-    views: BTreeMap<String, WindowHandle>,
+    /// Identified webviews; an MFE's is added when it first appears.
+    views: std::sync::Mutex<BTreeMap<String, WindowHandle>>,
     mfes: Vec<String>,
     /// The view WebDriver currently talks to; held while a command runs against it.
     current: tokio::sync::Mutex<Option<String>>,
@@ -56,7 +60,7 @@ impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
             .field("label", &self.inner.label)
-            .field("views", &self.inner.views.keys().collect::<Vec<_>>())
+            .field("views", &self.views().keys().cloned().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -201,7 +205,7 @@ impl App {
     pub async fn launch(spec: LaunchSpec) -> Result<App> {
         let (client, driver) =
             start_webdriver(&spec.binary, &spec.args, &spec.env, &spec.log).await?;
-        let views = match identify_views(&client, &spec.mfes).await {
+        let views = match identify_views(&client, &spec.at_start).await {
             Ok(v) => v,
             Err(e) => {
                 let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
@@ -212,7 +216,7 @@ impl App {
             inner: Arc::new(Inner {
                 label: spec.label,
                 client,
-                views,
+                views: std::sync::Mutex::new(views),
                 mfes: spec.mfes,
                 current: tokio::sync::Mutex::new(None),
                 driver: std::sync::Mutex::new(Some(driver)),
@@ -244,6 +248,19 @@ impl App {
     /// Every MFE view, in registry order.
     pub fn mfes(&self) -> Vec<View<'_>> {
         self.inner.mfes.iter().map(|id| self.mfe(id)).collect()
+    }
+
+    /// How many webviews the app has now (the chrome and the MFEs made so far), as WebDriver
+    /// sees them.
+    pub async fn webview_count(&self) -> Result<usize> {
+        let _g = self.inner.current.lock().await;
+        Ok(self
+            .inner
+            .client
+            .windows()
+            .await
+            .map_err(E2eError::webdriver("listing window handles"))?
+            .len())
     }
 
     /// Registry ids of the MFEs.
@@ -287,13 +304,37 @@ impl App {
             .is_none()
     }
 
+    fn views(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, WindowHandle>> {
+        self.inner
+            .views
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Shows MFE `id` so that the host makes its webview, and identifies that webview.
+    async fn appear(&self, id: &str) -> Result<()> {
+        self.select_tab(id).await?;
+        let mut current = self.inner.current.lock().await;
+        // Identifying switches WebDriver between webviews.
+        *current = None;
+        let known: Vec<WindowHandle> = self.views().values().cloned().collect();
+        let found = identify_new_view(&self.inner.client, &known, id).await?;
+        self.views().insert(id.to_owned(), found);
+        Ok(())
+    }
+
     async fn enter(&self, view: &str) -> Result<tokio::sync::MutexGuard<'_, Option<String>>> {
+        let registered = self.inner.mfes.iter().any(|m| m == view);
+        if registered && !self.views().contains_key(view) {
+            // `appear` clicks a tab in the chrome, which enters the chrome's view.
+            Box::pin(self.appear(view)).await?;
+        }
         let mut current = self.inner.current.lock().await;
         if current.as_deref() != Some(view) {
-            let handle = self.inner.views.get(view).ok_or_else(|| {
+            let handle = self.views().get(view).cloned().ok_or_else(|| {
                 E2eError::Setup(format!(
                     "no view `{view}` (have {:?})",
-                    self.inner.views.keys()
+                    self.views().keys().collect::<Vec<_>>()
                 ))
             })?;
             self.inner
@@ -443,6 +484,48 @@ async fn identify_views(
                     views.keys()
                 )))
             }
+        },
+    )
+    .await
+}
+
+/// The webview of MFE `id` among the handles not in `known`, once it has appeared and loaded.
+async fn identify_new_view(
+    client: &Client,
+    known: &[WindowHandle],
+    id: &str,
+) -> Result<WindowHandle> {
+    wait::until(
+        format!("the webview of `{id}` to appear"),
+        wait::APP_START,
+        async || {
+            let handles = client
+                .windows()
+                .await
+                .map_err(E2eError::webdriver("listing window handles"))?;
+            for h in handles.into_iter().filter(|h| !known.contains(h)) {
+                client
+                    .switch_to_window(h.clone())
+                    .await
+                    .map_err(E2eError::webdriver("switching window"))?;
+                let url = client
+                    .current_url()
+                    .await
+                    .map_err(E2eError::webdriver("reading a webview URL"))?;
+                if url.scheme() != "http" {
+                    return Ok(Check::NotYet(format!("a new webview still at {url}")));
+                }
+                let who = client
+                    .execute_async(IDENTIFY_MFE, vec![])
+                    .await
+                    .map_err(E2eError::webdriver("asking an MFE for its context"))?;
+                if who.get("id").and_then(Value::as_str) == Some(id) {
+                    return Ok(Check::Ready(h));
+                }
+            }
+            Ok(Check::NotYet(format!(
+                "no new webview identifies as `{id}` yet"
+            )))
         },
     )
     .await

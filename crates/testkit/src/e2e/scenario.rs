@@ -269,7 +269,12 @@ impl ScenarioBuilder {
             _ => idp.issuer().clone(),
         };
         let apis = DemoApis::start(&token_issuer, &api_configs).await?;
-        let (config_path, mfes, fetch_only) = write_app_config(&dir.0, &apis, &self.host.config())?;
+        let AppConfig {
+            path: config_path,
+            mfes,
+            fetch_only,
+            at_start,
+        } = write_app_config(&dir.0, &apis, &self.host.config())?;
         let keyring_service = format!("portico-e2e-{}-{}", self.name, std::process::id());
         let issuer = token_issuer.to_string();
         let browser_log = artifacts.join("browser.log");
@@ -338,6 +343,7 @@ impl ScenarioBuilder {
             env,
             mfes,
             fetch_only,
+            at_start,
             keyring_service,
             account: format!("{client_id}@{issuer}"),
             launches: 0,
@@ -362,6 +368,8 @@ pub struct Scenario {
     mfes: Vec<String>,
     /// The MFEs registered `"tokenExposure": "fetch-only"`.
     fetch_only: Vec<String>,
+    /// The MFEs whose webviews exist at start (the first, and those registered `preload`).
+    at_start: Vec<String>,
     keyring_service: String,
     account: String,
     launches: usize,
@@ -408,6 +416,7 @@ impl Scenario {
             env: self.env.clone(),
             args,
             mfes: self.mfes.clone(),
+            at_start: self.at_start.clone(),
             log: self.artifacts.join(format!("{label}-app.log")),
             label,
         })
@@ -806,14 +815,17 @@ pub(crate) fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The app configuration a scenario wrote, and what it registers.
+struct AppConfig {
+    path: PathBuf,
+    mfes: Vec<String>,
+    fetch_only: Vec<String>,
+    at_start: Vec<String>,
+}
+
 /// The app's `plugins.portico` section from the repository's tauri.conf.json, with each MFE's
-/// `settings.apiUrl` and `apis` pointing at this scenario's demo API for its audience. Returns
-/// the file, the MFE ids and the fetch-only ones among them.
-fn write_app_config(
-    dir: &Path,
-    apis: &DemoApis,
-    conf_path: &Path,
-) -> Result<(PathBuf, Vec<String>, Vec<String>)> {
+/// `settings.apiUrl` and `apis` pointing at this scenario's demo API for its audience.
+fn write_app_config(dir: &Path, apis: &DemoApis, conf_path: &Path) -> Result<AppConfig> {
     let text = std::fs::read_to_string(conf_path)
         .map_err(E2eError::io(format!("read {}", conf_path.display())))?;
     let conf: Value = serde_json::from_str(&text)
@@ -824,6 +836,7 @@ fn write_app_config(
         .ok_or_else(|| E2eError::Setup("tauri.conf.json has no plugins.portico.mfes".into()))?;
     let mut ids = Vec::new();
     let mut fetch_only = Vec::new();
+    let mut at_start = Vec::new();
     for mfe in mfes.iter_mut() {
         let id = mfe["id"].as_str().unwrap_or_default().to_owned();
         let audience = mfe["audiences"][0].as_str().unwrap_or_default().to_owned();
@@ -840,12 +853,21 @@ fn write_app_config(
         if mfe["tokenExposure"] == "fetch-only" {
             fetch_only.push(id.clone());
         }
+        // The host makes the first MFE's webview at start, and those registered `preload`.
+        if ids.is_empty() || mfe["preload"] == true {
+            at_start.push(id.clone());
+        }
         ids.push(id);
     }
     let path = dir.join("portico-config.json");
     std::fs::write(&path, section.to_string())
         .map_err(E2eError::io(format!("write {}", path.display())))?;
-    Ok((path, ids, fetch_only))
+    Ok(AppConfig {
+        path,
+        mfes: ids,
+        fetch_only,
+        at_start,
+    })
 }
 
 /// Warn (once per test binary) when the app binary is older than the sources it is built from:
