@@ -109,16 +109,9 @@ impl TokenCache {
         now: SystemTime,
         min_remaining: Duration,
     ) -> Option<TokenGrant> {
-        let st = self.map.get_mut(audience)?;
-        let e = st
-            .entries
-            .iter_mut()
-            .filter(|e| e.granted.is_superset_of(scopes) && e.remaining(now) > min_remaining)
-            .filter(|e| ceiling.is_none_or(|c| c.admits(&e.granted, &e.requested)))
-            // The longest-lived match, so a refreshed token wins over an older one.
-            .max_by_key(|e| e.expires_at)?;
-        e.last_used = now;
-        Some(e.grant.clone())
+        // Any sign-in meets the empty requirement.
+        let any = AuthRequirement::default();
+        self.lookup_meeting(audience, scopes, ceiling, &any, now, min_remaining)
     }
 
     /// The guarded scopes beyond `ceiling` of a live token the provider issued for this very
@@ -203,6 +196,7 @@ impl TokenCache {
             .filter(|e| e.granted.is_superset_of(scopes) && e.remaining(now) > min_remaining)
             .filter(|e| ceiling.is_none_or(|c| c.admits(&e.granted, &e.requested)))
             .filter(|e| requirement.met_by(&e.authn, now))
+            // The longest-lived match, so a refreshed token wins over an older one.
             .max_by_key(|e| e.expires_at)?;
         e.last_used = now;
         Some(e.grant.clone())

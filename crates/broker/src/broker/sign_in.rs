@@ -323,21 +323,23 @@ impl Inner {
         }
         tracing::warn!("the provider refused the callback's code; the sign-in stays pending");
     }
-    async fn exchange_code(
+    /// The `authorization_code` grant for `tx` (its PKCE verifier, its DPoP key), naming one
+    /// `audience` (RFC 8707 §2.2: a server may require each token request to resolve to one
+    /// resource). Returns the answer and the refresh token it carries, if any.
+    pub(super) async fn redeem_code(
         &self,
         metadata: &ProviderMetadata,
-        tx: LoginTransaction,
-        code: AuthCode,
-    ) -> Result<SessionInfo, AuthError> {
-        let login_audience = self.config.login_token_audience();
-        // RFC 8707 §2.2: a server may require each token request to resolve to one resource.
+        tx: &LoginTransaction,
+        code: &AuthCode,
+        audience: Option<&Audience>,
+    ) -> Result<(TokenResponse, Option<RefreshToken>), AuthError> {
         let form = Form::default()
             .with("grant_type", "authorization_code")
             .with("code", code.expose_secret())
             .with("redirect_uri", tx.redirect_uri.as_str())
             .with("client_id", self.config.client_id.as_str())
             .with("code_verifier", tx.verifier.expose_secret())
-            .with_opt(login_audience.and_then(|a| self.config.dialect.code_exchange_param(a)))
+            .with_opt(audience.and_then(|a| self.config.dialect.code_exchange_param(a)))
             .with_opt(self.config.claims_param(None).map(|c| ("claims", c)));
         let signer = self.dpop_signer(tx.dpop.as_ref());
         let resp: TokenResponse = self
@@ -354,6 +356,19 @@ impl Inner {
             .clone()
             .filter(|s| !s.is_empty())
             .map(RefreshToken::new);
+        Ok((resp, refresh_token))
+    }
+
+    async fn exchange_code(
+        &self,
+        metadata: &ProviderMetadata,
+        tx: LoginTransaction,
+        code: AuthCode,
+    ) -> Result<SessionInfo, AuthError> {
+        let login_audience = self.config.login_token_audience();
+        let (resp, refresh_token) = self
+            .redeem_code(metadata, &tx, &code, login_audience)
+            .await?;
         // Whatever is wrong with the response, the grant it started must not outlive the refusal.
         let (claims, raw_id, login_token) = match self
             .check_login_response(metadata, &tx, &resp, login_audience)

@@ -449,30 +449,11 @@ async fn identify_views(
             }
             let mut views = BTreeMap::new();
             for h in handles {
-                client
-                    .switch_to_window(h.clone())
-                    .await
-                    .map_err(E2eError::webdriver("switching window"))?;
-                let url = client
-                    .current_url()
-                    .await
-                    .map_err(E2eError::webdriver("reading a webview URL"))?;
-                if url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost") {
-                    views.insert(CHROME.to_owned(), h);
-                    continue;
-                }
-                if url.scheme() != "http" {
-                    return Ok(Check::NotYet(format!("a webview still at {url}")));
-                }
-                let who = client
-                    .execute_async(IDENTIFY_MFE, vec![])
-                    .await
-                    .map_err(E2eError::webdriver("asking an MFE for its context"))?;
-                match who.get("id").and_then(Value::as_str) {
-                    Some(id) => {
-                        views.insert(id.to_owned(), h);
+                match identify(client, &h).await? {
+                    Ok(name) => {
+                        views.insert(name, h);
                     }
-                    None => return Ok(Check::NotYet(format!("MFE context: {who}"))),
+                    Err(not_yet) => return Ok(Check::NotYet(not_yet)),
                 }
             }
             let missing: Vec<&String> = mfes.iter().filter(|m| !views.contains_key(*m)).collect();
@@ -504,23 +485,10 @@ async fn identify_new_view(
                 .await
                 .map_err(E2eError::webdriver("listing window handles"))?;
             for h in handles.into_iter().filter(|h| !known.contains(h)) {
-                client
-                    .switch_to_window(h.clone())
-                    .await
-                    .map_err(E2eError::webdriver("switching window"))?;
-                let url = client
-                    .current_url()
-                    .await
-                    .map_err(E2eError::webdriver("reading a webview URL"))?;
-                if url.scheme() != "http" {
-                    return Ok(Check::NotYet(format!("a new webview still at {url}")));
-                }
-                let who = client
-                    .execute_async(IDENTIFY_MFE, vec![])
-                    .await
-                    .map_err(E2eError::webdriver("asking an MFE for its context"))?;
-                if who.get("id").and_then(Value::as_str) == Some(id) {
-                    return Ok(Check::Ready(h));
+                match identify(client, &h).await? {
+                    Ok(name) if name == id => return Ok(Check::Ready(h)),
+                    Ok(_) => {}
+                    Err(not_yet) => return Ok(Check::NotYet(not_yet)),
                 }
             }
             Ok(Check::NotYet(format!(
@@ -529,6 +497,36 @@ async fn identify_new_view(
         },
     )
     .await
+}
+
+/// Which view the webview `h` is: the chrome (the app's own page), or the MFE its page says it
+/// is; `Err` (a reason to look again) while it is still loading.
+async fn identify(
+    client: &Client,
+    h: &WindowHandle,
+) -> Result<std::result::Result<String, String>> {
+    client
+        .switch_to_window(h.clone())
+        .await
+        .map_err(E2eError::webdriver("switching window"))?;
+    let url = client
+        .current_url()
+        .await
+        .map_err(E2eError::webdriver("reading a webview URL"))?;
+    if url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost") {
+        return Ok(Ok(CHROME.to_owned()));
+    }
+    if url.scheme() != "http" {
+        return Ok(Err(format!("a webview still at {url}")));
+    }
+    let who = client
+        .execute_async(IDENTIFY_MFE, vec![])
+        .await
+        .map_err(E2eError::webdriver("asking an MFE for its context"))?;
+    Ok(match who.get("id").and_then(Value::as_str) {
+        Some(id) => Ok(id.to_owned()),
+        None => Err(format!("MFE context: {who}")),
+    })
 }
 
 /// What a `data-testid` element shows.

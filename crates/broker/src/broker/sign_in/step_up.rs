@@ -16,7 +16,7 @@ use crate::discovery::ProviderMetadata;
 use crate::error::AuthError;
 use crate::ipc::{BrokerEvent, TokenGrant};
 use crate::request::TokenRequest;
-use crate::secret::{AuthCode, IdToken, RefreshToken};
+use crate::secret::{AuthCode, IdToken};
 use crate::step_up::{AuthRequirement, Authn};
 use crate::transaction::{LoginTransaction, StepUpTx};
 use portico_types::sync::lock;
@@ -260,29 +260,9 @@ impl Inner {
                 reason: "a sign-in was taken for a step-up".into(),
             });
         };
-        let form = super::super::token_endpoint::Form::default()
-            .with("grant_type", "authorization_code")
-            .with("code", code.expose_secret())
-            .with("redirect_uri", tx.redirect_uri.as_str())
-            .with("client_id", self.config.client_id.as_str())
-            .with("code_verifier", tx.verifier.expose_secret())
-            .with_opt(self.config.dialect.code_exchange_param(&step.audience))
-            .with_opt(self.config.claims_param(None).map(|c| ("claims", c)));
-        let signer = self.dpop_signer(tx.dpop.as_ref());
-        let resp: super::super::token_endpoint::TokenResponse = self
-            .http
-            .post_form_json_dpop(
-                &metadata.token_endpoint,
-                &form.pairs(),
-                "token",
-                signer.as_ref(),
-            )
+        let (resp, new_rt) = self
+            .redeem_code(metadata, &tx, &code, Some(&step.audience))
             .await?;
-        let new_rt = resp
-            .refresh_token
-            .clone()
-            .filter(|s| !s.is_empty())
-            .map(RefreshToken::new);
         let refuse = |e: AuthError| async {
             if let Some(rt) = &new_rt {
                 self.revoke_refresh_token(metadata, rt).await;
