@@ -4,8 +4,8 @@
 
 use crate::error::AuthError;
 use portico_types::provider::{
-    check_authorize_param, check_client_id, check_issuer, check_post_logout_redirect,
-    DEFAULT_LOOPBACK_PATH,
+    check_authorize_param, check_client_capability, check_client_id, check_issuer,
+    check_post_logout_redirect, DEFAULT_LOOPBACK_PATH,
 };
 pub use portico_types::{
     Audience, Dialect, Mode, RedirectUri, Revocation, ScopeSet, MAX_AUDIENCE_LEN,
@@ -132,12 +132,8 @@ impl TryFrom<Fields> for ProviderConfig {
                 "the accepted audience `{alias}` is empty or too long"
             )));
         }
-        if let Some(bad) = f.client_capabilities.iter().find(|c| {
-            c.is_empty() || c.len() > 32 || !c.chars().all(|ch| ch.is_ascii_alphanumeric())
-        }) {
-            return Err(AuthError::config(format!(
-                "the client capability `{bad}` is not a short alphanumeric name such as CP1"
-            )));
+        for c in &f.client_capabilities {
+            check_client_capability(c).map_err(config)?;
         }
         if f.dialect == Dialect::Entra {
             // `common` and `organizations` are checked by the token's `tid` (see

@@ -83,26 +83,34 @@ impl AuthRequirement {
                 .find(|(n, _)| n.eq_ignore_ascii_case(k))
                 .map(|(_, v)| v.as_str())
         };
-        let error = get("error")?;
-        let claims = match error {
-            "insufficient_user_authentication" => None,
-            "insufficient_claims" => {
-                use base64::Engine as _;
-                let raw = get("claims")?;
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(raw)
-                    .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw))
-                    .ok()?;
-                Some(String::from_utf8(decoded).ok()?)
-            }
-            _ => return None,
-        };
-        let acr_values = get("acr_values")
+        match get("error")? {
+            "insufficient_user_authentication" => Self::user_authentication(
+                get("acr_values"),
+                get("max_age").and_then(|v| v.trim().parse().ok()),
+            ),
+            "insufficient_claims" => Self::claims_challenge(get("claims")?),
+            _ => None,
+        }
+    }
+
+    /// An RFC 9470 `insufficient_user_authentication` challenge's requirement: its
+    /// space-separated `acr_values` and its `max_age`. `None` when it names neither.
+    pub fn user_authentication(acr_values: Option<&str>, max_age: Option<u64>) -> Option<Self> {
+        let acr = acr_values
             .map(|v| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .unwrap_or_default();
-        let max_age = get("max_age").and_then(|v| v.trim().parse::<u64>().ok());
-        let r = AuthRequirement::new(acr_values, max_age, claims).ok()?;
-        (!r.is_empty()).then_some(r)
+        Self::new(acr, max_age, None).ok().filter(|r| !r.is_empty())
+    }
+
+    /// An `insufficient_claims` challenge's requirement: its claims request, base64 (standard,
+    /// or URL-safe without padding) as Entra sends it.
+    pub fn claims_challenge(base64_claims: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(base64_claims)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(base64_claims))
+            .ok()?;
+        Self::new([], None, Some(String::from_utf8(decoded).ok()?)).ok()
     }
 
     pub fn is_empty(&self) -> bool {

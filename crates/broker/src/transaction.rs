@@ -41,18 +41,22 @@ impl StepUpTx {
     /// the audience's `.default`, the only form a code exchange may name it in).
     fn scope(&self, config: &ProviderConfig) -> String {
         let login = config.login_scopes();
-        match config.dialect.code_exchange_param(&self.audience) {
-            Some(("scope", entra)) => {
-                let mut s: Vec<String> = login
-                    .iter()
-                    .filter(|s| !s.contains('/'))
-                    .map(str::to_owned)
-                    .collect();
-                s.push(entra);
-                s.join(" ")
-            }
-            _ => login.union(&self.scopes).to_string(),
+        if config.dialect != crate::dialect::Dialect::Entra {
+            return login.union(&self.scopes).to_string();
         }
+        // The login audience's `{api}/.default` gives way to the step-up audience's.
+        let mut s: Vec<String> = login
+            .iter()
+            .filter(|s| !s.contains('/'))
+            .map(str::to_owned)
+            .collect();
+        s.extend(
+            config
+                .dialect
+                .code_exchange_param(&self.audience)
+                .map(|(_, scope)| scope),
+        );
+        s.join(" ")
     }
 }
 

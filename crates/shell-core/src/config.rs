@@ -10,7 +10,8 @@ use portico_broker::fetch::ApiBase;
 use portico_broker::ProviderConfig;
 use portico_types::invalid::{Invalid, Kind};
 use portico_types::provider::{
-    check_authorize_param, check_client_id, check_secure_url, parse_issuer, parse_url,
+    check_authorize_param, check_client_capability, check_client_id, check_secure_url,
+    parse_issuer, parse_url,
 };
 use portico_types::scope::check_scope_token;
 use portico_types::{Audience, Dialect, Mode, RedirectUri, Revocation, ScopeSet};
@@ -255,8 +256,7 @@ impl ShellConfig {
             dialect: env_nonempty(env, "PORTICO_DIALECT").or(Some("auth0".into())),
             redirect: env_nonempty(env, "PORTICO_REDIRECT"),
             default_audience: None,
-            scopes: env_nonempty(env, "PORTICO_SCOPES")
-                .map(|v| v.split_whitespace().map(str::to_string).collect()),
+            scopes: env_words(env, "PORTICO_SCOPES"),
             extra_authorize_params: BTreeMap::new(),
             revocation: None,
             par: env_nonempty(env, "PORTICO_PAR"),
@@ -264,9 +264,7 @@ impl ShellConfig {
             // fetch-only sample's API.
             dpop: env_nonempty(env, "PORTICO_DPOP").or(Some("auto".into())),
             accepted_audiences: BTreeMap::new(),
-            client_capabilities: env_nonempty(env, "PORTICO_CLIENT_CAPABILITIES")
-                .map(|v| v.split_whitespace().map(str::to_owned).collect())
-                .unwrap_or_default(),
+            client_capabilities: env_words(env, "PORTICO_CLIENT_CAPABILITIES").unwrap_or_default(),
         };
         self.provider = Some(validate_provider(raw, self, deep_link_schemes)?);
         Ok(())
@@ -357,6 +355,11 @@ fn env_nonempty(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<Strin
     env(key).filter(|v| !v.trim().is_empty())
 }
 
+/// A space-separated list from the environment (`PORTICO_SCOPES`, `PORTICO_CLIENT_CAPABILITIES`).
+fn env_words(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<Vec<String>> {
+    env_nonempty(env, key).map(|v| v.split_whitespace().map(str::to_owned).collect())
+}
+
 /// The provider from the file, with `PORTICO_*` variables laid over it. Setting
 /// `PORTICO_ISSUER` alone is enough to leave the embedded default (with `PORTICO_CLIENT_ID`).
 fn apply_provider_env(
@@ -387,8 +390,8 @@ fn apply_provider_env(
     if let Some(v) = env_nonempty(env, "PORTICO_DEFAULT_AUDIENCE") {
         p.default_audience = Some(v);
     }
-    if let Some(v) = env_nonempty(env, "PORTICO_SCOPES") {
-        p.scopes = Some(v.split_whitespace().map(str::to_string).collect());
+    if let Some(v) = env_words(env, "PORTICO_SCOPES") {
+        p.scopes = Some(v);
     }
     if let Some(v) = env_nonempty(env, "PORTICO_REVOCATION") {
         p.revocation = Some(v);
@@ -399,8 +402,8 @@ fn apply_provider_env(
     if let Some(v) = env_nonempty(env, "PORTICO_DPOP") {
         p.dpop = Some(v);
     }
-    if let Some(v) = env_nonempty(env, "PORTICO_CLIENT_CAPABILITIES") {
-        p.client_capabilities = v.split_whitespace().map(str::to_owned).collect();
+    if let Some(v) = env_words(env, "PORTICO_CLIENT_CAPABILITIES") {
+        p.client_capabilities = v;
     }
     Ok(Some(p))
 }
@@ -474,13 +477,9 @@ fn validate_provider(
         .map_err(|e| ConfigError::invalid("provider.par", e))?;
     let dpop = Mode::parse(p.dpop.as_deref().unwrap_or("off"))
         .map_err(|e| ConfigError::invalid("provider.dpop", e))?;
-    if let Some((i, bad)) = p.client_capabilities.iter().enumerate().find(|(_, c)| {
-        c.is_empty() || c.len() > 32 || !c.chars().all(|ch| ch.is_ascii_alphanumeric())
-    }) {
-        return Err(ConfigError::new(
-            format!("provider.clientCapabilities[{i}]"),
-            format!("`{bad}` is not a short alphanumeric capability name such as CP1"),
-        ));
+    for (i, c) in p.client_capabilities.iter().enumerate() {
+        check_client_capability(c)
+            .map_err(|e| ConfigError::invalid(format!("provider.clientCapabilities[{i}]"), e))?;
     }
     let mut accepted = Vec::new();
     for (aud, names) in &p.accepted_audiences {

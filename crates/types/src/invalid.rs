@@ -42,6 +42,8 @@ pub enum Kind {
     Revocation,
     /// A feature switch (`auto`, `on`, `off`).
     Mode,
+    /// A client capability declared to the provider (Entra's `xms_cc`, e.g. `CP1`).
+    ClientCapability,
 }
 
 impl Kind {
@@ -60,6 +62,7 @@ impl Kind {
             Kind::Dialect => "the dialect",
             Kind::Mode => "the mode",
             Kind::Revocation => "the revocation method",
+            Kind::ClientCapability => "the client capability",
         }
     }
 }

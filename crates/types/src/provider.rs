@@ -125,6 +125,18 @@ pub fn check_authorize_param(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A client capability (Entra's `xms_cc` values, e.g. `CP1`): a short alphanumeric name.
+pub fn check_client_capability(name: &str) -> Result<(), Invalid> {
+    if name.is_empty() || name.len() > 32 || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(Invalid::new(
+            Kind::ClientCapability,
+            name,
+            "is not a short alphanumeric name such as CP1",
+        ));
+    }
+    Ok(())
+}
+
 /// Where the provider returns the browser after logout: no fragment (OIDC RP-Initiated Logout
 /// §3 compares it as registered).
 pub fn check_post_logout_redirect(url: &Url) -> Result<(), Invalid> {

@@ -24,26 +24,17 @@ pub enum ApiChallenge {
 impl ApiChallenge {
     /// What a step-up must meet to answer this challenge, if it asks for one.
     pub fn step_up(&self) -> Option<crate::step_up::AuthRequirement> {
-        let (error, acr_values, max_age, claims) = match self {
+        use crate::step_up::AuthRequirement;
+        match self {
             ApiChallenge::InsufficientUserAuthentication {
                 acr_values,
                 max_age,
-            } => (
-                "insufficient_user_authentication",
-                acr_values.clone(),
-                *max_age,
-                None,
-            ),
+            } => AuthRequirement::user_authentication(acr_values.as_deref(), *max_age),
             ApiChallenge::InsufficientClaims { claims } => {
-                ("insufficient_claims", None, None, claims.clone())
+                AuthRequirement::claims_challenge(claims.as_deref()?)
             }
-            _ => return None,
-        };
-        let mut params = vec![("error".to_owned(), error.to_owned())];
-        params.extend(acr_values.map(|v| ("acr_values".to_owned(), v)));
-        params.extend(max_age.map(|m| ("max_age".to_owned(), m.to_string())));
-        params.extend(claims.map(|c| ("claims".to_owned(), c)));
-        crate::step_up::AuthRequirement::from_challenge(&params)
+            _ => None,
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 //! running one meets share its outcome.
 
 use super::super::{Broker, Inner};
-use super::{login_redirect, LoginRequest};
+use super::LoginRequest;
 use crate::config::Audience;
 use crate::discovery::ProviderMetadata;
 use crate::error::AuthError;
@@ -215,7 +215,7 @@ impl Inner {
             None => return Err(AuthError::login_required("nobody is signed in")),
         };
         let redirect = match &self.config.redirect {
-            crate::config::RedirectUri::PrivateScheme(_) => login_redirect(&self.config.redirect, None)?,
+            crate::config::RedirectUri::PrivateScheme(deep_link) => deep_link.clone(),
             crate::config::RedirectUri::Loopback { .. } => {
                 return Err(AuthError::InteractionRequired {
                     error: "interaction_required".into(),
