@@ -300,11 +300,7 @@ fn code_grant(shared: &Shared, p: &Params, jkt: Option<&str>) -> Result<Value, O
         &audiences,
         &scopes,
         req.nonce.as_deref(),
-        tokens::SignInFacts {
-            auth_time: authz.auth_time,
-            acr: authz.acr.as_str(),
-            xms_cc: tokens::xms_cc(p.one("claims").ok().flatten()),
-        },
+        tokens::SignInFacts::of(&authz, p),
         rt.as_ref().map(|s| s.expose_secret()),
         jkt,
     )
@@ -404,11 +400,7 @@ fn refresh_grant(shared: &Shared, p: &Params, jkt: Option<&str>) -> Result<Value
         &audiences,
         &scopes,
         req.nonce.as_deref(),
-        tokens::SignInFacts {
-            auth_time: authz.auth_time,
-            acr: authz.acr.as_str(),
-            xms_cc: tokens::xms_cc(p.one("claims").ok().flatten()),
-        },
+        tokens::SignInFacts::of(authz, p),
         refreshed.new_token.as_ref().map(|s| s.expose_secret()),
         // A refresh with a proof gets a bound access token whether or not the family is bound
         // (RFC 9449 §5); an unbound family stays unbound.

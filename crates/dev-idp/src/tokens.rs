@@ -10,7 +10,9 @@ use serde_json::{json, Map, Value};
 use crate::config::{ApiConfig, DemoUser, CLAIM_NAMESPACE, ENTRA_TENANT};
 use crate::error::OAuthError;
 use crate::faults::IdTokenTamper;
+use crate::grants::Authorization;
 use crate::keys::KeyStore;
+use crate::params::Params;
 use crate::secret::random_token;
 use crate::state::Shared;
 use portico_types::Secret;
@@ -82,9 +84,20 @@ pub(crate) struct SignInFacts<'a> {
     pub xms_cc: Vec<String>,
 }
 
+impl<'a> SignInFacts<'a> {
+    /// A grant's sign-in, and the capabilities the token request's `claims` declares.
+    pub(crate) fn of(authz: &'a Authorization, p: &Params) -> Self {
+        SignInFacts {
+            auth_time: authz.auth_time,
+            acr: authz.acr.as_str(),
+            xms_cc: xms_cc(p.one("claims").ok().flatten()),
+        }
+    }
+}
+
 /// The client capabilities a claims request declares (`{"access_token":{"xms_cc":{"values":
 /// [...]}}}`), if it is one.
-pub(crate) fn xms_cc(claims: Option<&str>) -> Vec<String> {
+fn xms_cc(claims: Option<&str>) -> Vec<String> {
     claims
         .and_then(|c| serde_json::from_str::<Value>(c).ok())
         .and_then(|v| v["access_token"]["xms_cc"]["values"].as_array().cloned())
