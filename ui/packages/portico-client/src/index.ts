@@ -586,27 +586,17 @@ export function createPorticoClient(options: ClientOptions = {}): PorticoClient 
     const scopes = normalizeScopes(opts.scopes);
     const minTtlMs = Math.max(0, opts.minTtlMs ?? DEFAULT_MIN_TTL_MS);
     const stepUp = stepUpArgs(opts);
-    // The page's cache does not know what sign-in a token came from: the shell's does.
-    if (stepUp) {
-      const key = `${cacheKey(audience, scopes)}\n${JSON.stringify(stepUp)}`;
-      const running = inflight.get(key);
-      if (running) return running;
-      const request = fetchToken(audience, scopes, stepUp).finally(() => {
-        if (inflight.get(key) === request) inflight.delete(key);
-      });
-      inflight.set(key, request);
-      return request;
-    }
-    const key = cacheKey(audience, scopes);
-
-    if (!opts.forceRefresh) {
+    // A step-up skips the page's cache, which does not know what sign-in a token came from
+    // (the shell's does); identical calls still share one IPC call.
+    const key = stepUp ? `${cacheKey(audience, scopes)}\n${JSON.stringify(stepUp)}` : cacheKey(audience, scopes);
+    if (!stepUp && !opts.forceRefresh) {
       const hit = cache.get(key);
       if (hit && hit.grant.expiresAt - now() > minTtlMs) return Promise.resolve(hit.grant);
     }
     const running = inflight.get(key);
     if (running) return running;
 
-    const request = fetchToken(audience, scopes).finally(() => {
+    const request = fetchToken(audience, scopes, stepUp).finally(() => {
       if (inflight.get(key) === request) inflight.delete(key);
     });
     inflight.set(key, request);
