@@ -329,3 +329,69 @@ async fn a_scope_the_user_lacks_is_scope_not_granted() {
         .await
         .unwrap();
 }
+
+/// Step-up against Glewlwyd, which cannot meet one: it refuses `max_age=0` (OIDC Core allows
+/// it), ignores `acr_values` (no `acr` in the ID token), and states `auth_time` as 0. Each
+/// attempt is a full sign-in at Glewlwyd; each ends typed with the provider's or our reason,
+/// whatever the attempt brought is revoked at Glewlwyd, and the session goes on unchanged.
+#[tokio::test]
+async fn a_step_up_glewlwyd_cannot_meet_is_refused_typed_and_the_session_is_kept() {
+    let rig = Rig::start(GlewlwydOptions::default(), |_| deep_link()).await;
+    let broker = rig.broker();
+    rig.sign_in(&broker, "alice").await;
+    let rt = rig.store.load().unwrap().unwrap().refresh_token;
+    let (urls, mut browser) = tokio::sync::mpsc::unbounded_channel::<String>();
+    broker.set_interaction(Arc::new(move |p: StepUpPrompt| {
+        let _ = urls.send(p.login.authorize_url.to_string());
+    }));
+    let billing = TokenRequest::new(
+        "billing",
+        aud(BILLING),
+        ScopeSet::empty(),
+        ScopeCeiling::new(ScopeSet::empty(), ScopeSet::empty()),
+    )
+    .unwrap();
+    for (requirement, kind, reason) in [
+        (
+            AuthRequirement::new([], Some(0), None).unwrap(),
+            "access_denied",
+            "max_age invalid",
+        ),
+        (
+            AuthRequirement::new(["mfa".to_owned()], None, None).unwrap(),
+            "step_up_not_met",
+            "no authentication class where `mfa` was asked for",
+        ),
+        (
+            AuthRequirement::new([], Some(3600), None).unwrap(),
+            "step_up_not_met",
+            "older than the 3600 seconds",
+        ),
+    ] {
+        let (b, r, w) = (broker.clone(), requirement.clone(), billing.clone());
+        let waiting = tokio::spawn(async move { b.token_meeting(&w, &r).await });
+        let url = browser.recv().await.expect("the browser is opened");
+        let callback = rig
+            .op
+            .sign_in(&url, "alice")
+            .await
+            .expect("Glewlwyd answers");
+        assert!(broker.complete_login(&callback).await.is_err());
+        let err = waiting.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), kind, "{requirement:?}: {err}");
+        assert!(err.to_string().contains(reason), "{requirement:?}: {err}");
+        // The session and its refresh token are as they were, and only that one is live.
+        assert_eq!(rig.store.load().unwrap().unwrap().refresh_token, rt);
+        let live: Vec<_> = rig
+            .op
+            .refresh_tokens("alice")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.enabled)
+            .collect();
+        assert_eq!(live.len(), 1, "{requirement:?}: {live:?}");
+        assert!(live[0].is_for(rt.expose_secret()));
+        assert!(broker.token_for(&billing).await.is_ok());
+    }
+}
