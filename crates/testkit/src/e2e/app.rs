@@ -422,13 +422,30 @@ pub async fn start_webdriver(
         Ok(c) => c?,
         Err(_) => {
             return Err(E2eError::Timeout {
-                what: "the WebDriver session (app start)".into(),
+                what: SESSION_START.into(),
                 waited: wait::APP_START,
-                last: "no answer from tauri-driver".into(),
+                last: format!(
+                    "no answer from tauri-driver; running under it: {}",
+                    process_names(driver.pid())
+                ),
             })
         }
     };
     Ok((client, driver))
+}
+
+/// What [`start_webdriver`] calls the session it opens (a timeout names it).
+pub const SESSION_START: &str = "the WebDriver session (app start)";
+
+/// The processes under `root` by name, e.g. `tauri-driver, WebKitWebDriver, portico, ...`:
+/// whether the app was started at all when its session did not open.
+fn process_names(root: i32) -> String {
+    let names: Vec<String> = crate::process::process_tree(root)
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
+        .map(|c| c.trim().to_owned())
+        .collect();
+    names.join(", ")
 }
 
 async fn identify_views(

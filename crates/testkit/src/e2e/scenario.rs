@@ -15,7 +15,7 @@ use std::time::Duration;
 use portico_dev_idp::{Admin, Counters, DemoApis, DevIdp, IdpConfig, DEMO_CLIENT_ID};
 use serde_json::Value;
 
-use super::app::{app_binary, sibling_binary, App, LaunchSpec, View};
+use super::app::{app_binary, sibling_binary, App, LaunchSpec, View, SESSION_START};
 use super::error::{E2eError, Result};
 use super::system_browser::{BrowserSettings, SignInPage};
 use super::wait::{self, Check};
@@ -411,7 +411,7 @@ impl Scenario {
     pub async fn launch_with_args(&mut self, args: Vec<String>) -> Result<App> {
         self.launches += 1;
         let label = format!("launch{}", self.launches);
-        let app = App::launch(LaunchSpec {
+        let spec = LaunchSpec {
             binary: self.app.clone(),
             env: self.env.clone(),
             args,
@@ -419,18 +419,28 @@ impl Scenario {
             at_start: self.at_start.clone(),
             log: self.artifacts.join(format!("{label}-app.log")),
             label,
-        })
-        .await?;
+        };
+        let app = match App::launch(spec.clone()).await {
+            // WebKitWebDriver now and then never hears from the browser it started (CI saw one
+            // such start in a few hundred). That is the driver's handshake, not what a scenario
+            // tests, so it gets one more start, said out loud; the first one's log is kept.
+            Err(E2eError::Timeout { what, last, .. }) if what == SESSION_START => {
+                eprintln!(
+                    "e2e: {}: the WebDriver session did not open ({last}); starting once more",
+                    spec.label
+                );
+                self.wait_off_bus().await?;
+                App::launch(spec).await?
+            }
+            other => other?,
+        };
         self.apps.push(app.clone());
         Ok(app)
     }
 
-    /// Quit an app the way the session ends (screenshots first), e.g. before a restart.
-    pub async fn quit(&mut self, app: &App) -> Result<()> {
-        self.capture(app, &format!("{}-before-quit", app.label()))
-            .await;
-        app.quit().await;
-        // The next instance must be the first one on the bus, not a forwarder to this one.
+    /// Waits until no app instance owns the single-instance name, so that the next one starts
+    /// as the first on the bus rather than forwarding its arguments to a dying one.
+    async fn wait_off_bus(&self) -> Result<()> {
         let desktop = &self.desktop;
         wait::until("the app to leave the session bus", wait::UI, async || {
             Ok(if desktop.bus_has_name(&["SingleInstance", "portico"]) {
@@ -440,6 +450,15 @@ impl Scenario {
             })
         })
         .await
+    }
+
+    /// Quit an app the way the session ends (screenshots first), e.g. before a restart.
+    pub async fn quit(&mut self, app: &App) -> Result<()> {
+        self.capture(app, &format!("{}-before-quit", app.label()))
+            .await;
+        app.quit().await;
+        // The next instance must be the first one on the bus, not a forwarder to this one.
+        self.wait_off_bus().await
     }
 
     /// The registered MFE ids, in registry order.
