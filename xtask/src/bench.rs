@@ -103,3 +103,48 @@ fn bench_executables() -> Result<Vec<(String, PathBuf)>> {
     }
     Ok(exes)
 }
+
+/// `cargo xtask soak --minutes N [--publish]` (issue 18.4): the release app and dev-idp, built as
+/// for the bench, left running under `portico-bench --soak-minutes N`; see
+/// `crates/testkit/src/bench/app/soak.rs`.
+pub fn soak(rest: &[String]) -> Result<()> {
+    let mut minutes: Option<String> = None;
+    let mut publish = false;
+    let mut it = rest.iter().filter(|a| *a != "--");
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--minutes" => minutes = it.next().cloned(),
+            "--publish" => publish = true,
+            other => bail!("usage: cargo xtask soak --minutes N [--publish] (got `{other}`)"),
+        }
+    }
+    let minutes = minutes
+        .filter(|m| m.parse::<u64>().is_ok_and(|n| n > 0))
+        .context("usage: cargo xtask soak --minutes N [--publish] (N: whole minutes, > 0)")?;
+    let harness = build_harness()?;
+    setup::ensure(setup::Purpose::Test)?;
+    exec(
+        cargo()
+            .args(["build", "--release", "-p", "portico"])
+            .args(["--features", "tauri/custom-protocol"]),
+        "build the release app (WebKitGTK, bundled pages embedded)",
+    )?;
+    exec(
+        cargo().args(["build", "--release", "-p", "portico-dev-idp"]),
+        "build the development provider",
+    )?;
+    let release = target_dir().join("release");
+    let mut cmd = Command::new(harness);
+    cmd.arg("--root")
+        .arg(root())
+        .arg("--soak-minutes")
+        .arg(&minutes)
+        .arg("--app")
+        .arg(release.join("portico"))
+        .arg("--dev-idp")
+        .arg(release.join("portico-dev-idp"));
+    if publish {
+        cmd.arg("--publish");
+    }
+    exec(&mut cmd, "soak (portico-bench --soak-minutes)")
+}

@@ -50,6 +50,7 @@ fn run() -> Result<()> {
         "session" => in_session(&rest),
         "bundle" => bundle::run(&rest),
         "bench" => bench::run(&rest),
+        "soak" => bench::soak(&rest),
         "fuzz" => fuzz::run(&rest),
         "reliability" => reliability::run(&rest),
         _ => {
@@ -61,6 +62,7 @@ fn run() -> Result<()> {
                  setup [--test]      only install system packages and tools\n  \
                  session -- CMD...   run CMD inside the headless test session (Xvfb, D-Bus, keyring)\n  \
                  bench [--quick] [--publish] [--only PARTS]  measure (target/bench/report.{{json,md}})\n  \
+                 soak --minutes N [--publish]  the release app left running with 30 s tokens → target/soak\n  \
                  reliability [--fuzz-seconds N]  adversarial suites and fuzzing → docs/reliability.md\n  \
                  fuzz [--smoke | --seconds N] [TARGET...]  the cargo-fuzz targets\n  \
                  bundle [--embedded-provider]  build and check the .deb (without the development provider unless asked)"

@@ -23,6 +23,9 @@ use crate::desktop::{Desktop, Display};
 use crate::e2e::app::start_webdriver;
 use crate::process::{process_tree, ProcessGroup};
 
+mod soak;
+pub(super) use soak::soak;
+
 const BILLING: &str = "https://api.portico.dev/billing";
 const CORE: &str = "https://api.portico.dev/core";
 const ANALYTICS: &str = "https://api.portico.dev/analytics";
@@ -401,6 +404,17 @@ impl Ctx {
         })
     }
 
+    /// Hands the sign-in callback to the running app as Linux does: a second instance started
+    /// with the URL, which forwards it and exits.
+    fn deliver(&self, env: &[(String, String)], callback: &str) -> Result<std::process::Child> {
+        let mut second = self.app_command(env);
+        second
+            .arg(callback)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        second.spawn().map_err(io("deliver the callback"))
+    }
+
     async fn counters(&self) -> Value {
         let url = format!("{}__admin/counters", self.issuer);
         match self.http.get(url).send().await {
@@ -442,13 +456,23 @@ fn counter_delta(before: &Value, after: &Value, key: &str) -> Option<u64> {
 }
 
 pub(super) async fn in_app(plan: &Plan, inputs: &Inputs, out: &Path) -> Result<Value> {
+    let (ctx, mut idp) = start_ctx(inputs, out, &[]).await?;
+    let result = app_parts(plan, &ctx).await;
+    idp.stop(Duration::from_secs(3));
+    result
+}
+
+/// The headless desktop, the release dev-idp (started with `--admin` and `idp_args`) in a
+/// process of its own, the report listener and the scripted browser: what every app part needs.
+async fn start_ctx(inputs: &Inputs, out: &Path, idp_args: &[&str]) -> Result<(Ctx, ProcessGroup)> {
     let app = needed(&inputs.app, "--app")?;
     let idp_bin = needed(&inputs.dev_idp, "--dev-idp")?;
     let desktop = Desktop::start_in_temp(Display::Xvfb)?;
     let work = out.join("work");
     let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(io("create target/bench/work"))?;
+    std::fs::create_dir_all(&work).map_err(io(format!("create {}", work.display())))?;
     let logs = out.join("logs");
+    std::fs::create_dir_all(&logs).map_err(io(format!("create {}", logs.display())))?;
 
     // The provider outlives app restarts (a refresh token must stay valid across them).
     let idp_log = std::fs::File::create(logs.join("dev-idp.log")).map_err(io("dev-idp.log"))?;
@@ -456,6 +480,7 @@ pub(super) async fn in_app(plan: &Plan, inputs: &Inputs, out: &Path) -> Result<V
         "the dev-idp",
         Command::new(&idp_bin)
             .arg("--admin")
+            .args(idp_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(idp_log),
@@ -485,9 +510,7 @@ pub(super) async fn in_app(plan: &Plan, inputs: &Inputs, out: &Path) -> Result<V
         listener: ReadyListener::start().await?,
         http,
     };
-    let result = app_parts(plan, &ctx).await;
-    idp.stop(Duration::from_secs(3));
-    result
+    Ok((ctx, idp))
 }
 
 async fn app_parts(plan: &Plan, ctx: &Ctx) -> Result<Value> {
@@ -547,12 +570,7 @@ async fn login_runs(plan: &Plan, ctx: &Ctx) -> Result<(Value, String)> {
             let before = ctx.counters().await;
             let t0 = Instant::now();
             let t0_unix = unix_ms_now();
-            let mut second = ctx.app_command(&env);
-            second
-                .arg(&callback)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let mut second = second.spawn().map_err(io("deliver the callback"))?;
+            let mut second = ctx.deliver(&env, &callback)?;
             let reports = ctx
                 .listener
                 .wait_for(&STARTUP_MFES, Duration::from_secs(60))

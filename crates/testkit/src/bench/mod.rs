@@ -87,6 +87,8 @@ struct Plan {
     quick: bool,
     publish: bool,
     publish_last: bool,
+    /// `--soak-minutes N`: the soak instead of the benchmarks (`cargo xtask soak`).
+    soak_minutes: Option<u64>,
 }
 
 /// What xtask built for this run, and where things go.
@@ -104,7 +106,8 @@ struct Inputs {
 
 const USAGE: &str =
     "usage: portico-bench --root DIR [--app P --dev-idp P] [--broker-bench P --load-bench P] \
-                     [--quick] [--publish | --publish-last] [--only broker,load,webview,startup]";
+                     [--quick] [--publish | --publish-last] [--only broker,load,webview,startup] \
+                     [--soak-minutes N]";
 
 fn parse(args: &[String]) -> Result<(Plan, Inputs)> {
     let mut plan = Plan {
@@ -115,6 +118,7 @@ fn parse(args: &[String]) -> Result<(Plan, Inputs)> {
         quick: false,
         publish: false,
         publish_last: false,
+        soak_minutes: None,
     };
     let mut inputs = Inputs::default();
     let mut args = args.iter().filter(|a| *a != "--");
@@ -132,6 +136,15 @@ fn parse(args: &[String]) -> Result<(Plan, Inputs)> {
             "--root" => inputs.root = value()?,
             "--app" => inputs.app = Some(value()?),
             "--dev-idp" => inputs.dev_idp = Some(value()?),
+            "--soak-minutes" => {
+                let v = value()?;
+                let n = v
+                    .to_str()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| usage("--soak-minutes needs a whole number of minutes"))?;
+                plan.soak_minutes = Some(n);
+            }
             "--broker-bench" => inputs.broker_bench = Some(value()?),
             "--load-bench" => inputs.load_bench = Some(value()?),
             "--only" => {
@@ -177,6 +190,12 @@ pub async fn main() -> ExitCode {
 
 async fn run(args: &[String]) -> Result<()> {
     let (plan, inputs) = parse(args)?;
+    if let Some(minutes) = plan.soak_minutes {
+        let out = inputs.root.join("target").join("soak");
+        std::fs::create_dir_all(&out).map_err(io("create target/soak"))?;
+        let report = app::soak(minutes, plan.publish, &inputs, &out).await?;
+        return soak_verdict(&report);
+    }
     let out = inputs.root.join("target").join("bench");
     if plan.publish_last {
         // Publish the last complete run again (e.g. after a change to the README summary).
@@ -262,6 +281,16 @@ async fn run(args: &[String]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A soak that could not run its length is an error; its figures are reported, not asserted.
+fn soak_verdict(report: &Value) -> Result<()> {
+    match report["app_exited_early"].as_str() {
+        Some(status) => Err(BenchError::Failed(format!(
+            "the app exited during the soak ({status}); see target/soak/logs"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Run a command to completion; it prints its own progress.

@@ -1,7 +1,10 @@
 // Start-up and memory benchmarks of `cargo xtask bench`: a minimal MFE. With `settings.auth` it
 // reports once it holds a token for its own audience (waiting for the session like the sample
 // MFEs do); without, once it is shown. `settings.signIn` lets one MFE start the sign-in, as a
-// person pressing "Sign in" would. Reports go to the bench's loopback listener.
+// person pressing "Sign in" would. Reports go to the bench's loopback listener. With
+// `settings.soakEverySecs` (`cargo xtask soak`) it then keeps working like a busy MFE: every so
+// many seconds it gets its token and calls its API (`settings.apiUrl`) with it, and reports how
+// each call ended.
 import { context, getToken, isAuthError, onSessionChanged, signIn } from "/_portico/client.js";
 
 const status = document.getElementById("status");
@@ -55,4 +58,29 @@ if (!settings.auth) {
   });
   await attempt();
   if (!done && settings.signIn) signIn().catch(() => undefined);
+  if (settings.soakEverySecs) {
+    setInterval(() => soakCall(settings, ctx.id, audience), settings.soakEverySecs * 1000);
+  }
+}
+
+// One call of the soak: `call-ok`, or `call-failed:<why>` (an error kind, an expired token handed
+// out, or the API's status).
+async function soakCall(settings, id, audience) {
+  let why = null;
+  try {
+    const token = (await getToken(audience)).accessToken;
+    const exp = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp;
+    if (exp * 1000 <= Date.now()) {
+      why = "expired_token";
+    } else {
+      const r = await fetch(new URL("data", settings.apiUrl), {
+        headers: { Authorization: `Bearer ${token}` },
+        cache: "no-store",
+      });
+      if (!r.ok) why = `api_${r.status}`;
+    }
+  } catch (e) {
+    why = isAuthError(e) ? e.kind : `${e?.name ?? "error"} ${e?.message ?? e}`;
+  }
+  report(settings, id, why ? `call-failed:${why}` : "call-ok");
 }
