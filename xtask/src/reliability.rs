@@ -2,7 +2,9 @@
 //! headless session with `PORTICO_FIGURES` set, runs every fuzz target (a smoke run unless told
 //! otherwise), and has portico-testkit's `figures` write `docs/reliability.md` from what the
 //! tests and libFuzzer reported: cases tried, how each ended, requests counted, fuzz executions —
-//! dated, with machine and commit. The document is generated, never typed.
+//! dated, with machine and commit. The document is generated, never typed; the sections that
+//! `cargo xtask fuzz --publish` and `cargo xtask soak --publish` wrote between their markers
+//! (`<!-- fuzz-long:begin -->`…, `<!-- soak:begin -->`…) are kept as they were.
 
 use anyhow::{bail, Context, Result};
 use portico_testkit::figures::{self, FuzzFigures, ReliabilityRun, SuiteRun};
@@ -99,7 +101,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .iter()
             .map(|r| FuzzFigures {
                 target: r.target.clone(),
-                seconds: r.seconds,
+                seconds: r.seconds.unwrap_or(fuzz_seconds),
                 wall_secs: r.wall_secs,
                 execs: r.execs,
                 corpus: r.corpus,
@@ -110,9 +112,14 @@ pub fn run(args: &[String]) -> Result<()> {
         sanitizer: format!("{:?}", fuzz::Sanitizer::for_run(fuzz_seconds)),
     };
     let out = crate::root().join("docs").join("reliability.md");
+    // The long fuzz run and the soak publish their own sections: carry them over as they are.
+    let previous = std::fs::read_to_string(&out).unwrap_or_default();
     std::fs::write(
         &out,
-        figures::reliability_report(&run, &found, &crate::root()),
+        figures::keep_blocks(
+            &figures::reliability_report(&run, &found, &crate::root()),
+            &previous,
+        ),
     )?;
     println!("xtask: wrote {}", out.display());
 

@@ -1,7 +1,9 @@
 //! Figures for the generated reliability report: the adversarial suites, the IPC tests and the
 //! crash-safety test [`record`] one JSON line per case when `PORTICO_FIGURES` names a file, and
 //! [`reliability_report`] turns those lines, the suites' test counts and the fuzz runs into
-//! `docs/reliability.md`. Figures come only from a run; the document is never typed.
+//! `docs/reliability.md`. Figures come only from a run; the document is never typed. Sections
+//! other commands publish into it between markers ([`KEPT_BLOCKS`]) survive a regeneration
+//! ([`keep_blocks`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -291,6 +293,66 @@ fn render(
     Ok(())
 }
 
+/// Sections other commands write into `docs/reliability.md`, each between `<!-- NAME:begin -->`
+/// and `<!-- NAME:end -->`: `cargo xtask fuzz --publish` (the long fuzz run) and `cargo xtask
+/// soak --publish`. [`reliability_report`] does not produce them; [`keep_blocks`] carries them
+/// over when the document is regenerated.
+pub const KEPT_BLOCKS: &[&str] = &["fuzz-long", "soak"];
+
+fn markers(name: &str) -> (String, String) {
+    (
+        format!("<!-- {name}:begin -->"),
+        format!("<!-- {name}:end -->"),
+    )
+}
+
+/// Where block `name` lies in `doc` (begin marker through end marker), if both markers are there
+/// in that order.
+fn block_span(doc: &str, name: &str) -> Option<(usize, usize)> {
+    let (begin, end) = markers(name);
+    let b = doc.find(&begin)?;
+    let e = b + doc[b..].find(&end)? + end.len();
+    Some((b, e))
+}
+
+/// Block `name` of `doc`, markers included.
+pub fn block<'a>(doc: &'a str, name: &str) -> Option<&'a str> {
+    block_span(doc, name).map(|(b, e)| &doc[b..e])
+}
+
+/// `doc` with block `name` replaced by `body` framed by the block's markers, or with that block
+/// appended after a blank line when `doc` has none. `body` may already carry the markers.
+pub fn put_block(doc: &str, name: &str, body: &str) -> String {
+    let (begin, end) = markers(name);
+    let body = body.trim();
+    let framed = if body.starts_with(&begin) && body.ends_with(&end) {
+        body.to_string()
+    } else {
+        format!("{begin}\n{body}\n{end}")
+    };
+    match block_span(doc, name) {
+        Some((b, e)) => format!("{}{framed}{}", &doc[..b], &doc[e..]),
+        None if doc.trim().is_empty() => format!("{framed}\n"),
+        None => format!("{}\n\n{framed}\n", doc.trim_end()),
+    }
+}
+
+/// The regenerated document `new` with every [`KEPT_BLOCKS`] block of the `old` one carried over
+/// unchanged, in the order `old` had them (in place if `new` has that block's markers, else
+/// appended). A block missing its end marker is not carried over.
+pub fn keep_blocks(new: &str, old: &str) -> String {
+    let mut found: Vec<(usize, &str, &str)> = KEPT_BLOCKS
+        .iter()
+        .filter_map(|name| block_span(old, name).map(|(b, e)| (b, *name, &old[b..e])))
+        .collect();
+    found.sort_by_key(|(at, _, _)| *at);
+    found
+        .into_iter()
+        .fold(new.to_string(), |doc, (_, name, text)| {
+            put_block(&doc, name, text)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +362,42 @@ mod tests {
         let log = "running 3 tests\ntest result: ok. 3 passed; 0 failed; 0 ignored\n\
                    test result: FAILED. 1 passed; 2 failed; 0 ignored";
         assert_eq!(count_results(log), (4, 2));
+    }
+
+    #[test]
+    fn regeneration_keeps_the_fuzz_long_and_soak_blocks() {
+        let fuzz = "<!-- fuzz-long:begin -->\n## Long fuzz run\n\n| `jwt` | 10,000,000 |\n<!-- fuzz-long:end -->";
+        let soak = "<!-- soak:begin -->\n## Soak\n\nPSS flat.\n<!-- soak:end -->";
+        let old = format!("# Old figures\n\n## Fuzzing\n\nold table\n\n{soak}\n\n{fuzz}\n");
+        let new = "# Reliability\n\n## Fuzzing\n\nnew table\n\n";
+        let doc = keep_blocks(new, &old);
+        assert_eq!(
+            doc,
+            format!("# Reliability\n\n## Fuzzing\n\nnew table\n\n{soak}\n\n{fuzz}\n")
+        );
+        assert_eq!(block(&doc, "fuzz-long"), Some(fuzz));
+        assert_eq!(block(&doc, "soak"), Some(soak));
+        // Regenerating again changes nothing; nothing to keep leaves the new document as it is.
+        assert_eq!(keep_blocks(new, &doc), doc);
+        assert_eq!(keep_blocks(new, "# Old\n"), new);
+        // A block without its end marker is not carried over half-copied.
+        assert_eq!(keep_blocks(new, "<!-- soak:begin -->\n## Soak\n"), new);
+    }
+
+    #[test]
+    fn put_block_replaces_in_place_or_appends() {
+        let doc = "# R\n\n<!-- soak:begin -->\nold\n<!-- soak:end -->\n\n## After\n";
+        assert_eq!(
+            put_block(doc, "soak", "new"),
+            "# R\n\n<!-- soak:begin -->\nnew\n<!-- soak:end -->\n\n## After\n"
+        );
+        assert_eq!(
+            put_block("# R\n\n", "fuzz-long", "## Long fuzz run\n"),
+            "# R\n\n<!-- fuzz-long:begin -->\n## Long fuzz run\n<!-- fuzz-long:end -->\n"
+        );
+        assert_eq!(
+            put_block("", "fuzz-long", "x"),
+            "<!-- fuzz-long:begin -->\nx\n<!-- fuzz-long:end -->\n"
+        );
     }
 }
