@@ -196,6 +196,8 @@ fn fuzz_dir() -> PathBuf {
 pub fn run(args: &[String]) -> Result<()> {
     let plan = parse(args)?;
     let started = utc_now("+%Y-%m-%d %H:%M UTC");
+    // The commit the targets were built from (the tree may move on during a long run).
+    let commit = Commit::of(&crate::root()).line();
     let runs = run_plan(&plan)?;
     println!("\ntarget           sanitizer seconds (wall)        execs   exec/s  corpus  crashes");
     for r in &runs {
@@ -222,7 +224,7 @@ pub fn run(args: &[String]) -> Result<()> {
             command,
             started: started.unwrap_or_else(|| "unknown".into()),
             finished: utc_now("+%Y-%m-%d %H:%M UTC").unwrap_or_else(|| "unknown".into()),
-            commit: Commit::of(&crate::root()).line(),
+            commit,
             machine: Machine::detect(),
             niceness: niceness(),
             plan: &plan,
