@@ -66,6 +66,16 @@ impl Admin {
     pub fn set_access_token_ttl(&self, ttl: Duration) {
         self.shared.set_access_token_ttl(ttl);
     }
+    /// Lifetime of the access tokens issued from now on for one API (`audience`, its
+    /// identifier), as Auth0's per-API "Token Expiration"; `None`: the provider's again. Returns
+    /// `false` for an unknown API.
+    pub fn set_api_access_token_ttl(&self, audience: &str, ttl: Option<Duration>) -> bool {
+        if self.shared.config.api(audience).is_none() {
+            return false;
+        }
+        self.shared.set_api_access_token_ttl(audience, ttl);
+        true
+    }
     /// Generate a new signing key and sign with it from now on; returns its `kid`. Old keys stay
     /// in the JWKS until [`Admin::retire_old_keys`]. Blocks for the key generation (~0.1–1 s).
     pub fn rotate_signing_key(&self) -> String {
@@ -137,6 +147,13 @@ struct Ttl {
 }
 
 #[derive(Deserialize)]
+struct ApiTtl {
+    audience: String,
+    /// `null`: the provider's lifetime again.
+    secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
 struct Sub {
     sub: String,
 }
@@ -201,6 +218,21 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                         StatusCode::NO_CONTENT
                     }
                     Err(_) => StatusCode::BAD_REQUEST,
+                }
+            }),
+        )
+        .route(
+            "/__admin/api-access-token-ttl",
+            put(|State(a): State<Admin>, Json(t): Json<ApiTtl>| async move {
+                let ttl = match t.secs.map(Duration::try_from_secs_f64) {
+                    Some(Err(_)) => return StatusCode::BAD_REQUEST,
+                    Some(Ok(d)) => Some(d),
+                    None => None,
+                };
+                if a.set_api_access_token_ttl(&t.audience, ttl) {
+                    StatusCode::NO_CONTENT
+                } else {
+                    StatusCode::NOT_FOUND
                 }
             }),
         )

@@ -78,6 +78,11 @@ pub struct ClientConfig {
     /// Auth0 Multi-Resource Refresh Token policy: audiences (and their scopes) a refresh token of
     /// this client may be exchanged for with `audience=`.
     pub mrrt: Vec<MrrtPolicy>,
+    /// Origins whose pages may call the token endpoint from JavaScript (Auth0's "Allowed Origins
+    /// (CORS)" of a single-page application): `scheme://host[:port]`; an `http://127.0.0.1` (or
+    /// `[::1]`) entry without a port matches any port, as loopback redirect URIs do. Empty for
+    /// a native app, whose requests carry no `Origin`.
+    pub allowed_origins: Vec<String>,
 }
 
 /// One entry of a client's Multi-Resource Refresh Token policy.
@@ -109,6 +114,9 @@ pub struct ApiConfig {
     /// The `acr` its writes (`POST /data`) demand; without it they are answered with the
     /// RFC 9470 challenge (`insufficient_user_authentication`, `acr_values`). Billing: `mfa`.
     pub write_acr: Option<String>,
+    /// Lifetime of its access tokens when not the provider's (Auth0 sets "Token Expiration" per
+    /// API). Changeable at runtime via [`crate::Admin::set_api_access_token_ttl`].
+    pub access_token_ttl: Option<Duration>,
 }
 
 impl ApiConfig {
@@ -141,6 +149,9 @@ pub struct DemoUser {
 pub const CLAIM_NAMESPACE: &str = "https://portico.dev/";
 /// Client id of the demo setup.
 pub const DEMO_CLIENT_ID: &str = "portico-desktop";
+/// Client id of the demo's single-page application: a page on a loopback origin signing in with
+/// a browser SDK (the benchmark's auth0-spa-js beside Portico's client).
+pub const SPA_CLIENT_ID: &str = "portico-spa";
 /// Audience of the demo billing API.
 pub const BILLING_API: &str = "https://api.portico.dev/billing";
 /// Audience of the demo core API.
@@ -156,8 +167,10 @@ fn strings(items: &[&str]) -> Vec<String> {
 
 impl IdpConfig {
     /// The Portico demo: client `portico-desktop` (redirects `dev.portico.app:/callback` and
-    /// `http://127.0.0.1/callback` on any port, MRRT for all three APIs), APIs billing / core /
-    /// analytics, users alice (admin, all permissions) and bob (viewer, `read:*` only).
+    /// `http://127.0.0.1/callback` on any port, MRRT for all three APIs), the single-page
+    /// application `portico-spa` (redirect `http://127.0.0.1/` on any port, CORS for loopback
+    /// origins), APIs billing / core / analytics, users alice (admin, all permissions) and bob
+    /// (viewer, `read:*` only).
     pub fn portico_demo() -> Self {
         let apis = vec![
             ApiConfig {
@@ -167,6 +180,7 @@ impl IdpConfig {
                 sender_constrained: true,
                 token_audience: None,
                 write_acr: Some(crate::grants::ACR_MFA.into()),
+                access_token_ttl: None,
             },
             ApiConfig {
                 identifier: CORE_API.into(),
@@ -175,6 +189,7 @@ impl IdpConfig {
                 sender_constrained: true,
                 token_audience: None,
                 write_acr: None,
+                access_token_ttl: None,
             },
             ApiConfig {
                 identifier: ANALYTICS_API.into(),
@@ -183,6 +198,7 @@ impl IdpConfig {
                 sender_constrained: true,
                 token_audience: None,
                 write_acr: None,
+                access_token_ttl: None,
             },
         ];
         let all: HashMap<String, Vec<String>> = apis
@@ -211,6 +227,15 @@ impl IdpConfig {
                     scopes: a.scopes.clone(),
                 })
                 .collect(),
+            allowed_origins: Vec::new(),
+        };
+        // A single-page application on a loopback origin: its page is the redirect URI, and it
+        // calls the token endpoint from JavaScript (CORS). No MRRT policy: one API per login.
+        let spa = ClientConfig {
+            client_id: SPA_CLIENT_ID.into(),
+            redirect_uris: strings(&["http://127.0.0.1/", "http://[::1]/"]),
+            mrrt: Vec::new(),
+            allowed_origins: strings(&["http://127.0.0.1", "http://[::1]"]),
         };
         let users = vec![
             DemoUser {
@@ -232,7 +257,7 @@ impl IdpConfig {
         ];
         IdpConfig {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            clients: vec![client],
+            clients: vec![client, spa],
             apis,
             users,
             access_token_ttl: Duration::from_secs(600),
@@ -294,6 +319,31 @@ impl ClientConfig {
 
     pub(crate) fn mrrt_policy(&self, audience: &str) -> Option<&MrrtPolicy> {
         self.mrrt.iter().find(|p| p.audience == audience)
+    }
+
+    /// Whether a page of `origin` (an `Origin` header) may call the token endpoint for this
+    /// client: one of its allowed origins, or a loopback entry without a port on any port.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let Ok(cand) = Url::parse(origin) else {
+            return false;
+        };
+        // An origin is scheme, host and port: nothing else may come with it.
+        if cand.origin().ascii_serialization() != origin {
+            return false;
+        }
+        self.allowed_origins.iter().any(|allowed| {
+            if allowed == origin {
+                return true;
+            }
+            let Ok(reg) = Url::parse(allowed) else {
+                return false;
+            };
+            reg.scheme() == "http"
+                && is_loopback_ip(&reg)
+                && reg.port().is_none()
+                && cand.scheme() == "http"
+                && cand.host() == reg.host()
+        })
     }
 }
 

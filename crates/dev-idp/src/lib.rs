@@ -26,6 +26,7 @@ mod admin;
 mod apis;
 mod authorize;
 mod config;
+mod cors;
 mod counters;
 mod dpop;
 mod endpoints;
@@ -61,7 +62,7 @@ pub use apis::DemoApis;
 pub use authorize::DEV_ONE_TIME_CODE;
 pub use config::{
     ApiConfig, ClientConfig, DemoUser, IdpConfig, MrrtPolicy, RefreshRotation, ANALYTICS_API,
-    BILLING_API, CLAIM_NAMESPACE, CORE_API, DEMO_CLIENT_ID, ENTRA_TENANT,
+    BILLING_API, CLAIM_NAMESPACE, CORE_API, DEMO_CLIENT_ID, ENTRA_TENANT, SPA_CLIENT_ID,
 };
 pub use counters::Counters;
 pub use dpop::DpopCounters;
@@ -169,7 +170,10 @@ impl DevIdp {
             .route("/.well-known/jwks.json", get(endpoints::jwks))
             .route("/authorize", get(authorize::authorize))
             .route("/u/login", post(authorize::login))
-            .route("/oauth/token", post(token::token))
+            .route(
+                "/oauth/token",
+                post(token::token).options(cors::token_preflight),
+            )
             .route("/oauth/par", post(par::par))
             .route("/oauth/revoke", post(endpoints::revoke))
             .route("/v2/logout", get(endpoints::logout_auth0))

@@ -1,5 +1,6 @@
 //! State shared by all provider handlers and the [`crate::Admin`] handle.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     wrong_audience: Mutex<Option<String>>,
     rotation: Mutex<RefreshRotation>,
     access_ttl: Mutex<Duration>,
+    /// Per-API access-token lifetimes that differ from `access_ttl`, by API identifier.
+    api_ttl: Mutex<HashMap<String, Duration>>,
 }
 
 impl Shared {
@@ -39,6 +42,13 @@ impl Shared {
             dpop: DpopChecker::new(config.dpop_nonce),
             rotation: Mutex::new(config.rotation),
             access_ttl: Mutex::new(config.access_token_ttl),
+            api_ttl: Mutex::new(
+                config
+                    .apis
+                    .iter()
+                    .filter_map(|a| Some((a.identifier.clone(), a.access_token_ttl?)))
+                    .collect(),
+            ),
             config,
             issuer,
             keys,
@@ -100,5 +110,24 @@ impl Shared {
     }
     pub fn set_access_token_ttl(&self, ttl: Duration) {
         *lock(&self.access_ttl) = ttl;
+    }
+    /// The lifetime of an access token for `audiences`: the shortest of their own lifetimes, the
+    /// provider's for an API without one (and for userinfo-only tokens).
+    pub fn access_token_ttl_for(&self, audiences: &[String]) -> Duration {
+        let default = self.access_token_ttl();
+        let own = lock(&self.api_ttl);
+        audiences
+            .iter()
+            .map(|a| own.get(a).copied().unwrap_or(default))
+            .min()
+            .unwrap_or(default)
+    }
+    /// Sets (or with `None` clears) one API's own access-token lifetime.
+    pub fn set_api_access_token_ttl(&self, audience: &str, ttl: Option<Duration>) {
+        let mut own = lock(&self.api_ttl);
+        match ttl {
+            Some(t) => own.insert(audience.to_owned(), t),
+            None => own.remove(audience),
+        };
     }
 }

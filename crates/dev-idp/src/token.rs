@@ -50,6 +50,7 @@ pub(crate) async fn token(
             }
         }
     }
+    crate::cors::token_answer(&shared, &headers, &body, &mut resp);
     resp
 }
 

@@ -121,7 +121,7 @@ pub(crate) fn access_token(
     authn: &SignInFacts<'_>,
 ) -> Result<(Secret, u64), OAuthError> {
     let now = now_secs();
-    let ttl = shared.access_token_ttl().as_secs();
+    let ttl = shared.access_token_ttl_for(audiences).as_secs();
     let wrong = shared.wrong_audience();
     // An API may be known to its tokens by another name (Entra: its application id).
     let named: Vec<String> = audiences
