@@ -184,6 +184,24 @@ async fn serve_file(State(site): State<Arc<(PathBuf, PathBuf)>>, uri: Uri) -> im
     }
 }
 
+/// The seed design's pages on loopback: the shell page and three MFE frame origins.
+struct SeedSites {
+    shell: String,
+    frames: Vec<String>,
+}
+
+async fn seed_sites() -> Result<SeedSites> {
+    let web = crate::e2e::scenario::repo_root().join("ui").join("web");
+    let client_js = web.join("_portico").join("client.js");
+    let bench = web.join("bench");
+    let shell = static_site(bench.join("seed"), client_js.clone()).await?;
+    let mut frames = Vec::new();
+    for _ in STARTUP_MFES {
+        frames.push(static_site(bench.join("seed-frame"), client_js.clone()).await?);
+    }
+    Ok(SeedSites { shell, frames })
+}
+
 // ---------------------------------------------------------------- the app and its memory
 
 /// One app process started directly (its own process group, with its WebKit processes), and when.
@@ -331,6 +349,36 @@ impl Ctx {
             ],
         });
         self.write_config(name, &config)
+    }
+
+    /// The seed article's design (issue 18.2): one URL-sourced MFE webview whose shell page
+    /// holds the three MFE pages as cross-origin iframes (one origin each) and hands each its own
+    /// audience's token over postMessage; the same provider, session and keyring as Portico's.
+    fn seed_config(&self, sites: &SeedSites) -> Result<PathBuf> {
+        // Each frame's audience and scopes are those of the same MFE in `startup_config`.
+        let frames: Vec<Value> = [
+            (BILLING, &["read:invoices", "write:invoices"][..]),
+            (CORE, &["read:dashboard"][..]),
+            (ANALYTICS, &["read:reports", "export:reports"][..]),
+        ]
+        .iter()
+        .zip(STARTUP_MFES)
+        .zip(&sites.frames)
+        .map(|(((aud, scopes), id), origin)| {
+            json!({ "id": id, "origin": origin, "audience": aud, "scopes": scopes })
+        })
+        .collect();
+        let config = json!({
+            "provider": self.provider(),
+            "mfes": [
+                { "id": "seed", "title": "Shell", "source": { "url": format!("{}/", sites.shell) },
+                  "origins": sites.frames,
+                  "audiences": [BILLING, CORE, ANALYTICS],
+                  "scopes": ["read:invoices", "write:invoices", "read:dashboard", "read:reports", "export:reports"],
+                  "settings": { "frames": frames, "report": self.listener.url } },
+            ],
+        });
+        self.write_config("seed", &config)
     }
 
     /// Part 2's MFE is served by the bench itself (not bundled): the shell pins every MFE
@@ -539,6 +587,12 @@ async fn app_parts(plan: &Plan, ctx: &Ctx) -> Result<Value> {
             Err(e) => errors.push(format!("start-up/memory: {e}")),
         }
     }
+    if plan.startup {
+        match shown_runs(plan, ctx, &keyring_on).await {
+            Ok(v) => out["memory"]["all_shown"] = v,
+            Err(e) => errors.push(format!("memory once every MFE is shown: {e}")),
+        }
+    }
     if plan.webview {
         match webview_micro(plan, ctx, &keyring_on).await {
             Ok(v) => out["webview"] = v,
@@ -618,6 +672,7 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
     let on = ctx.startup_config("startup-on", true, false, true)?;
     let off = ctx.startup_config("startup-off", false, false, true)?;
     let lazy = ctx.startup_config("startup-on-demand", true, false, false)?;
+    let seed = ctx.seed_config(&seed_sites().await?)?;
     // Never signed in: the shell finds nothing in the keyring and asks the provider nothing.
     let keyring_off = format!("portico-bench-off-{}", std::process::id());
     #[derive(Default)]
@@ -630,16 +685,16 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
         requests: Vec<Value>,
         processes: Value,
     }
-    let mut series = [Series::default(), Series::default()];
+    let mut series = [Series::default(), Series::default(), Series::default()];
+    // Portico with auth on and off, and the seed's one-webview design (signed in, like "on").
+    let modes = [
+        ("on", &on, keyring_on, "token"),
+        ("off", &off, keyring_off.as_str(), "shown"),
+        ("seed", &seed, keyring_on, "token"),
+    ];
     // Round 0 warms the page cache and is not counted.
     for round in 0..=rounds {
-        for (k, auth) in [true, false].into_iter().enumerate() {
-            let (config, service) = if auth {
-                (&on, keyring_on)
-            } else {
-                (&off, keyring_off.as_str())
-            };
-            let mode = if auth { "on" } else { "off" };
+        for (k, (mode, config, service, expected)) in modes.into_iter().enumerate() {
             // The machine is shared: an app that could not start (display or bus gone for a
             // moment) gets one more try; a second failure ends the part.
             let mut attempt = 0;
@@ -655,25 +710,19 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
                 match measured {
                     Ok(m) => break (before, m),
                     Err(e) if attempt == 0 => {
-                        println!(
-                            "bench: start-up round {round} (auth {mode}) failed, retrying: {e}"
-                        );
+                        println!("bench: start-up round {round} ({mode}) failed, retrying: {e}");
                         attempt += 1;
                     }
                     Err(e) => {
                         return Err(BenchError::Failed(format!(
-                            "start-up round {round} with auth {mode}: {e}"
+                            "start-up round {round} ({mode}): {e}"
                         )))
                     }
                 }
             };
-            if let Some(bad) = m
-                .reports_what
-                .iter()
-                .find(|w| *w != if auth { "token" } else { "shown" })
-            {
+            if let Some(bad) = m.reports_what.iter().find(|w| *w != expected) {
                 return Err(BenchError::Failed(format!(
-                    "an MFE reported `{bad}` in a start-up with auth {auth}"
+                    "an MFE reported `{bad}` in a start-up ({mode})"
                 )));
             }
             if round == 0 {
@@ -693,25 +742,36 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
             s.processes = m.processes;
         }
     }
-    // The same shell with webviews on demand: only the first MFE's at start (issue 18.3).
-    let mut lazy_s = Series::default();
+    // The same shell with webviews on demand: only the first MFE's at start (issue 18.3), with
+    // auth and without, interleaved.
+    let lazy_off = ctx.startup_config("startup-on-demand-off", false, false, false)?;
+    let (mut lazy_s, mut lazy_off_s) = (Series::default(), Series::default());
     for round in 0..=rounds {
-        ctx.listener.clear();
-        let mut run = ctx.launch(
-            &ctx.env(&lazy, keyring_on),
-            &format!("startup-on-demand-{round}.log"),
-        )?;
-        let measured = measure_startup(ctx, &mut run, &STARTUP_MFES[..1]).await;
-        run.group.stop(Duration::from_secs(5));
-        let m = measured
-            .map_err(|e| BenchError::Failed(format!("on-demand start-up round {round}: {e}")))?;
-        if round == 0 {
-            continue;
+        for auth in [true, false] {
+            let (config, service, mode) = if auth {
+                (&lazy, keyring_on, "on")
+            } else {
+                (&lazy_off, keyring_off.as_str(), "off")
+            };
+            ctx.listener.clear();
+            let mut run = ctx.launch(
+                &ctx.env(config, service),
+                &format!("startup-on-demand-{mode}-{round}.log"),
+            )?;
+            let measured = measure_startup(ctx, &mut run, &STARTUP_MFES[..1]).await;
+            run.group.stop(Duration::from_secs(5));
+            let m = measured.map_err(|e| {
+                BenchError::Failed(format!("on-demand start-up round {round} ({mode}): {e}"))
+            })?;
+            if round == 0 {
+                continue;
+            }
+            let s = if auth { &mut lazy_s } else { &mut lazy_off_s };
+            s.ready_ms.push(m.ready_ms);
+            s.steady_kb.push(m.steady_kb);
+            s.steady_pss_kb.push(m.steady_pss_kb);
+            s.processes = m.processes;
         }
-        lazy_s.ready_ms.push(m.ready_ms);
-        lazy_s.steady_kb.push(m.steady_kb);
-        lazy_s.steady_pss_kb.push(m.steady_pss_kb);
-        lazy_s.processes = m.processes;
     }
     let ratio = |a: &[f64], b: &[f64]| -> f64 {
         match (Stats::of(a), Stats::of(b)) {
@@ -720,7 +780,7 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
         }
     };
     let min = |v: &[f64]| Stats::of(v).map_or(f64::NAN, |s| s.min);
-    let [on_s, off_s] = &series;
+    let [on_s, off_s, seed_s] = &series;
     let startup = json!({
         "warm_start_auth_on_ms": stats_json(&on_s.ready_ms, "ms"),
         "start_auth_off_ms": stats_json(&off_s.ready_ms, "ms"),
@@ -728,6 +788,12 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
         // Least disturbed runs: on a shared machine the minimum is the steadier comparison.
         "ratio_on_over_off_min": min(&on_s.ready_ms) / min(&off_s.ready_ms),
         "on_demand_first_mfe_token_ms": stats_json(&lazy_s.ready_ms, "ms"),
+        "on_demand_auth_off_first_mfe_shown_ms": stats_json(&lazy_off_s.ready_ms, "ms"),
+        "ratio_on_demand_on_over_off_p50": ratio(&lazy_s.ready_ms, &lazy_off_s.ready_ms),
+        "ratio_on_demand_on_over_off_min": min(&lazy_s.ready_ms) / min(&lazy_off_s.ready_ms),
+        "seed_design_three_tokens_ms": stats_json(&seed_s.ready_ms, "ms"),
+        "ratio_on_over_seed_p50": ratio(&on_s.ready_ms, &seed_s.ready_ms),
+        "seed_token_endpoint_requests": seed_s.requests,
         "warm_start_token_endpoint_requests": on_s.requests,
         "auth_off_token_endpoint_requests": off_s.requests,
         "rounds": rounds,
@@ -758,6 +824,15 @@ async fn startup_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<(Value
             "what": "auth on, three MFEs registered, only the first one's webview made at start (the others when first shown), measured 3-5 s after it holds its token",
         },
         "ratio_pss_on_demand_over_eager_p50": ratio(&lazy_s.steady_pss_kb, &on_s.steady_pss_kb),
+        "seed_design": {
+            "steady_pss_kb": stats_json(&seed_s.steady_pss_kb, "kB"),
+            "steady_rss_kb": stats_json(&seed_s.steady_kb, "kB"),
+            "peak_rss_kb": stats_json(&seed_s.peak_kb, "kB"),
+            "processes_last_round": seed_s.processes,
+            "what": "the seed article's design: the chrome plus one webview whose shell page holds the three MFE pages as cross-origin iframes (three loopback origins) and answers their GET_TOKEN over postMessage; signed in, measured like the others 3-5 s after all three frames hold their tokens",
+        },
+        "ratio_pss_on_demand_over_seed_p50": ratio(&lazy_s.steady_pss_kb, &seed_s.steady_pss_kb),
+        "ratio_pss_eager_over_seed_p50": ratio(&on_s.steady_pss_kb, &seed_s.steady_pss_kb),
         "ratio_peak_on_over_off_p50": ratio(&on_s.peak_kb, &off_s.peak_kb),
         "what": "sum over the app's process tree (the app and its WebKit processes) of /proc/<pid>/status VmRSS, sampled every 20 ms from spawn: peak = highest sum; steady = median of sums 3-5 s after all MFEs reported; steady PSS: the same window, /proc/<pid>/smaps_rollup Pss summed over the tree every 100 ms (shared pages counted once, split among their sharers); sum_of_vmhwm = per-process peaks added up at the end",
     });
@@ -842,6 +917,127 @@ async fn measure_startup(ctx: &Ctx, run: &mut AppRun, expect: &[&str]) -> Result
         processes,
     })
 }
+
+/// Part 5b: PSS once every MFE has been shown (issue 18.2–3), against the seed's design, both
+/// started through tauri-driver so a person's clicks on the tabs can be made: the on-demand
+/// Portico shell is measured with its first MFE shown, then again after the chrome's other two
+/// tabs were clicked and their MFEs hold tokens; the seed design shows its three frames at once.
+async fn shown_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
+    let rounds = if plan.quick { 1 } else { 3 };
+    let lazy = ctx.startup_config("shown-on-demand", true, false, false)?;
+    let seed = ctx.seed_config(&seed_sites().await?)?;
+    let (mut first_shown, mut all_shown, mut seed_pss) = (Vec::new(), Vec::new(), Vec::new());
+    // Round 0 warms up and is not counted.
+    for round in 0..=rounds {
+        ctx.listener.clear();
+        let env = ctx.env(&seed, keyring_on);
+        let log = ctx.logs.join(format!("shown-seed-{round}.log"));
+        let (client, mut driver) = start_webdriver(&ctx.app, &[], &env, &log).await?;
+        let measured = async {
+            let app = app_pid(&driver)?;
+            let ready = ctx
+                .listener
+                .wait_for(&STARTUP_MFES, Duration::from_secs(60))
+                .await?;
+            expect_tokens(&ready, "seed design")?;
+            Ok::<_, BenchError>(steady_pss(app, Instant::now()).await)
+        }
+        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(30), client.close()).await;
+        tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
+            .await
+            .ok();
+        let pss = measured.map_err(|e| BenchError::Failed(format!("seed round {round}: {e}")))?;
+
+        ctx.listener.clear();
+        let env = ctx.env(&lazy, keyring_on);
+        let log = ctx.logs.join(format!("shown-on-demand-{round}.log"));
+        let (client, mut driver) = start_webdriver(&ctx.app, &[], &env, &log).await?;
+        let measured = async {
+            let app = app_pid(&driver)?;
+            let ready = ctx
+                .listener
+                .wait_for(&STARTUP_MFES[..1], Duration::from_secs(60))
+                .await?;
+            expect_tokens(&ready, "on-demand start")?;
+            let one = steady_pss(app, Instant::now()).await;
+            find_view(&client, CHROME_TABS_READY, Duration::from_secs(30)).await?;
+            for id in &STARTUP_MFES[1..] {
+                let tab = format!("[data-testid=\"tab-{id}\"]");
+                client
+                    .find(fantoccini::Locator::Css(&tab))
+                    .await
+                    .map_err(webdriver("finding a tab"))?
+                    .click()
+                    .await
+                    .map_err(webdriver("clicking a tab"))?;
+                let r = ctx
+                    .listener
+                    .wait_for(&[id], Duration::from_secs(60))
+                    .await?;
+                expect_tokens(&r, "a tab shown")?;
+            }
+            Ok::<_, BenchError>((one, steady_pss(app, Instant::now()).await))
+        }
+        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(30), client.close()).await;
+        tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
+            .await
+            .ok();
+        let (one, all) =
+            measured.map_err(|e| BenchError::Failed(format!("on-demand round {round}: {e}")))?;
+        if round > 0 {
+            seed_pss.push(pss);
+            first_shown.push(one);
+            all_shown.push(all);
+        }
+    }
+    let p50 = |v: &[f64]| Stats::of(v).map_or(f64::NAN, |s| s.p50);
+    Ok(json!({
+        "on_demand_first_shown_pss_kb": stats_json(&first_shown, "kB"),
+        "on_demand_all_shown_pss_kb": stats_json(&all_shown, "kB"),
+        "seed_design_pss_kb": stats_json(&seed_pss, "kB"),
+        "ratio_all_shown_over_seed_p50": p50(&all_shown) / p50(&seed_pss),
+        "ratio_first_shown_over_seed_p50": p50(&first_shown) / p50(&seed_pss),
+        "rounds": rounds,
+        "what": "both started through tauri-driver (WebKitWebDriver starts the app; its own processes are not counted): PSS summed over the app's process tree, median of samples every 100 ms 3-5 s after the MFEs shown hold their tokens; Portico with webviews on demand, first with its first MFE shown, then after clicking the chrome's two other tabs; the seed design with its three frames",
+    }))
+}
+
+/// The app under tauri-driver (tauri-driver → WebKitWebDriver → the app).
+fn app_pid(driver: &ProcessGroup) -> Result<i32> {
+    process_tree(driver.pid())
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "portico")
+        })
+        .ok_or_else(|| BenchError::Failed("no app process under tauri-driver".into()))
+}
+
+fn expect_tokens(reports: &[Report], when: &str) -> Result<()> {
+    match reports.iter().find(|r| r.what != "token") {
+        Some(bad) => Err(BenchError::Failed(format!(
+            "{when}: MFE {} reported {}",
+            bad.mfe, bad.what
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Median PSS of the tree under `root`, sampled every 100 ms from 3 s to 5 s after `ready`.
+async fn steady_pss(root: i32, ready: Instant) -> f64 {
+    let mut samples = Vec::new();
+    while ready.elapsed() < Duration::from_secs(5) {
+        if ready.elapsed() >= Duration::from_secs(3) {
+            samples.push(pss_of_tree(root) as f64);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Stats::of(&samples).map_or(f64::NAN, |s| s.p50)
+}
+
+const CHROME_TABS_READY: &str =
+    "return document.querySelector('[data-testid=\"tab-dashboard\"]') ? true : null;";
 
 const RUN_SCRIPT: &str = r#"
 const done = arguments[arguments.length - 1];

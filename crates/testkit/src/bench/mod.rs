@@ -6,7 +6,10 @@
 //! 1. Broker core in process (criterion, crates/broker/benches/broker.rs): cache-hit
 //!    `get_token` pinned to one core; single flight with 1 and 100 concurrent waiters.
 //! 2. In the real webview (release build, WebKitGTK, driven by tauri-driver): the JS client's
-//!    cache, `get_token` over IPC, the no-op `mfe_ping`, and the seed's postMessage bridge.
+//!    cache, `get_token` over IPC, the no-op `mfe_ping`, the seed's postMessage bridge, native
+//!    fetch against the page's own; and the real auth0-spa-js in the same page against the
+//!    dev-idp: its `getTokenSilently` cache hit against the client's, its refresh-token grant
+//!    from the page against the shell's cache miss over IPC.
 //! 3. Provider load (crates/broker/benches/provider_load.rs): 300 callers, 3 audiences.
 //! 4. Start-up: warm start to "all three MFEs hold tokens" vs the same shell with auth disabled;
 //!    sign-in callback to all tokens.
@@ -193,6 +196,7 @@ async fn run(args: &[String]) -> Result<()> {
     if let Some(minutes) = plan.soak_minutes {
         let out = inputs.root.join("target").join("soak");
         std::fs::create_dir_all(&out).map_err(io("create target/soak"))?;
+        let _lock = RunLock::take(&out)?;
         let report = app::soak(minutes, plan.publish, &inputs, &out).await?;
         return soak_verdict(&report);
     }
@@ -217,6 +221,7 @@ async fn run(args: &[String]) -> Result<()> {
         return publish(&inputs.root, &report, &markdown(&report));
     }
     std::fs::create_dir_all(out.join("logs")).map_err(io("create target/bench"))?;
+    let _lock = RunLock::take(&out)?;
     let mut report = json!({
         "generated_by": "cargo xtask bench",
         "commit": Commit::of(&inputs.root).json(),
@@ -281,6 +286,37 @@ async fn run(args: &[String]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// One run at a time per output directory: a second one would delete the first one's work
+/// directory (configurations, the browser script) under it.
+struct RunLock(PathBuf);
+
+impl RunLock {
+    fn take(out: &Path) -> Result<RunLock> {
+        let path = out.join("run.lock");
+        let holder = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok());
+        // A lock left by a run that died is taken over.
+        if let Some(pid) = holder.filter(|p| Path::new(&format!("/proc/{p}")).exists()) {
+            if pid != std::process::id() as i32 {
+                return Err(BenchError::Failed(format!(
+                    "another run (pid {pid}) is using {}; wait for it to end",
+                    out.display()
+                )));
+            }
+        }
+        std::fs::write(&path, std::process::id().to_string())
+            .map_err(io(format!("write {}", path.display())))?;
+        Ok(RunLock(path))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// A soak that could not run its length is an error; its figures are reported, not asserted.
