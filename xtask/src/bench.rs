@@ -52,7 +52,47 @@ pub fn run(rest: &[String]) -> Result<()> {
         cmd.arg("--dev-idp").arg(release.join("portico-dev-idp"));
         cmd.env("TAURI_DRIVER", setup::cargo_bin("tauri-driver"));
     }
+    if wants(&["webview"]) {
+        ensure_auth0_spa_js()?;
+    }
     exec(&mut cmd, "measure (portico-bench)")
+}
+
+/// The real auth0-spa-js that part 2 runs beside Portico's client, pinned in
+/// `ui/bench-npm/package-lock.json`: `npm ci` when it is missing or another version is installed.
+/// Outside `ui/web`, which the release app embeds whole.
+fn ensure_auth0_spa_js() -> Result<()> {
+    let dir = root().join("ui").join("bench-npm");
+    let lock: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("package-lock.json"))
+            .context("read ui/bench-npm/package-lock.json")?,
+    )
+    .context("parse ui/bench-npm/package-lock.json")?;
+    let pinned = lock
+        .pointer("/packages/node_modules~1@auth0~1auth0-spa-js/version")
+        .and_then(Value::as_str)
+        .context("ui/bench-npm/package-lock.json does not pin @auth0/auth0-spa-js")?
+        .to_string();
+    let manifest = dir.join("node_modules/@auth0/auth0-spa-js/package.json");
+    let installed = || -> Option<String> {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).ok()?).ok()?;
+        v["version"].as_str().map(str::to_owned)
+    };
+    if installed().as_deref() != Some(pinned.as_str()) {
+        exec(
+            Command::new("npm")
+                .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+                .args(["--loglevel=error"])
+                .current_dir(&dir),
+            &format!("npm ci (auth0-spa-js {pinned} for the bench, pinned in ui/bench-npm)"),
+        )?;
+        let now = installed();
+        anyhow::ensure!(
+            now.as_deref() == Some(pinned.as_str()),
+            "ui/bench-npm/node_modules holds auth0-spa-js {now:?}, expected {pinned}"
+        );
+    }
+    Ok(())
 }
 
 /// The measuring harness, a debug build: it only starts, waits and reads clocks the measured

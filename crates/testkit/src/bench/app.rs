@@ -2,7 +2,8 @@
 //! in a process of its own (a refresh token must stay valid across app restarts). The app is
 //! started directly for start-up, memory and sign-in (timed from spawn), and through
 //! tauri-driver for part 2 (scripts timed inside the webview by `performance.now()`). The
-//! benchmark MFEs report to a loopback listener; part 2's page and frame are served here.
+//! benchmark MFEs report to a loopback listener; part 2's page and frame are served here, with
+//! the real auth0-spa-js (`ui/bench-npm`) for the page to run beside Portico's client.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -384,8 +385,11 @@ impl Ctx {
     /// Part 2's MFE is served by the bench itself (not bundled): the shell pins every MFE
     /// webview, iframes included, to the MFE's registered origins, and only a URL-sourced MFE
     /// can list a second origin, the one the web bridge's iframe needs.
-    /// The page also lists the loopback Billing API at `api` for the fetch cases.
-    fn micro_config(&self, page: &str, frame: &str, api: &str) -> Result<PathBuf> {
+    /// The page also lists the loopback Billing API at `api` for the fetch cases. A second MFE
+    /// at `miss` (an inert page, its webview made at start) holds the Analytics audience for
+    /// Portico's cache-miss case: an MFE asking without scopes asks for all it is registered
+    /// for, so the bench page cannot hold a second API's scopes without changing its own calls.
+    fn micro_config(&self, page: &str, frame: &str, api: &str, miss: &str) -> Result<PathBuf> {
         let config = json!({
             "provider": self.provider(),
             "mfes": [
@@ -397,6 +401,9 @@ impl Ctx {
                 // The provider's login audience must belong to some MFE: an idle one has it.
                 { "id": "idle", "title": "Idle", "source": { "bundled": "bench/frame" },
                   "audiences": [CORE], "scopes": ["read:dashboard"] },
+                { "id": "miss", "title": "Miss", "source": { "url": format!("{miss}/") },
+                  "audiences": [MISS_AUDIENCE], "scopes": ["read:reports", "export:reports"],
+                  "preload": true },
             ],
         });
         self.write_config("micro", &config)
@@ -1051,6 +1058,47 @@ window.__TAURI_INTERNALS__.invoke("plugin:portico|mfe_context")
   .then(() => done(true), (e) => done((e && e.kind) || String(e)));
 "#;
 
+/// auth0-spa-js in the bench page: `loginWithRedirect` with an `openUrl` that hands back the
+/// authorization URL (the page never navigates).
+const AUTH0_LOGIN_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+window.porticoBench.auth0Login(arguments[0]).then(done, (e) => done({ error: String((e && (e.message || e.error)) || e) }));
+"#;
+
+/// auth0-spa-js's `handleRedirectCallback` with the URL the provider redirected the browser to.
+const AUTH0_CALLBACK_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+window.porticoBench.auth0Callback(arguments[0]).then(done, (e) => done({ error: String((e && (e.message || e.error)) || e) }));
+"#;
+
+/// (k) in the bench page: one `getTokenSilently({ cacheMode: 'off' })`, timed in the page.
+const AUTH0_REFRESH_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+window.porticoBench.auth0Refresh().then(done, (e) => done({ error: String((e && (e.message || e.error)) || e) }));
+"#;
+
+/// (l) in the miss MFE's webview: one `get_token` over IPC, timed in the page.
+const IPC_MISS_SCRIPT: &str = r#"
+const done = arguments[arguments.length - 1];
+const start = performance.now();
+window.__TAURI_INTERNALS__.invoke("plugin:portico|get_token", { audience: arguments[0] })
+  .then((g) => done({ ms: performance.now() - start, token: g.accessToken }),
+        (e) => done({ error: (e && e.kind) || String(e) }));
+"#;
+
+/// Where the bench page imports auth0-spa-js from; the file is the package's own browser build
+/// (ES module), installed by `cargo xtask bench` from `ui/bench-npm/package-lock.json`.
+const AUTH0_SPA_JS_PATH: &str = "/vendor/auth0-spa-js.js";
+
+/// The audience of Portico's cache-miss case (l): the provider gives its tokens a lifetime
+/// (`MISS_TOKEN_TTL_SECS`) under the shell's minimum (60 s by default), so the shell's cache
+/// never holds one it may serve and every `get_token` for it is a refresh-token grant.
+const MISS_AUDIENCE: &str = ANALYTICS;
+const MISS_TOKEN_TTL_SECS: u64 = 30;
+/// Spacing of the misses: Portico allows an MFE a burst of 20 provider requests, then 30 a
+/// minute (`BrokerOptions::caller_token_rate`).
+const MISS_GAP: Duration = Duration::from_millis(2050);
+
 const BENCH_PAGE_READY: &str = "return (window.porticoBench && document.getElementById('status').textContent === 'ready') ? location.origin : null;";
 
 fn webdriver(what: &str) -> impl FnOnce(fantoccini::error::CmdError) -> BenchError + '_ {
@@ -1089,12 +1137,99 @@ async fn find_view(client: &Client, probe: &str, limit: Duration) -> Result<()> 
     }
 }
 
-/// Part 2: one page, one run, four ways to a token, timed by performance.now() in the page.
+/// The bench page's site: its folder and the client (as [`static_site`]), plus auth0-spa-js's
+/// browser build at [`AUTH0_SPA_JS_PATH`].
+async fn page_site(dir: PathBuf, client_js: PathBuf, auth0_js: PathBuf) -> Result<String> {
+    let router = axum::Router::new()
+        .fallback(serve_page_file)
+        .with_state(Arc::new((Arc::new((dir, client_js)), auth0_js)));
+    serve(router, "the bench page's site").await
+}
+
+type PageSite = (Arc<(PathBuf, PathBuf)>, PathBuf);
+
+async fn serve_page_file(State(site): State<Arc<PageSite>>, uri: Uri) -> axum::response::Response {
+    let (files, auth0_js) = site.as_ref();
+    if uri.path() != AUTH0_SPA_JS_PATH {
+        return serve_file(State(Arc::clone(files)), uri)
+            .await
+            .into_response();
+    }
+    match std::fs::read(auth0_js) {
+        Ok(body) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// auth0-spa-js as installed by `cargo xtask bench` (`ui/bench-npm`): its ES-module browser
+/// build and its version.
+fn auth0_spa_js() -> Result<(PathBuf, String)> {
+    let pkg = crate::e2e::scenario::repo_root()
+        .join("ui")
+        .join("bench-npm")
+        .join("node_modules")
+        .join("@auth0")
+        .join("auth0-spa-js");
+    let manifest: Value = std::fs::read_to_string(pkg.join("package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| {
+            BenchError::Failed(format!(
+                "auth0-spa-js is not installed at {} (`cargo xtask bench` runs `npm ci` in ui/bench-npm)",
+                pkg.display()
+            ))
+        })?;
+    let version = manifest["version"].as_str().unwrap_or("?").to_owned();
+    let module = pkg.join("dist").join("auth0-spa-js.production.esm.js");
+    if !module.is_file() {
+        return Err(BenchError::Failed(format!(
+            "auth0-spa-js {version} has no browser build at {}",
+            module.display()
+        )));
+    }
+    Ok((module, version))
+}
+
+/// Gives one API its own access-token lifetime at the bench provider (`None`: the provider's).
+async fn set_api_token_ttl(ctx: &Ctx, audience: &str, secs: Option<u64>) -> Result<()> {
+    let url = format!("{}__admin/api-access-token-ttl", ctx.issuer);
+    let resp = ctx
+        .http
+        .put(url)
+        .json(&json!({ "audience": audience, "secs": secs }))
+        .send()
+        .await
+        .map_err(|source| BenchError::Http {
+            what: "set an API's token lifetime at the dev-idp".into(),
+            source,
+        })?;
+    if !resp.status().is_success() {
+        return Err(BenchError::Failed(format!(
+            "the dev-idp refused a token lifetime for {audience}: HTTP {}",
+            resp.status()
+        )));
+    }
+    Ok(())
+}
+
+/// Part 2: one page, one run, the ways to a token (Portico's, the seed's bridge, auth0-spa-js's),
+/// timed by performance.now() in the page.
 async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
     let web = crate::e2e::scenario::repo_root().join("ui").join("web");
     let client_js = web.join("_portico").join("client.js");
-    let page = static_site(web.join("bench").join("page"), client_js.clone()).await?;
-    let frame = static_site(web.join("bench").join("frame"), client_js).await?;
+    let (auth0_js, auth0_version) = auth0_spa_js()?;
+    let page = page_site(web.join("bench").join("page"), client_js.clone(), auth0_js).await?;
+    let frame = static_site(web.join("bench").join("frame"), client_js.clone()).await?;
+    // The miss MFE's page: inert (the frame page without a shell to answer), driven over WebDriver.
+    let miss = static_site(web.join("bench").join("frame"), client_js).await?;
     // The demo APIs in this process, validating the bench provider's tokens: the fetch cases
     // call the Billing one both ways.
     let issuer = url::Url::parse(&ctx.issuer)
@@ -1106,11 +1241,13 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
     let api = apis
         .url_for(BILLING)
         .ok_or_else(|| BenchError::Failed("no demo Billing API".into()))?;
-    let config = ctx.micro_config(&page, &frame, api.as_str())?;
+    let config = ctx.micro_config(&page, &frame, api.as_str(), &miss)?;
     let env = ctx.env(&config, keyring_on);
+    // Case (l)'s audience gets tokens shorter-lived than the shell's minimum TTL.
+    set_api_token_ttl(ctx, MISS_AUDIENCE, Some(MISS_TOKEN_TTL_SECS)).await?;
     let (client, mut driver) =
         start_webdriver(&ctx.app, &[], &env, &ctx.logs.join("webview.log")).await?;
-    let measured = measure_in_page(plan, &client, &frame).await;
+    let measured = measure_in_page(plan, ctx, &client, [&page, &frame, &miss]).await;
     // tauri-driver → WebKitWebDriver → app.
     let app_pid = process_tree(driver.pid()).into_iter().find(|p| {
         std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "portico")
@@ -1119,9 +1256,22 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
     tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
         .await
         .ok();
-    let (result, rounds, warmup, batch) = measured?;
+    let reset = set_api_token_ttl(ctx, MISS_AUDIENCE, None).await;
+    let InPage {
+        mut result,
+        refresh,
+        rounds,
+        warmup,
+        batch,
+        grants,
+    } = measured?;
+    reset?;
     if let Some(e) = result.get("error") {
         return Err(BenchError::Failed(format!("the bench page failed: {e}")));
+    }
+    // The two refresh paths, one call per sample.
+    for name in ["k_auth0_refresh", "l_ipc_miss"] {
+        result["cases"][name] = json!({ "batch": refresh[name], "single": refresh[name] });
     }
     let mut cases = serde_json::Map::new();
     for name in [
@@ -1134,6 +1284,9 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
         "g_page_fetch_1k",
         "h_native_fetch_100k",
         "i_page_fetch_100k",
+        "j_auth0_cache",
+        "k_auth0_refresh",
+        "l_ipc_miss",
     ] {
         let c = &result["cases"][name];
         let nums = |v: &Value| -> Vec<f64> {
@@ -1150,18 +1303,41 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
             }),
         );
     }
-    let p50 = |name: &str| {
-        cases[name]["per_call_ms_batch_means"]["p50"]
+    let stat = |name: &str, which: &str| {
+        cases[name]["per_call_ms_batch_means"][which]
             .as_f64()
             .unwrap_or(f64::NAN)
     };
+    let p50 = |name: &str| stat(name, "p50");
     Ok(json!({
         "cases": cases,
         "ratio_b_over_c_p50": p50("b_ipc_get_token") / p50("c_ipc_ping"),
         "ratio_a_over_d_p50": p50("a_client_cache") / p50("d_web_bridge"),
         "ratio_native_over_page_fetch_1k_p50": p50("f_native_fetch_1k") / p50("g_page_fetch_1k"),
         "ratio_native_over_page_fetch_100k_p50": p50("h_native_fetch_100k") / p50("i_page_fetch_100k"),
+        "ratio_j_over_a_p50": p50("j_auth0_cache") / p50("a_client_cache"),
+        "ratio_k_over_l_p50": p50("k_auth0_refresh") / p50("l_ipc_miss"),
+        "ratio_k_over_l_mean": stat("k_auth0_refresh", "mean") / stat("l_ipc_miss", "mean"),
         "fetch_what": "GET of 1 KiB and 100 KiB from the demo Billing API on loopback, body read in full: f/h through the shell (`fetch` from the client: IPC, reqwest with the cached token, the answer as raw bytes), g/i the page's own fetch with the cached token from the client (`getToken` + `Authorization: Bearer`, CORS)",
+        "auth0_spa_js": {
+            "version": auth0_version,
+            "config": "new Auth0Client({ domain: <the dev-idp, http on loopback>, clientId: 'portico-spa', cacheLocation: 'memory', useRefreshTokens: true, authorizationParams: { audience: Billing, scope: 'openid profile email read:invoices write:invoices', redirect_uri: <the page> } }), in the bench page beside Portico's client; signed in by loginWithRedirect({ openUrl }) (the bench's scripted browser signs in as alice at the dev-idp) and handleRedirectCallback(<callback URL>)",
+            "j_what": "getTokenSilently() with its in-memory cache holding the token (the client's audience and scope), interleaved with the other in-page cases",
+            "k_what": "getTokenSilently({ cacheMode: 'off' }): its lock, a refresh-token grant at the dev-idp's /oauth/token from its worker (CORS, rotation), the ID token checked, the tokens cached; one call a round, alternating with (l)",
+            "token_is_a_jwt": result["auth0_token_is_a_jwt"],
+            "k_calls": refresh["k_calls"],
+            "k_distinct_tokens": refresh["k_distinct_tokens"],
+            "k_cache_hands_out_the_refreshed_token": refresh["k_cached_after"],
+        },
+        "ipc_miss": {
+            "audience": MISS_AUDIENCE,
+            "token_lifetime_s": MISS_TOKEN_TTL_SECS,
+            "gap_ms": MISS_GAP.as_millis() as u64,
+            "what": "get_token over IPC from a second MFE webview (registered for Analytics only, its page inert) for an API whose tokens the dev-idp issues for 30 s, under the shell's 60 s minimum TTL: the shell's cache never holds one it may serve, so every call is a miss (single flight, one refresh-token grant with audience=, the rotated refresh token written to the keyring, the token cached and pushed); one call a round, alternating with (k), gap_ms apart because Portico lets an MFE cause 20 provider requests at once, then 30 a minute (the wait is not timed)",
+            "l_calls": refresh["l_calls"],
+            "l_distinct_tokens": refresh["l_distinct_tokens"],
+        },
+        "provider_grants_during_run": grants,
         "timer_resolution_ms": result["resolution_ms"],
         "same_token_in_all_cases": result["same_token"],
         "mfe_ping_result": result["ping_result"],
@@ -1169,22 +1345,162 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
         "rounds": rounds,
         "warmup_rounds": warmup,
         "app_pid": app_pid,
-        "what": "interleaved rounds in one page; each round times a batch of each case back to back; per_call_ms_batch_means = batch time / batch size (robust to the coarse page timer); per_call_ms_single = each call on its own",
+        "what": "interleaved rounds in one page (a-j); each round times a batch of each case back to back; per_call_ms_batch_means = batch time / batch size (robust to the coarse page timer); per_call_ms_single = each call on its own. Then the refresh paths k and l, one call each per round, alternating which goes first, timed in their pages",
     }))
 }
 
-/// The page's own run: its result, rounds, warm-up rounds and batch sizes.
+/// What the page measured, the refresh paths (k, l) and the provider's grants during both.
+struct InPage {
+    result: Value,
+    refresh: Value,
+    rounds: u32,
+    warmup: u32,
+    batch: Value,
+    grants: Value,
+}
+
+/// auth0-spa-js in the page signs in: the page starts `loginWithRedirect`, the scripted browser
+/// signs in at the dev-idp, the page handles the callback.
+async fn auth0_sign_in(ctx: &Ctx, client: &Client, page_origin: &str) -> Result<()> {
+    let args = json!({
+        "domain": ctx.issuer.trim_end_matches('/'),
+        "clientId": portico_dev_idp::SPA_CLIENT_ID,
+        "audience": BILLING,
+        "scope": "openid profile email read:invoices write:invoices",
+    });
+    let started = client
+        .execute_async(AUTH0_LOGIN_SCRIPT, vec![args])
+        .await
+        .map_err(webdriver("starting auth0-spa-js's loginWithRedirect"))?;
+    let authorize = started["authorizeUrl"].as_str().ok_or_else(|| {
+        BenchError::Failed(format!("auth0-spa-js did not start a sign-in: {started}"))
+    })?;
+    let callback = crate::browser::sign_in(authorize, "alice").await?;
+    if !callback.starts_with(&format!("{page_origin}/?")) || !callback.contains("code=") {
+        return Err(BenchError::Failed(format!(
+            "the dev-idp did not send auth0-spa-js's sign-in back to its page with a code: {callback}"
+        )));
+    }
+    let done = client
+        .execute_async(AUTH0_CALLBACK_SCRIPT, vec![json!(callback)])
+        .await
+        .map_err(webdriver("auth0-spa-js's handleRedirectCallback"))?;
+    if done != json!(true) {
+        return Err(BenchError::Failed(format!(
+            "auth0-spa-js could not complete its sign-in: {done}"
+        )));
+    }
+    Ok(())
+}
+
+/// The window handle of the webview whose page makes `probe` return a non-null value.
+async fn view_handle(
+    client: &Client,
+    probe: &str,
+    limit: Duration,
+) -> Result<fantoccini::wd::WindowHandle> {
+    find_view(client, probe, limit).await?;
+    client
+        .window()
+        .await
+        .map_err(webdriver("reading the current window handle"))
+}
+
+/// One timed call of a refresh path: its milliseconds and the token it got.
+async fn timed_call(client: &Client, script: &str, args: Vec<Value>, what: &str) -> Result<Value> {
+    let v = client
+        .execute_async(script, args)
+        .await
+        .map_err(webdriver("timing a refresh path"))?;
+    if v.get("error").is_some() || !v["ms"].is_number() {
+        return Err(BenchError::Failed(format!("{what} failed: {v}")));
+    }
+    Ok(v)
+}
+
+/// (k) and (l), one call each per round, alternating which goes first, each round at least
+/// [`MISS_GAP`] after the last (the shell's per-MFE limit on provider requests).
+async fn refresh_paths(
+    client: &Client,
+    page: &fantoccini::wd::WindowHandle,
+    miss: &fantoccini::wd::WindowHandle,
+    rounds: u32,
+    warmup: u32,
+) -> Result<Value> {
+    let (mut k, mut l) = (Vec::new(), Vec::new());
+    let (mut k_tokens, mut l_tokens) = (Vec::<String>::new(), Vec::<String>::new());
+    let mut k_cached = true;
+    let mut last: Option<Instant> = None;
+    for r in 0..warmup + rounds {
+        if let Some(at) = last {
+            tokio::time::sleep(MISS_GAP.saturating_sub(at.elapsed())).await;
+        }
+        last = Some(Instant::now());
+        for is_k in [r % 2 == 0, r % 2 == 1] {
+            let (handle, script, args, what) = if is_k {
+                (page, AUTH0_REFRESH_SCRIPT, vec![], "auth0-spa-js's refresh")
+            } else {
+                let args = vec![json!(MISS_AUDIENCE)];
+                (miss, IPC_MISS_SCRIPT, args, "get_token on a miss")
+            };
+            client
+                .switch_to_window(handle.clone())
+                .await
+                .map_err(webdriver("switching webviews"))?;
+            let v = timed_call(client, script, args, what).await?;
+            let token = v["token"].as_str().unwrap_or_default().to_owned();
+            if is_k {
+                k_cached &= v["cached"] == json!(true);
+                k_tokens.push(token);
+            } else {
+                l_tokens.push(token);
+            }
+            if r >= warmup {
+                let ms = v["ms"].as_f64().unwrap_or(f64::NAN);
+                if is_k { &mut k } else { &mut l }.push(ms);
+            }
+        }
+    }
+    client
+        .switch_to_window(page.clone())
+        .await
+        .map_err(webdriver("switching back to the bench page"))?;
+    let distinct = |v: &[String]| {
+        v.iter()
+            .filter(|t| !t.is_empty())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    Ok(json!({
+        "k_auth0_refresh": k,
+        "l_ipc_miss": l,
+        "k_calls": k_tokens.len(),
+        "k_distinct_tokens": distinct(&k_tokens),
+        "k_cached_after": k_cached,
+        "l_calls": l_tokens.len(),
+        "l_distinct_tokens": distinct(&l_tokens),
+    }))
+}
+
+/// The page's own run (a-j), then the refresh paths (k, l): results, rounds, warm-up rounds,
+/// batch sizes and the provider's grants meanwhile.
 async fn measure_in_page(
     plan: &Plan,
+    ctx: &Ctx,
     client: &Client,
-    frame_origin: &str,
-) -> Result<(Value, u32, u32, Value)> {
+    [page_origin, frame_origin, miss_origin]: [&str; 3],
+) -> Result<InPage> {
     let long = TimeoutConfiguration::new(Some(Duration::from_secs(600)), None, None);
     client
         .update_timeouts(long)
         .await
         .map_err(webdriver("setting the script timeout"))?;
-    find_view(client, BENCH_PAGE_READY, Duration::from_secs(60)).await?;
+    let miss_probe = format!(
+        "return (location.origin === {} && window.__TAURI_INTERNALS__) ? true : null;",
+        json!(miss_origin)
+    );
+    let miss = view_handle(client, &miss_probe, Duration::from_secs(60)).await?;
+    let page = view_handle(client, BENCH_PAGE_READY, Duration::from_secs(60)).await?;
     // The session is restored from the keyring at start; wait for the native cache to hold a token.
     let start = Instant::now();
     loop {
@@ -1202,17 +1518,34 @@ async fn measure_in_page(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    auth0_sign_in(ctx, client, page_origin).await?;
     let (rounds, warmup) = if plan.quick { (10, 2) } else { (100, 10) };
     // The page's clock ticks in whole milliseconds (WebKit coarsens performance.now()), so each
     // sample is a batch long enough to span tens of ticks.
     let batch = json!({ "a_client_cache": 20000, "b_ipc_get_token": 50, "c_ipc_ping": 50,
         "d_web_bridge": 200, "e_ipc_context": 50, "f_native_fetch_1k": 20,
-        "g_page_fetch_1k": 20, "h_native_fetch_100k": 10, "i_page_fetch_100k": 10 });
-    let args =
-        json!({ "rounds": rounds, "warmup": warmup, "batch": batch, "frameOrigin": frame_origin });
+        "g_page_fetch_1k": 20, "h_native_fetch_100k": 10, "i_page_fetch_100k": 10,
+        "j_auth0_cache": 1000, "k_auth0_refresh": 1, "l_ipc_miss": 1 });
+    let args = json!({ "rounds": rounds, "warmup": warmup, "batch": batch,
+        "frameOrigin": frame_origin });
+    let before = ctx.counters().await;
     let result = client
         .execute_async(RUN_SCRIPT, vec![args])
         .await
         .map_err(webdriver("running the bench page"))?;
-    Ok((result, rounds, warmup, batch))
+    let refresh = refresh_paths(client, &page, &miss, rounds, warmup).await?;
+    let after = ctx.counters().await;
+    let grants = json!({
+        "refresh_token": counter_delta(&before, &after, "token_refresh"),
+        "authorization_code": counter_delta(&before, &after, "token_authorization_code"),
+        "what": "token-endpoint grants at the dev-idp while a-l ran: k and l's calls (warm-up included), and the shell's own proactive refreshes",
+    });
+    Ok(InPage {
+        result,
+        refresh,
+        rounds,
+        warmup,
+        batch,
+        grants,
+    })
 }

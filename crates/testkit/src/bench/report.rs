@@ -136,6 +136,16 @@ pub fn targets(r: &Value) -> Value {
         "×",
         false,
     );
+    // Issue 18.2: Portico's client cache hit at least 100× faster than auth0-spa-js's
+    // `getTokenSilently` cache hit in the same page, i.e. (a)/(j) ≤ 0.01.
+    push(
+        "(a) JS client cache hit over (j) auth0-spa-js getTokenSilently cache hit, p50",
+        "≤ 0.01 (≥ 100× faster)",
+        f(&r["webview"]["ratio_j_over_a_p50"]).map(|x| 1.0 / x),
+        0.01,
+        "×",
+        false,
+    );
     push(
         "native fetch over the page's own fetch with a bearer token, 1 KiB, p50",
         "≤ 1.3",
@@ -294,6 +304,18 @@ pub fn markdown(r: &Value) -> String {
                 "i_page_fetch_100k",
                 "(i) 100 KiB with the page's own `fetch` and a bearer token",
             ),
+            (
+                "j_auth0_cache",
+                "(j) auth0-spa-js cache hit (`getTokenSilently`, `cacheLocation: 'memory'`)",
+            ),
+            (
+                "k_auth0_refresh",
+                "(k) auth0-spa-js refresh (`cacheMode: 'off'`: refresh-token grant from the page)",
+            ),
+            (
+                "l_ipc_miss",
+                "(l) `get_token` over IPC, native cache miss (refresh-token grant by the shell)",
+            ),
         ] {
             md.push_str(&format!(
                 "| {label} | {} ms | {} ms |\n",
@@ -313,6 +335,26 @@ pub fn markdown(r: &Value) -> String {
             fmt(w["ratio_native_over_page_fetch_1k_p50"].as_f64().unwrap_or(f64::NAN)),
             fmt(w["ratio_native_over_page_fetch_100k_p50"].as_f64().unwrap_or(f64::NAN)),
         ));
+        let a0 = &w["auth0_spa_js"];
+        let miss = &w["ipc_miss"];
+        md.push_str(&format!(
+            "auth0-spa-js {} in the same page, against the same dev-idp: (j)/(a) = **{}** (cache hits), (k)/(l) = **{}** (refresh paths; means: {}), p50 of batch means. Distinct tokens: (k) {} of {} calls, (l) {} of {}; refresh-token grants at the provider while the cases ran: {}.\n\n",
+            a0["version"].as_str().unwrap_or("?"),
+            fmt(w["ratio_j_over_a_p50"].as_f64().unwrap_or(f64::NAN)),
+            fmt(w["ratio_k_over_l_p50"].as_f64().unwrap_or(f64::NAN)),
+            fmt(w["ratio_k_over_l_mean"].as_f64().unwrap_or(f64::NAN)),
+            a0["k_distinct_tokens"],
+            a0["k_calls"],
+            miss["l_distinct_tokens"],
+            miss["l_calls"],
+            w["provider_grants_during_run"]["refresh_token"],
+        ));
+        for what in [&a0["config"], &miss["what"]] {
+            if let Some(t) = what.as_str() {
+                md.push_str(&format!("- {t}.\n"));
+            }
+        }
+        md.push('\n');
     }
     if let Some(rows) = r["provider_load"].as_array() {
         md.push_str("## 3. Provider load: 300 concurrent callers, 3 audiences, cache empty\n\n| dialect, rotation | token requests per round (min–max) | wall time to all tokens, ms | reuse detections | failed calls |\n|---|---|---|---|---|\n");

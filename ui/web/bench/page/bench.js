@@ -1,6 +1,8 @@
-// Part 2 of `cargo xtask bench`: four ways an MFE gets a token, and an API call through the
-// shell's native fetch against the page's own fetch with a bearer token, timed in one page, one
-// run. Everything is driven from WebDriver through `window.porticoBench`; nothing runs on its own.
+// Part 2 of `cargo xtask bench`: four ways an MFE gets a token, an API call through the shell's
+// native fetch against the page's own fetch with a bearer token, and the real auth0-spa-js
+// (served by the bench at /vendor/auth0-spa-js.js) beside Portico's client, timed in one page,
+// one run. Everything is driven from WebDriver through `window.porticoBench`; nothing runs on
+// its own.
 import { context, fetch as shellFetch, getToken } from "/_portico/client.js";
 
 const status = document.getElementById("status");
@@ -66,6 +68,52 @@ function frameBatch(frame, frameOrigin, audience, n) {
   });
 }
 
+// ---------- (j), (k): auth0-spa-js in this page, against the same provider ----------
+// A single-page application as Auth0 documents it: its own client (`portico-spa`), its page as
+// redirect URI, refresh tokens, the in-memory cache. It never navigates (the shell pins this
+// webview to its origins): `openUrl` hands the authorization URL to the bench, whose scripted
+// browser signs in and gives the callback URL back to `auth0Callback`.
+const spa = { client: null, authorizeUrl: null };
+
+async function auth0Login({ domain, clientId, audience, scope }) {
+  const { Auth0Client } = await import("/vendor/auth0-spa-js.js");
+  spa.client = new Auth0Client({
+    domain,
+    clientId,
+    cacheLocation: "memory",
+    useRefreshTokens: true,
+    authorizationParams: { audience, scope, redirect_uri: `${location.origin}/` },
+  });
+  await spa.client.loginWithRedirect({
+    openUrl: (url) => {
+      spa.authorizeUrl = url;
+    },
+  });
+  if (!spa.authorizeUrl) throw new Error("auth0-spa-js opened no authorization URL");
+  return { authorizeUrl: spa.authorizeUrl, secureContext: window.isSecureContext };
+}
+
+// (k): one call past auth0-spa-js's cache (`cacheMode: 'off'`): its lock, a refresh-token grant
+// at the provider's token endpoint from its worker, the ID token checked, the tokens cached.
+// The bench calls it once a round, alternating with the shell's miss (l) in another webview.
+async function auth0Refresh() {
+  const start = performance.now();
+  const token = await spa.client.getTokenSilently({ cacheMode: "off" });
+  const ms = performance.now() - start;
+  // Its cache now hands out what this refresh brought.
+  const cached = await spa.client.getTokenSilently();
+  return { ms, token, cached: cached === token };
+}
+
+async function auth0Callback(url) {
+  await spa.client.handleRedirectCallback(url);
+  const token = await spa.client.getTokenSilently();
+  if (typeof token !== "string" || token.split(".").length !== 3) {
+    throw new Error("auth0-spa-js holds no access token after the callback");
+  }
+  return true;
+}
+
 // ---------- timing ----------
 
 function timerResolution() {
@@ -102,6 +150,7 @@ async function run({ rounds, batch, frameOrigin, warmup }) {
   const ctx = await context();
   const audience = ctx.audiences[0];
   const t = ipc();
+  if (!spa.client) throw new Error("auth0-spa-js is not signed in (auth0Login, auth0Callback)");
   // Fill both caches: the native one (broker) and the page's (client).
   await t.invoke("plugin:portico|get_token", { audience });
   await getToken(audience);
@@ -129,6 +178,8 @@ async function run({ rounds, batch, frameOrigin, warmup }) {
 
   const cases = {
     a_client_cache: () => getToken(audience),
+    // auth0-spa-js's cache hit: the token for its client's audience and scope, from memory.
+    j_auth0_cache: () => spa.client.getTokenSilently(),
     f_native_fetch_1k: nativeFetch(1024),
     g_page_fetch_1k: pageFetch(1024),
     h_native_fetch_100k: nativeFetch(100 * 1024),
@@ -161,16 +212,19 @@ async function run({ rounds, batch, frameOrigin, warmup }) {
   const viaClient = (await getToken(audience)).accessToken;
   const viaIpc = (await t.invoke("plugin:portico|get_token", { audience })).accessToken;
   const viaBridge = (await bridge.getTokenForAudience(audience));
+  const viaAuth0 = await spa.client.getTokenSilently();
   status.textContent = "done";
   return {
     audience,
     resolution_ms: timerResolution(),
     same_token: viaClient === viaIpc && viaIpc === viaBridge,
+    // (j) handed out a token for the same API from auth0-spa-js's own sign-in.
+    auth0_token_is_a_jwt: typeof viaAuth0 === "string" && viaAuth0.split(".").length === 3,
     ping_result: await t.invoke("plugin:portico|mfe_ping"),
     cases: out,
     user_agent: navigator.userAgent,
   };
 }
 
-window.porticoBench = { run };
+window.porticoBench = { run, auth0Login, auth0Callback, auth0Refresh };
 status.textContent = "ready";
