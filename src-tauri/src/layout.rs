@@ -7,7 +7,7 @@
 use tauri::webview::{NewWindowResponse, WebviewBuilder};
 use tauri::{AppHandle, LogicalPosition, LogicalSize, Manager, Runtime, WebviewUrl};
 
-use tauri_plugin_portico::Portico;
+use tauri_plugin_portico::{Portico, PorticoExt};
 
 pub const WINDOW_LABEL: &str = "main";
 pub const CHROME_LABEL: &str = "chrome";
@@ -35,6 +35,9 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, portico: &Portico) -> tauri::Resul
     set_chrome_height(&chrome, CHROME_HEIGHT)?;
 
     let active = portico.active_mfe();
+    if let Some(id) = &active {
+        Unloads::shown(app, id);
+    }
     for mfe in portico.mfes() {
         let shown = active.as_deref() == Some(mfe.id.as_str());
         if !shown && !mfe.preload {
@@ -92,7 +95,77 @@ pub fn select<R: Runtime>(app: &AppHandle<R>, portico: &Portico, id: &str) -> ta
             }
         }
     }
+    // Only the MFE that was shown until now starts to count its time hidden.
+    if let Some(previous) = Unloads::shown(app, id) {
+        let after = portico.mfes().iter().find(|m| m.id == previous);
+        if let Some(after) = after.and_then(|m| m.unload_after) {
+            Unloads::schedule(app, &previous, after);
+        }
+    }
     Ok(())
+}
+
+/// `mfes[].unloadAfterSecs`: a webview hidden that long is closed, which ends its web process;
+/// showing its tab makes it again. Each show or hide of an MFE gets a number, so a pending unload
+/// goes stale when the MFE is shown again in between.
+#[derive(Default)]
+struct Unloads(std::sync::Mutex<UnloadState>);
+
+#[derive(Default)]
+struct UnloadState {
+    shown: Option<String>,
+    turns: std::collections::HashMap<String, u64>,
+}
+
+impl Unloads {
+    fn with<R: Runtime, T>(app: &AppHandle<R>, f: impl FnOnce(&mut UnloadState) -> T) -> T {
+        if app.try_state::<Unloads>().is_none() {
+            app.manage(Unloads::default());
+        }
+        let state = app.state::<Unloads>();
+        let mut s = state.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut s)
+    }
+
+    /// MFE `id` is now the one shown; returns the one shown until now, if another.
+    fn shown<R: Runtime>(app: &AppHandle<R>, id: &str) -> Option<String> {
+        Self::with(app, |s| {
+            *s.turns.entry(id.to_owned()).or_default() += 1;
+            s.shown.replace(id.to_owned()).filter(|p| p != id)
+        })
+    }
+
+    fn schedule<R: Runtime>(app: &AppHandle<R>, id: &str, after: std::time::Duration) {
+        let hide = Self::with(app, |s| {
+            let n = s.turns.entry(id.to_owned()).or_default();
+            *n += 1;
+            *n
+        });
+        let (app, id) = (app.clone(), id.to_owned());
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(after).await;
+            if Self::with(&app, |s| s.turns.get(&id).copied()) != Some(hide) {
+                return;
+            }
+            let Some(label) = app
+                .portico()
+                .mfes()
+                .iter()
+                .find(|m| m.id == id)
+                .map(|m| m.webview_label())
+            else {
+                return;
+            };
+            if let Some(w) = app.get_webview(&label) {
+                match w.close() {
+                    Ok(()) => tracing::info!(mfe = %id, "freed a webview hidden for {after:?}"),
+                    Err(error) => {
+                        tracing::warn!(mfe = %id, %error, "could not free a hidden webview")
+                    }
+                }
+            }
+        });
+    }
 }
 
 pub fn set_chrome_expanded<R: Runtime>(app: &AppHandle<R>, expanded: bool) -> tauri::Result<()> {

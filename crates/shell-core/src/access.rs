@@ -114,6 +114,7 @@ mod tests {
             apis: vec![],
             token_exposure: Default::default(),
             preload: false,
+            unload_after: None,
         };
         AccessPolicy {
             mfes: vec![

@@ -98,6 +98,9 @@ pub struct MfeEntry {
     /// Whether a host creates its webview at start even when it is not shown (by default a
     /// webview is made when its MFE is first shown; the first MFE always is at start).
     pub preload: bool,
+    /// How long its webview may stay hidden, after it was shown, before a host frees it (made
+    /// again when shown); `None`: kept while the app runs.
+    pub unload_after: Option<std::time::Duration>,
 }
 
 /// One API of an MFE: requests under `base` get a token for `audience` (one of the MFE's).
@@ -335,6 +338,8 @@ struct RawMfe {
     token_exposure: Option<String>,
     #[serde(default)]
     preload: bool,
+    #[serde(default)]
+    unload_after_secs: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -710,6 +715,18 @@ fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
                 format!("`{origin}` is already the origin of `{other}`; each micro frontend needs an origin of its own"),
             ));
         }
+        let unload_after = match &m.unload_after_secs {
+            None => None,
+            Some(v) => match v.as_u64().filter(|n| (1..=86_400).contains(n)) {
+                Some(n) => Some(std::time::Duration::from_secs(n)),
+                None => {
+                    return Err(ConfigError::new(
+                        at("unloadAfterSecs"),
+                        format!("`{v}` is not a whole number of seconds from 1 to 86400"),
+                    ))
+                }
+            },
+        };
         out.push(MfeEntry {
             id: m.id.clone(),
             title: m.title.clone(),
@@ -721,6 +738,7 @@ fn validate_mfes(raw: &[RawMfe]) -> Result<Vec<MfeEntry>, ConfigError> {
             apis,
             token_exposure,
             preload: m.preload,
+            unload_after,
         });
     }
     Ok(out)
@@ -1200,5 +1218,31 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["https://x/1", "https://x/2", "https://x/3"]
         );
+    }
+
+    #[test]
+    fn unload_after_secs_is_a_positive_number_of_seconds() {
+        let mfe = |extra: serde_json::Value| {
+            let mut m = json!({"id": "a", "title": "A", "source": {"bundled": "a"},
+                "audiences": ["https://x/1"]});
+            if let (Some(m), Some(e)) = (m.as_object_mut(), extra.as_object()) {
+                m.extend(e.clone());
+            }
+            ShellConfig::load(&json!({ "mfes": [m] }), &no_env, &schemes())
+        };
+        assert_eq!(mfe(json!({})).unwrap().mfes[0].unload_after, None);
+        assert_eq!(
+            mfe(json!({"unloadAfterSecs": 300})).unwrap().mfes[0].unload_after,
+            Some(std::time::Duration::from_secs(300))
+        );
+        for bad in [json!(0), json!(-5), json!(1.5), json!("300"), json!(86_401)] {
+            let e = mfe(json!({ "unloadAfterSecs": bad })).unwrap_err();
+            assert_eq!(e.field, "mfes[0].unloadAfterSecs", "{bad}");
+            assert!(
+                e.problem.contains("seconds from 1 to 86400"),
+                "{}",
+                e.problem
+            );
+        }
     }
 }

@@ -263,6 +263,16 @@ impl App {
             .len())
     }
 
+    /// Forgets MFE `id`'s webview (e.g. after the host freed it): the next look at it shows its
+    /// tab and identifies the webview made for it.
+    pub async fn forget(&self, id: &str) {
+        let mut current = self.inner.current.lock().await;
+        if current.as_deref() == Some(id) {
+            *current = None;
+        }
+        self.views().remove(id);
+    }
+
     /// Registry ids of the MFEs.
     pub fn mfe_ids(&self) -> &[String] {
         &self.inner.mfes

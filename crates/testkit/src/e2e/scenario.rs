@@ -111,6 +111,8 @@ pub struct ScenarioBuilder {
     user: String,
     idp: IdpConfig,
     app_env: Vec<(String, String)>,
+    /// Registry fields set on one MFE's entry: (id, field, value).
+    mfe_fields: Vec<(String, String, Value)>,
     host: Host,
 }
 
@@ -198,6 +200,13 @@ impl ScenarioBuilder {
         self
     }
 
+    /// Set a field of one MFE's registry entry, e.g. `("dashboard", "unloadAfterSecs", 2)`.
+    pub fn mfe_field(mut self, mfe: &str, field: &str, value: impl Into<Value>) -> Self {
+        self.mfe_fields
+            .push((mfe.to_owned(), field.to_owned(), value.into()));
+        self
+    }
+
     /// Take the E2E lock (one app at a time on the machine), start the desktop session, the
     /// provider and the demo APIs, and write the app's configuration.
     pub async fn start(mut self) -> Result<Scenario> {
@@ -274,7 +283,7 @@ impl ScenarioBuilder {
             mfes,
             fetch_only,
             at_start,
-        } = write_app_config(&dir.0, &apis, &self.host.config())?;
+        } = write_app_config(&dir.0, &apis, &self.host.config(), &self.mfe_fields)?;
         let keyring_service = format!("portico-e2e-{}-{}", self.name, std::process::id());
         let issuer = token_issuer.to_string();
         let browser_log = artifacts.join("browser.log");
@@ -398,6 +407,7 @@ impl Scenario {
             user: "alice".into(),
             idp: IdpConfig::portico_demo(),
             app_env: Vec::new(),
+            mfe_fields: Vec::new(),
             host: Host::Reference,
         }
     }
@@ -844,7 +854,12 @@ struct AppConfig {
 
 /// The app's `plugins.portico` section from the repository's tauri.conf.json, with each MFE's
 /// `settings.apiUrl` and `apis` pointing at this scenario's demo API for its audience.
-fn write_app_config(dir: &Path, apis: &DemoApis, conf_path: &Path) -> Result<AppConfig> {
+fn write_app_config(
+    dir: &Path,
+    apis: &DemoApis,
+    conf_path: &Path,
+    fields: &[(String, String, Value)],
+) -> Result<AppConfig> {
     let text = std::fs::read_to_string(conf_path)
         .map_err(E2eError::io(format!("read {}", conf_path.display())))?;
     let conf: Value = serde_json::from_str(&text)
@@ -858,6 +873,9 @@ fn write_app_config(dir: &Path, apis: &DemoApis, conf_path: &Path) -> Result<App
     let mut at_start = Vec::new();
     for mfe in mfes.iter_mut() {
         let id = mfe["id"].as_str().unwrap_or_default().to_owned();
+        for (_, field, value) in fields.iter().filter(|(m, _, _)| *m == id) {
+            mfe[field.as_str()] = value.clone();
+        }
         let audience = mfe["audiences"][0].as_str().unwrap_or_default().to_owned();
         let url = apis
             .url_for(&audience)
