@@ -382,6 +382,24 @@ impl Ctx {
         self.write_config("seed", &config)
     }
 
+    /// A copy of the configuration at `config`, as `name`, with `field` set on every MFE.
+    fn with_mfe_field(
+        &self,
+        config: &Path,
+        name: &str,
+        field: &str,
+        value: Value,
+    ) -> Result<PathBuf> {
+        let text =
+            std::fs::read_to_string(config).map_err(io(format!("read {}", config.display())))?;
+        let mut v: Value =
+            serde_json::from_str(&text).map_err(json_err("a bench configuration"))?;
+        for mfe in v["mfes"].as_array_mut().into_iter().flatten() {
+            mfe[field] = value.clone();
+        }
+        self.write_config(name, &v)
+    }
+
     /// Part 2's MFE is served by the bench itself (not bundled): the shell pins every MFE
     /// webview, iframes included, to the MFE's registered origins, and only a URL-sourced MFE
     /// can list a second origin, the one the web bridge's iframe needs.
@@ -932,8 +950,17 @@ async fn measure_startup(ctx: &Ctx, run: &mut AppRun, expect: &[&str]) -> Result
 async fn shown_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
     let rounds = if plan.quick { 1 } else { 3 };
     let lazy = ctx.startup_config("shown-on-demand", true, false, false)?;
+    // Every MFE may be freed once hidden UNLOAD_AFTER_SECS: long enough that none is freed
+    // before the "all shown" figure is taken.
+    let lazy = ctx.with_mfe_field(
+        &lazy,
+        "shown-on-demand-unload",
+        "unloadAfterSecs",
+        json!(UNLOAD_AFTER_SECS),
+    )?;
     let seed = ctx.seed_config(&seed_sites().await?)?;
     let (mut first_shown, mut all_shown, mut seed_pss) = (Vec::new(), Vec::new(), Vec::new());
+    let mut after_unload = Vec::new();
     // Round 0 warms up and is not counted.
     for round in 0..=rounds {
         ctx.listener.clear();
@@ -984,19 +1011,28 @@ async fn shown_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
                     .await?;
                 expect_tokens(&r, "a tab shown")?;
             }
-            Ok::<_, BenchError>((one, steady_pss(app, Instant::now()).await))
+            let last_shown = Instant::now();
+            let all = steady_pss(app, last_shown).await;
+            // The two MFEs hidden since are freed UNLOAD_AFTER_SECS after they were hidden.
+            let freed_by = Duration::from_secs(UNLOAD_AFTER_SECS + 1);
+            if let Some(wait) = freed_by.checked_sub(last_shown.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+            let freed = steady_pss(app, Instant::now()).await;
+            Ok::<_, BenchError>((one, all, freed))
         }
         .await;
         let _ = tokio::time::timeout(Duration::from_secs(30), client.close()).await;
         tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
             .await
             .ok();
-        let (one, all) =
+        let (one, all, freed) =
             measured.map_err(|e| BenchError::Failed(format!("on-demand round {round}: {e}")))?;
         if round > 0 {
             seed_pss.push(pss);
             first_shown.push(one);
             all_shown.push(all);
+            after_unload.push(freed);
         }
     }
     let p50 = |v: &[f64]| Stats::of(v).map_or(f64::NAN, |s| s.p50);
@@ -1006,10 +1042,16 @@ async fn shown_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
         "seed_design_pss_kb": stats_json(&seed_pss, "kB"),
         "ratio_all_shown_over_seed_p50": p50(&all_shown) / p50(&seed_pss),
         "ratio_first_shown_over_seed_p50": p50(&first_shown) / p50(&seed_pss),
+        "on_demand_after_unload_pss_kb": stats_json(&after_unload, "kB"),
+        "ratio_after_unload_over_seed_p50": p50(&after_unload) / p50(&seed_pss),
+        "unload_after_secs": UNLOAD_AFTER_SECS,
         "rounds": rounds,
-        "what": "both started through tauri-driver (WebKitWebDriver starts the app; its own processes are not counted): PSS summed over the app's process tree, median of samples every 100 ms 3-5 s after the MFEs shown hold their tokens; Portico with webviews on demand, first with its first MFE shown, then after clicking the chrome's two other tabs; the seed design with its three frames",
+        "what": "both started through tauri-driver (WebKitWebDriver starts the app; its own processes are not counted): PSS summed over the app's process tree, median of samples every 100 ms 3-5 s after the MFEs shown hold their tokens; Portico with webviews on demand and every MFE registered with `unloadAfterSecs: 12`, first with its first MFE shown, then 3-5 s after clicking the chrome's two other tabs (nothing freed yet), then once the two MFEs hidden since were freed; the seed design with its three frames",
     }))
 }
+
+/// `unloadAfterSecs` of the MFEs in part 5b.
+const UNLOAD_AFTER_SECS: u64 = 12;
 
 /// The app under tauri-driver (tauri-driver → WebKitWebDriver → the app).
 fn app_pid(driver: &ProcessGroup) -> Result<i32> {

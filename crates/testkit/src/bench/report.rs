@@ -430,7 +430,7 @@ pub fn markdown(r: &Value) -> String {
 ",
         );
         md.push_str(&format!(
-            "| the seed's design: the chrome plus one webview, three cross-origin iframes | {} | 1 |\n| Portico, webviews on demand, first MFE shown | {} | {} |\n| Portico, all three webviews made at start | {} | {} |\n| *started through tauri-driver, to click the tabs:* the seed's design | {} | 1 |\n| Portico on demand, first MFE shown | {} | {} |\n| Portico on demand, after all three tabs were shown | {} | {} |\n\n",
+            "| the seed's design: the chrome plus one webview, three cross-origin iframes | {} | 1 |\n| Portico, webviews on demand, first MFE shown | {} | {} |\n| Portico, all three webviews made at start | {} | {} |\n| *started through tauri-driver, to click the tabs:* the seed's design | {} | 1 |\n| Portico on demand, first MFE shown | {} | {} |\n| Portico on demand, after all three tabs were shown | {} | {} |\n| the same, once the two hidden MFEs were freed (`unloadAfterSecs`) | {} | {} |\n\n",
             mib(&mem["seed_design"]["steady_pss_kb"]),
             mib(&mem["on_demand"]["steady_pss_kb"]),
             ratio(&mem["ratio_pss_on_demand_over_seed_p50"]),
@@ -441,6 +441,8 @@ pub fn markdown(r: &Value) -> String {
             ratio(&shown["ratio_first_shown_over_seed_p50"]),
             mib(&shown["on_demand_all_shown_pss_kb"]),
             ratio(&shown["ratio_all_shown_over_seed_p50"]),
+            mib(&shown["on_demand_after_unload_pss_kb"]),
+            ratio(&shown["ratio_after_unload_over_seed_p50"]),
         ));
         for what in [&mem["seed_design"]["what"], &shown["what"]] {
             if let Some(w) = what.as_str() {
