@@ -246,6 +246,21 @@ fn pss_of(pid: i32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Anonymous memory of one process, kB (`Pss_Anon` of `smaps_rollup`): heaps and the like,
+/// which other processes mapping the same files do not change; what a leak grows.
+fn anon_pss_of(pid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss_Anon:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// `Pss_Anon` summed over the app's process tree, kB.
+fn anon_pss_of_tree(root: i32) -> u64 {
+    process_tree(root).into_iter().filter_map(anon_pss_of).sum()
+}
+
 /// PSS summed over the app's process tree, kB.
 fn pss_of_tree(root: i32) -> u64 {
     process_tree(root).into_iter().filter_map(pss_of).sum()
