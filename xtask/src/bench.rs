@@ -36,20 +36,7 @@ pub fn run(rest: &[String]) -> Result<()> {
         }
     }
     if wants(&["webview", "startup", "memory"]) {
-        setup::ensure(setup::Purpose::Test)?;
-        exec(
-            cargo()
-                .args(["build", "--release", "-p", "portico"])
-                .args(["--features", "tauri/custom-protocol"]),
-            "build the release app (WebKitGTK, bundled pages embedded)",
-        )?;
-        exec(
-            cargo().args(["build", "--release", "-p", "portico-dev-idp"]),
-            "build the development provider",
-        )?;
-        let release = target_dir().join("release");
-        cmd.arg("--app").arg(release.join("portico"));
-        cmd.arg("--dev-idp").arg(release.join("portico-dev-idp"));
+        release_app_and_provider(&mut cmd)?;
         cmd.env("TAURI_DRIVER", setup::cargo_bin("tauri-driver"));
     }
     if wants(&["webview"]) {
@@ -161,7 +148,22 @@ pub fn soak(rest: &[String]) -> Result<()> {
     let minutes = minutes
         .filter(|m| m.parse::<u64>().is_ok_and(|n| n > 0))
         .context("usage: cargo xtask soak --minutes N [--publish] (N: whole minutes, > 0)")?;
-    let harness = build_harness()?;
+    let mut cmd = Command::new(build_harness()?);
+    cmd.arg("--root")
+        .arg(root())
+        .arg("--soak-minutes")
+        .arg(&minutes);
+    release_app_and_provider(&mut cmd)?;
+    if publish {
+        cmd.arg("--publish");
+    }
+    exec(&mut cmd, "soak (portico-bench --soak-minutes)")
+}
+
+/// Builds what the app parts measure, the release app (bundled pages embedded) and the release
+/// dev-idp, after the system packages the headless session needs, and hands their paths to the
+/// harness (`--app`, `--dev-idp`).
+fn release_app_and_provider(harness: &mut Command) -> Result<()> {
     setup::ensure(setup::Purpose::Test)?;
     exec(
         cargo()
@@ -174,17 +176,9 @@ pub fn soak(rest: &[String]) -> Result<()> {
         "build the development provider",
     )?;
     let release = target_dir().join("release");
-    let mut cmd = Command::new(harness);
-    cmd.arg("--root")
-        .arg(root())
-        .arg("--soak-minutes")
-        .arg(&minutes)
-        .arg("--app")
-        .arg(release.join("portico"))
+    harness.arg("--app").arg(release.join("portico"));
+    harness
         .arg("--dev-idp")
         .arg(release.join("portico-dev-idp"));
-    if publish {
-        cmd.arg("--publish");
-    }
-    exec(&mut cmd, "soak (portico-bench --soak-minutes)")
+    Ok(())
 }

@@ -981,7 +981,7 @@ async fn shown_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
         ctx.listener.clear();
         let env = ctx.env(&seed, keyring_on);
         let log = ctx.logs.join(format!("shown-seed-{round}.log"));
-        let (client, mut driver) = start_webdriver(&ctx.app, &[], &env, &log).await?;
+        let (client, driver) = start_webdriver(&ctx.app, &[], &env, &log).await?;
         let measured = async {
             let app = app_pid(&driver)?;
             let ready = ctx
@@ -992,16 +992,13 @@ async fn shown_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
             Ok::<_, BenchError>(steady_pss(app, Instant::now()).await)
         }
         .await;
-        let _ = tokio::time::timeout(Duration::from_secs(30), client.close()).await;
-        tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
-            .await
-            .ok();
+        close_app(client, driver).await;
         let pss = measured.map_err(|e| BenchError::Failed(format!("seed round {round}: {e}")))?;
 
         ctx.listener.clear();
         let env = ctx.env(&lazy, keyring_on);
         let log = ctx.logs.join(format!("shown-on-demand-{round}.log"));
-        let (client, mut driver) = start_webdriver(&ctx.app, &[], &env, &log).await?;
+        let (client, driver) = start_webdriver(&ctx.app, &[], &env, &log).await?;
         let measured = async {
             let app = app_pid(&driver)?;
             let ready = ctx
@@ -1037,10 +1034,7 @@ async fn shown_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
             Ok::<_, BenchError>((one, all, freed))
         }
         .await;
-        let _ = tokio::time::timeout(Duration::from_secs(30), client.close()).await;
-        tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
-            .await
-            .ok();
+        close_app(client, driver).await;
         let (one, all, freed) =
             measured.map_err(|e| BenchError::Failed(format!("on-demand round {round}: {e}")))?;
         if round > 0 {
@@ -1063,6 +1057,14 @@ async fn shown_runs(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value> {
         "rounds": rounds,
         "what": "both started through tauri-driver (WebKitWebDriver starts the app; its own processes are not counted): PSS summed over the app's process tree, median of samples every 100 ms 3-5 s after the MFEs shown hold their tokens; Portico with webviews on demand and every MFE registered with `unloadAfterSecs: 12`, first with its first MFE shown, then 3-5 s after clicking the chrome's two other tabs (nothing freed yet), then once the two MFEs hidden since were freed; the seed design with its three frames",
     }))
+}
+
+/// Ends the WebDriver session (which closes the app) and stops tauri-driver.
+async fn close_app(client: Client, mut driver: ProcessGroup) {
+    let _ = tokio::time::timeout(Duration::from_secs(30), client.close()).await;
+    tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
+        .await
+        .ok();
 }
 
 /// `unloadAfterSecs` of the MFEs in part 5b.
@@ -1302,17 +1304,11 @@ async fn webview_micro(plan: &Plan, ctx: &Ctx, keyring_on: &str) -> Result<Value
     let env = ctx.env(&config, keyring_on);
     // Case (l)'s audience gets tokens shorter-lived than the shell's minimum TTL.
     set_api_token_ttl(ctx, MISS_AUDIENCE, Some(MISS_TOKEN_TTL_SECS)).await?;
-    let (client, mut driver) =
+    let (client, driver) =
         start_webdriver(&ctx.app, &[], &env, &ctx.logs.join("webview.log")).await?;
     let measured = measure_in_page(plan, ctx, &client, [&page, &frame, &miss]).await;
-    // tauri-driver → WebKitWebDriver → app.
-    let app_pid = process_tree(driver.pid()).into_iter().find(|p| {
-        std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "portico")
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(30), client.close()).await;
-    tokio::task::spawn_blocking(move || driver.stop(Duration::from_secs(5)))
-        .await
-        .ok();
+    let app_pid = app_pid(&driver).ok();
+    close_app(client, driver).await;
     let reset = set_api_token_ttl(ctx, MISS_AUDIENCE, None).await;
     let InPage {
         mut result,
