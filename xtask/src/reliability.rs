@@ -86,7 +86,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     drop(session);
 
-    let all: Vec<String> = fuzz::TARGETS.iter().map(|(n, _)| n.to_string()).collect();
+    let all: Vec<String> = fuzz::TARGETS.iter().map(|t| t.name.to_string()).collect();
     let fuzz_runs = fuzz::run_targets(fuzz_seconds, &all)?;
 
     let found = figures::read(&figures_path);

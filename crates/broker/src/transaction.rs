@@ -9,6 +9,10 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 use url::Url;
 
+/// The longest callback URL read at all: real ones are a few hundred bytes, and a longer one is
+/// refused before it is parsed.
+pub(crate) const MAX_CALLBACK_LEN: usize = 8192;
+
 /// One pending authorization request. Single-use; expires at `expires_at`.
 #[derive(Debug, Clone)]
 pub(crate) struct LoginTransaction {
@@ -180,7 +184,7 @@ impl LoginTransaction {
         iss_required: bool,
     ) -> Result<CallbackOutcome, AuthError> {
         let invalid = |reason| AuthError::InvalidCallback { reason };
-        if callback.len() > 8192 {
+        if callback.len() > MAX_CALLBACK_LEN {
             return Err(invalid(CallbackDefect::Malformed));
         }
         let url = Url::parse(callback).map_err(|_| invalid(CallbackDefect::Malformed))?;

@@ -149,8 +149,12 @@ impl PendingSignIns {
     }
 }
 
-/// The `state` of a callback URL, for recognising a cancelled login. No validation here.
+/// The `state` of a callback URL, for recognising a cancelled login. No validation here beyond
+/// the length every callback is held to.
 pub(crate) fn state_param(callback: &str) -> Option<String> {
+    if callback.len() > crate::transaction::MAX_CALLBACK_LEN {
+        return None;
+    }
     Url::parse(callback)
         .ok()?
         .query_pairs()
@@ -328,5 +332,7 @@ mod tests {
         assert_eq!(state_param("x:/cb?a=1&state=s%20t").as_deref(), Some("s t"));
         assert_eq!(state_param("x:/cb?a=1"), None);
         assert_eq!(state_param("not a url"), None);
+        let long = format!("x:/cb?state=s&pad={}", "a".repeat(9000));
+        assert_eq!(state_param(&long), None);
     }
 }
