@@ -146,12 +146,9 @@ async fn loopback_redirect_completes_a_sign_in() {
             each_mfe_signed_out(&app).await?;
             app.chrome().click("sign-in").await?;
 
-            let authorize = url::Url::parse(&s.authorize_url(1).await?).expect("authorize URL");
-            let redirect = authorize
-                .query_pairs()
-                .find(|(k, _)| k == "redirect_uri")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
+            let authorize_url = s.authorize_url(1).await?;
+            let redirect = redirect_of(&authorize_url);
+            let authorize = url::Url::parse(&authorize_url).expect("authorize URL");
             assert!(
                 redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"),
                 "loopback redirect URI, got {redirect}"
@@ -182,10 +179,123 @@ async fn loopback_redirect_completes_a_sign_in() {
         .await;
 }
 
+/// Whether anything accepts connections on the port of `redirect`.
+fn listening(redirect: &str) -> bool {
+    let port = url::Url::parse(redirect).ok().and_then(|u| u.port());
+    port.is_some_and(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok())
+}
+
+/// The `redirect_uri` an authorize URL names.
+fn redirect_of(authorize: &str) -> String {
+    url::Url::parse(authorize)
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "redirect_uri")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default()
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> Result<u16> {
+    let answer = http.get(url).send().await.map_err(|e| E2eError::Page {
+        what: format!("GET {}", url.split('?').next().unwrap_or(url)),
+        detail: e.to_string(),
+    })?;
+    Ok(answer.status().as_u16())
+}
+
+/// Wait until nothing listens on `redirect`'s port any more.
+async fn closed(redirect: &str, what: &str) -> Result<()> {
+    wait::until(
+        format!("{what}: its listener closed"),
+        wait::UI,
+        async || {
+            Ok(if listening(redirect) {
+                Check::NotYet(format!("{redirect} still accepts connections"))
+            } else {
+                Check::Ready(())
+            })
+        },
+    )
+    .await
+}
+
+/// Scenario 8b (issue 15.5). Another local program floods the loopback listener with forged
+/// callbacks: after a short burst they are answered 429 without reaching the broker, and the
+/// chrome shows one warning with a count. The listener lives exactly as long as its sign-in: a
+/// cancel closes its port, and so does the completed sign-in that follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_listener_lives_as_long_as_its_sign_in_and_throttles_forgeries() {
+    Scenario::builder("loopback_lifetime")
+        .loopback_redirect()
+        .app_env("PORTICO_PAR", "off")
+        .browser(BrowserMode::Hold)
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            app.chrome().click("sign-in").await?;
+            app.chrome().wait_for("login-pending", wait::UI).await?;
+            let first = redirect_of(&s.authorize_url(1).await?);
+            assert!(listening(&first), "listening on {first}");
+
+            let http = reqwest::Client::new();
+            let started = std::time::Instant::now();
+            let mut statuses = Vec::new();
+            for i in 0..40 {
+                let forged = format!("{first}?code=forged&state=forged-state-{i:02}");
+                statuses.push(get(&http, &forged).await?);
+            }
+            // Five at once, then one every two seconds (shell-core `Limits::default`).
+            let allowed = 5 + started.elapsed().as_secs() as usize / 2 + 1;
+            let handed_on = statuses.iter().filter(|&&c| c == 200).count();
+            let refused = statuses.iter().filter(|&&c| c == 429).count();
+            assert!(
+                (5..=allowed).contains(&handed_on) && handed_on + refused == 40,
+                "{statuses:?}"
+            );
+            // Each forgery that got through is one warning, merged into one notice.
+            let warning = app
+                .chrome()
+                .wait_attr("warning", "data-repeats", wait::UI, |r| {
+                    r == Some(handed_on.to_string().as_str())
+                })
+                .await?;
+            assert_eq!(
+                warning.attr("data-repeats"),
+                Some(handed_on.to_string().as_str())
+            );
+            let shown = app
+                .chrome()
+                .wait_for_with("warning", &["data-distinct"], wait::UI)
+                .await?;
+            assert_eq!(shown.attr("data-distinct"), Some("1"), "{shown:?}");
+            assert!(app.chrome().exists("login-pending").await?);
+            assert_eq!(s.counters().token_authorization_code, 0);
+
+            app.chrome().click("cancel-login").await?;
+            closed(&first, "the cancelled sign-in").await?;
+
+            app.chrome().click("sign-in").await?;
+            let authorize = s.authorize_url(2).await?;
+            let second = redirect_of(&authorize);
+            assert!(listening(&second), "listening on {second}");
+            let callback = portico_testkit::browser::sign_in(&authorize, "alice").await?;
+            assert_eq!(get(&http, &callback).await?, 200);
+            each_mfe_served_by_its_own_api(s, &app).await?;
+            closed(&second, "the completed sign-in").await?;
+            assert_eq!(s.counters().token_authorization_code, 1);
+            Ok(())
+        })
+        .await;
+}
+
 /// Scenario 10. A fixed loopback port (`http://127.0.0.1:<port>/callback`, what a provider that
 /// compares the port too, like Auth0, is configured with): the sign-in comes back on that port;
-/// after a sign-out, a second sign-in uses the same port again (the listener is kept, not
-/// re-bound onto a port it still holds).
+/// after a sign-out, a second sign-in binds the same port again (the first sign-in's listener
+/// closed when it completed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_loopback_port_serves_a_second_sign_in_after_sign_out() {
     let port = portico_testkit::process::free_ports(1).expect("a free port")[0];
@@ -198,16 +308,6 @@ async fn fixed_loopback_port_serves_a_second_sign_in_after_sign_out() {
         .expect("scenario setup")
         .run(async |s: &mut Scenario| {
             let app = s.launch().await?;
-            let redirect_of = |url: &str| {
-                url::Url::parse(url)
-                    .ok()
-                    .and_then(|u| {
-                        u.query_pairs()
-                            .find(|(k, _)| k == "redirect_uri")
-                            .map(|(_, v)| v.into_owned())
-                    })
-                    .unwrap_or_default()
-            };
             for round in 1..=2 {
                 app.chrome().click("sign-in").await?;
                 let authorize = s.authorize_url(round).await?;

@@ -1,19 +1,87 @@
-//! The loopback redirect of RFC 8252 §7.3: a one-shot HTTP listener on 127.0.0.1 that receives
-//! the provider's redirect for providers that cannot use a custom URI scheme.
+//! The loopback redirect of RFC 8252 §7.3: an HTTP listener on 127.0.0.1 that receives the
+//! provider's redirect for providers that cannot use a custom URI scheme. It lives exactly as long
+//! as the sign-in it serves ([`LoopbackRedirect::serve_until`]) and hands on only a few requests
+//! in a row ([`Limits`]), so forged requests from other local programs cost little.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use url::Url;
 
-/// A bound listener waiting for one redirect.
+/// How many requests on the redirect path are handed on: `burst` at once, then one more every
+/// `refill`. A real sign-in needs one; the rest are forgeries (answered 429, never validated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub burst: u32,
+    pub refill: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            burst: 5,
+            refill: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A token bucket on tokio's clock (which tests can pause).
+#[derive(Debug)]
+struct Bucket {
+    limits: Limits,
+    tokens: u32,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(limits: Limits) -> Self {
+        Bucket {
+            limits,
+            tokens: limits.burst,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = self.limits.refill.max(Duration::from_millis(1));
+        let earned = (now.duration_since(self.last).as_millis() / refill.as_millis()) as u32;
+        if earned > 0 {
+            self.tokens = self.tokens.saturating_add(earned).min(self.limits.burst);
+            self.last += refill * earned;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+/// Why [`LoopbackRedirect::serve_until`] stopped; the port is closed in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The handler said the sign-in is over (completed, or no longer pending).
+    Done,
+    /// Told to stop, or the stop handle was dropped: cancelled or replaced by a new sign-in.
+    Stopped,
+    /// The sign-in's deadline passed.
+    Expired,
+}
+
+/// A bound listener waiting for the redirect.
 pub struct LoopbackRedirect {
     redirect_uri: Url,
     received: mpsc::Receiver<Url>,
-    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
 }
 
 #[derive(Clone)]
@@ -21,12 +89,22 @@ struct Shared {
     path: String,
     port: u16,
     tx: mpsc::Sender<Url>,
+    bucket: Arc<Mutex<Bucket>>,
 }
 
 impl LoopbackRedirect {
     /// Bind `127.0.0.1` (never a wildcard address) on `port`, or on a port the OS picks when
-    /// `None`, and serve `path`.
+    /// `None`, and serve `path`, with the default [`Limits`].
     pub async fn bind(path: &str, port: Option<u16>) -> std::io::Result<LoopbackRedirect> {
+        Self::bind_with(path, port, Limits::default()).await
+    }
+
+    /// [`LoopbackRedirect::bind`] with other limits.
+    pub async fn bind_with(
+        path: &str,
+        port: Option<u16>,
+        limits: Limits,
+    ) -> std::io::Result<LoopbackRedirect> {
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))))
                 .await?;
@@ -34,25 +112,24 @@ impl LoopbackRedirect {
         let redirect_uri = Url::parse(&format!("http://127.0.0.1:{port}{path}"))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let (tx, received) = mpsc::channel(4);
-        let (stop, stopped) = oneshot::channel::<()>();
         let shared = Shared {
             path: path.to_string(),
             port,
             tx,
+            bucket: Arc::new(Mutex::new(Bucket::new(limits))),
         };
         let app = axum::Router::new().fallback(handle).with_state(shared);
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(error) = serve.await {
+        // Aborting this task drops the listening socket at once; connections already accepted
+        // run in tasks of their own and still get their answer.
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
                 tracing::warn!(%error, "loopback redirect listener failed");
             }
         });
         Ok(LoopbackRedirect {
             redirect_uri,
             received,
-            stop: Some(stop),
+            server: Some(server),
         })
     }
 
@@ -66,12 +143,53 @@ impl LoopbackRedirect {
     pub async fn next(&mut self) -> Option<Url> {
         self.received.recv().await
     }
+
+    /// Hands each request on the redirect path to `on_request` until it answers `false` (the
+    /// sign-in is over), `stop` fires or its sender is dropped (the sign-in was cancelled or
+    /// replaced), or `deadline` passes (it expired). Then closes the port and says why.
+    pub async fn serve_until<F, Fut>(
+        mut self,
+        deadline: Instant,
+        mut stop: oneshot::Receiver<()>,
+        mut on_request: F,
+    ) -> Ended
+    where
+        F: FnMut(Url) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let expiry = tokio::time::sleep_until(deadline);
+        tokio::pin!(expiry);
+        let ended = loop {
+            tokio::select! {
+                request = self.next() => match request {
+                    Some(url) => {
+                        if !on_request(url).await {
+                            break Ended::Done;
+                        }
+                    }
+                    None => break Ended::Done,
+                },
+                _ = &mut stop => break Ended::Stopped,
+                _ = &mut expiry => break Ended::Expired,
+            }
+        };
+        self.close().await;
+        ended
+    }
+
+    /// Stops listening; once this returns the port is free to bind again.
+    pub async fn close(mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+    }
 }
 
 impl Drop for LoopbackRedirect {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        if let Some(server) = self.server.take() {
+            server.abort();
         }
     }
 }
@@ -81,6 +199,18 @@ async fn handle(State(shared): State<Shared>, OriginalUri(uri): OriginalUri) -> 
         return (
             StatusCode::NOT_FOUND,
             Html(page("Not found", "Nothing here.")),
+        )
+            .into_response();
+    }
+    let allowed = shared.bucket.lock().map(|mut b| b.take()).unwrap_or(false);
+    if !allowed {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(page(
+                "Too many requests",
+                "Portico's sign-in listener received more requests than a sign-in sends, and \
+                 ignored this one. If you were signing in, start the sign-in again.",
+            )),
         )
             .into_response();
     }
@@ -184,5 +314,146 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(refused, "listener still answering after drop");
+    }
+
+    /// Whether anything still accepts connections on `url`'s port.
+    fn listening(url: &Url) -> bool {
+        let port = url.port().expect("loopback URLs name their port");
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_flood_on_the_redirect_path_is_answered_429_after_the_burst() {
+        let limits = Limits {
+            burst: 3,
+            refill: Duration::from_secs(3600),
+        };
+        let mut lb = LoopbackRedirect::bind_with("/callback", None, limits)
+            .await
+            .unwrap();
+        let base = lb.redirect_uri().clone();
+        let mut statuses = Vec::new();
+        for i in 0..10 {
+            let r = reqwest::get(format!("{base}?code=c&state=forged-{i}"))
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        assert_eq!(statuses, [200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+        // Other paths are not counted: they never reach anyone.
+        let other = reqwest::get(base.join("/favicon.ico").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 404);
+        for i in 0..3 {
+            let got = lb.next().await.unwrap();
+            assert_eq!(
+                got.query(),
+                Some(format!("code=c&state=forged-{i}").as_str())
+            );
+        }
+        assert!(
+            lb.received.try_recv().is_err(),
+            "nothing past the burst handed on"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bucket_refills_one_request_per_period() {
+        let mut bucket = Bucket::new(Limits {
+            burst: 2,
+            refill: Duration::from_secs(2),
+        });
+        assert!(bucket.take() && bucket.take());
+        assert!(!bucket.take());
+        tokio::time::advance(Duration::from_millis(1999)).await;
+        assert!(!bucket.take());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(bucket.take());
+        assert!(!bucket.take());
+        // A long quiet spell refills up to the burst, no more.
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert!(bucket.take() && bucket.take());
+        assert!(!bucket.take());
+    }
+
+    #[tokio::test]
+    async fn serving_ends_and_the_port_closes_when_stopped_or_replaced() {
+        // Stopped: the sign-in was cancelled.
+        let lb = LoopbackRedirect::bind("/cb", None).await.unwrap();
+        let url = lb.redirect_uri().clone();
+        let (stop, stopped) = oneshot::channel();
+        let serving = tokio::spawn(lb.serve_until(
+            Instant::now() + Duration::from_secs(600),
+            stopped,
+            |_| async { true },
+        ));
+        assert!(listening(&url));
+        stop.send(()).unwrap();
+        assert_eq!(serving.await.unwrap(), Ended::Stopped);
+        assert!(!listening(&url), "port still open after a cancel");
+
+        // Replaced: the stop handle was dropped by a new sign-in.
+        let lb = LoopbackRedirect::bind("/cb", None).await.unwrap();
+        let url = lb.redirect_uri().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(lb.serve_until(
+            Instant::now() + Duration::from_secs(600),
+            stopped,
+            |_| async { true },
+        ));
+        drop(stop);
+        assert_eq!(serving.await.unwrap(), Ended::Stopped);
+        assert!(!listening(&url));
+    }
+
+    #[tokio::test]
+    async fn serving_ends_when_the_sign_in_is_over_and_a_fixed_port_can_be_bound_again() {
+        let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        for round in 0..2 {
+            let lb = LoopbackRedirect::bind("/cb", Some(port)).await.unwrap();
+            let url = lb.redirect_uri().clone();
+            let (_stop, stopped) = oneshot::channel::<()>();
+            // The first request is forged (the wait goes on), the second completes.
+            let mut seen = 0;
+            let serving = tokio::spawn(lb.serve_until(
+                Instant::now() + Duration::from_secs(600),
+                stopped,
+                move |_| {
+                    seen += 1;
+                    async move { seen < 2 }
+                },
+            ));
+            for state in ["forged", "real"] {
+                let r = reqwest::get(format!("{url}?code=c&state={state}"))
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "round {round}");
+            }
+            assert_eq!(serving.await.unwrap(), Ended::Done);
+            assert!(
+                !listening(&url),
+                "round {round}: port still open after the sign-in"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn serving_ends_and_the_port_closes_when_the_sign_in_expires() {
+        let lb = LoopbackRedirect::bind("/cb", None).await.unwrap();
+        let url = lb.redirect_uri().clone();
+        let (_stop, stopped) = oneshot::channel::<()>();
+        let started = Instant::now();
+        let ended = lb
+            .serve_until(started + Duration::from_secs(600), stopped, |_| async {
+                true
+            })
+            .await;
+        assert_eq!(ended, Ended::Expired);
+        // The paused clock jumps straight to the deadline: this takes no real time.
+        assert!(started.elapsed() >= Duration::from_secs(600));
+        assert!(!listening(&url));
     }
 }

@@ -35,9 +35,9 @@ pub struct Portico {
     /// loading. `get_token` runs off the main thread, where asking the webview for its URL is a
     /// round trip through the event loop on every call (see `cargo xtask bench`).
     mfe_pages: Mutex<HashMap<String, tauri::Url>>,
-    /// The redirect URI of the fixed-port loopback listener, once bound (it stays for the app's
-    /// lifetime: a second sign-in must not find its own earlier listener on the port).
-    pub(crate) fixed_loopback: tokio::sync::Mutex<Option<url::Url>>,
+    /// The loopback listener of the sign-in in progress (none with a deep-link redirect): it
+    /// lives exactly as long as that sign-in.
+    pub(crate) loopback: Mutex<Option<crate::login::LoopbackListener>>,
     /// The token table last pushed to the host UI, to push only changes.
     last_token_status: Mutex<Option<Vec<TokenStatus>>>,
     /// Native fetches a page may still abort.
@@ -48,6 +48,9 @@ pub struct Portico {
     _embedded: Option<Embedded>,
     _hosts: Vec<MfeHost>,
 }
+
+/// Distinct warnings held for a host UI that is not listening yet.
+const EARLY_WARNINGS: usize = 20;
 
 impl Portico {
     /// From parts the host (or a test) built itself: a validated registry whose bundled MFEs have
@@ -76,7 +79,7 @@ impl Portico {
             host_channels: Mutex::new(Vec::new()),
             early_warnings: Mutex::new(Vec::new()),
             last_token_status: Mutex::new(None),
-            fixed_loopback: tokio::sync::Mutex::new(None),
+            loopback: Mutex::new(None),
             mfe_pages: Mutex::new(HashMap::new()),
             aborts: crate::fetch::Aborts::default(),
             step_up: Mutex::new(None),
@@ -315,7 +318,12 @@ impl Portico {
         let message = message.into();
         tracing::warn!(%message, "portico warning");
         if lock(&self.host_channels).is_empty() {
-            lock(&self.early_warnings).push(message);
+            // Held for a host UI that is not listening yet: each message once, and not without
+            // bound (the chrome merges repeats itself once it listens).
+            let mut early = lock(&self.early_warnings);
+            if !early.contains(&message) && early.len() < EARLY_WARNINGS {
+                early.push(message);
+            }
         } else {
             self.push_to_host(&HostPush::Warning { message });
         }

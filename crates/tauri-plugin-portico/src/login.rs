@@ -3,11 +3,14 @@
 //! broker. Forged or stale callbacks are refused by the broker and shown as a warning.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use portico_broker::{AuthError, RedirectUri};
 use portico_shell_core::loopback::LoopbackRedirect;
+use portico_types::sync::lock;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_opener::OpenerExt;
+use tokio::sync::oneshot;
 
 use crate::desktop::Portico;
 use crate::models::LoginPhase;
@@ -56,36 +59,19 @@ pub(crate) async fn sign_in<R: Runtime>(
     portico: Arc<Portico>,
 ) -> Result<(), AuthError> {
     let broker = portico.broker();
+    // A new sign-in replaces the one in progress: its listener closes first, so a fixed port is
+    // free to bind again.
+    close_listener(&portico).await;
     let request = match &redirect(&portico) {
         RedirectUri::PrivateScheme(_) => broker.begin_login(None).await?,
-        RedirectUri::Loopback {
-            path,
-            port: Some(port),
-        } => {
-            let redirect_uri = fixed_loopback(&app, &portico, path, *port).await?;
-            broker.begin_login(Some(redirect_uri)).await?
-        }
-        RedirectUri::Loopback { path, port: None } => {
-            let mut listener =
-                LoopbackRedirect::bind(path, None)
-                    .await
-                    .map_err(|e| AuthError::Internal {
-                        reason: format!("cannot listen on loopback for the redirect: {e}"),
-                    })?;
+        RedirectUri::Loopback { path, port } => {
+            let listener = LoopbackRedirect::bind(path, *port)
+                .await
+                .map_err(|e| bind_error(&e, *port))?;
             let request = broker
                 .begin_login(Some(listener.redirect_uri().clone()))
                 .await?;
-            let (app2, portico2) = (app.clone(), portico.clone());
-            tauri::async_runtime::spawn(async move {
-                // Forged requests to the listener are refused and the wait goes on, until a
-                // callback completes the login or the login is cancelled or replaced.
-                while let Some(url) = listener.next().await {
-                    handle_callback(&app2, &portico2, url.as_str()).await;
-                    if !portico2.broker().pending_login() {
-                        break;
-                    }
-                }
-            });
+            serve(&app, &portico, listener, request.expires_at);
             request
         }
     };
@@ -94,40 +80,71 @@ pub(crate) async fn sign_in<R: Runtime>(
     Ok(())
 }
 
-/// The listener on the configured fixed loopback port: bound at the first sign-in and kept, every
-/// request handed to the broker, which takes only the callback of the pending sign-in.
-async fn fixed_loopback<R: Runtime>(
+fn bind_error(e: &std::io::Error, port: Option<u16>) -> AuthError {
+    let reason = match port {
+        Some(port) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            format!("the sign-in redirect port 127.0.0.1:{port} is in use by another program")
+        }
+        Some(port) => format!("cannot listen on 127.0.0.1:{port} for the sign-in redirect: {e}"),
+        None => format!("cannot listen on loopback for the redirect: {e}"),
+    };
+    AuthError::Internal { reason }
+}
+
+/// The loopback listener of the sign-in in progress.
+pub(crate) struct LoopbackListener {
+    /// Sending (or dropping) closes the listener.
+    stop: oneshot::Sender<()>,
+    /// Ends once the port is closed.
+    served: tauri::async_runtime::JoinHandle<()>,
+}
+
+/// Hands every request on the redirect path to the broker (which takes only the pending
+/// sign-in's callback) until that sign-in completes, is cancelled or replaced, or expires; the
+/// port closes then.
+fn serve<R: Runtime>(
     app: &AppHandle<R>,
     portico: &Arc<Portico>,
-    path: &str,
-    port: u16,
-) -> Result<url::Url, AuthError> {
-    let mut bound = portico.fixed_loopback.lock().await;
-    if let Some(uri) = bound.as_ref() {
-        return Ok(uri.clone());
-    }
-    let mut listener = LoopbackRedirect::bind(path, Some(port))
-        .await
-        .map_err(|e| AuthError::Internal {
-            reason: if e.kind() == std::io::ErrorKind::AddrInUse {
-                format!("the sign-in redirect port 127.0.0.1:{port} is in use by another program")
-            } else {
-                format!("cannot listen on 127.0.0.1:{port} for the sign-in redirect: {e}")
-            },
-        })?;
-    let uri = listener.redirect_uri().clone();
+    listener: LoopbackRedirect,
+    expires_at: SystemTime,
+) {
+    let left = expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + left;
+    let (stop, stopped) = oneshot::channel();
     let (app2, portico2) = (app.clone(), portico.clone());
-    tauri::async_runtime::spawn(async move {
-        while let Some(url) = listener.next().await {
-            handle_callback(&app2, &portico2, url.as_str()).await;
-        }
+    let served = tauri::async_runtime::spawn(async move {
+        let ended = listener
+            .serve_until(deadline, stopped, |url| {
+                let (app, portico) = (app2.clone(), portico2.clone());
+                async move {
+                    handle_callback(&app, &portico, url.as_str()).await;
+                    portico.broker().pending_login()
+                }
+            })
+            .await;
+        tracing::debug!(?ended, "loopback redirect listener closed");
     });
-    *bound = Some(uri.clone());
-    Ok(uri)
+    *lock(&portico.loopback) = Some(LoopbackListener { stop, served });
+}
+
+/// Closes the loopback listener of the sign-in in progress, if any, and waits until its port is
+/// free. Never called from the listener's own task (it would wait for itself).
+async fn close_listener(portico: &Portico) {
+    let taken = lock(&portico.loopback).take();
+    if let Some(LoopbackListener { stop, served }) = taken {
+        let _ = stop.send(());
+        let _ = served.await;
+    }
 }
 
 pub(crate) fn cancel(portico: &Portico) {
     portico.broker().cancel_login();
+    // The listener closes on its own task; nothing here waits for it.
+    if let Some(listener) = lock(&portico.loopback).take() {
+        let _ = listener.stop.send(());
+    }
     portico.set_login_phase(LoginPhase::Idle);
 }
 
@@ -193,6 +210,7 @@ pub(crate) async fn sign_out<R: Runtime>(
     app: AppHandle<R>,
     portico: Arc<Portico>,
 ) -> Result<(), AuthError> {
+    close_listener(&portico).await;
     let end_session = portico.broker().logout().await?;
     portico.push_state();
     portico.push_token_status();

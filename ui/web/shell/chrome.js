@@ -11,7 +11,7 @@ const state = {
   shell: null, // HostState (host_state)
   status: [], // AudienceStatus[]
   statusAt: 0,
-  warnings: [], // { id, message, at }
+  warnings: [], // { id, message, at, count }: one entry per distinct message, newest last
   error: null, // AuthError shown in the bar
   drawer: null, // null | "tokens" | "account"
   pendingAction: null, // "sign-in" | "cancel" | "sign-out" while the command is in flight
@@ -145,9 +145,28 @@ function showError(error) {
   render();
 }
 
+// A flood of warnings (say, forged sign-in responses) must neither fill the chrome nor keep it
+// busy: the same message again raises its count, at most MAX_WARNINGS distinct ones are kept, and
+// a burst is drawn once.
+const MAX_WARNINGS = 20;
+let warningRender = null;
 function addWarning(message) {
-  state.warnings.push({ id: ++warningSeq, message: String(message), at: Date.now() });
-  render();
+  const text = String(message);
+  const at = Date.now();
+  const i = state.warnings.findIndex((w) => w.message === text);
+  if (i >= 0) {
+    const [same] = state.warnings.splice(i, 1);
+    state.warnings.push({ ...same, at, count: same.count + 1 });
+  } else {
+    state.warnings.push({ id: ++warningSeq, message: text, at, count: 1 });
+    if (state.warnings.length > MAX_WARNINGS) state.warnings.splice(0, state.warnings.length - MAX_WARNINGS);
+  }
+  if (warningRender === null) {
+    warningRender = setTimeout(() => {
+      warningRender = null;
+      render();
+    }, 50);
+  }
 }
 
 async function setDrawer(view) {
@@ -342,12 +361,21 @@ function renderNotices() {
   if (state.warnings.length > 0) {
     const latest = state.warnings[state.warnings.length - 1];
     const more = state.warnings.length - 1;
+    const times = (w) => (w.count > 1 ? ` (${w.count}×)` : "");
     items.push(
       h(
         "div",
-        { class: "notice notice-warning", "data-testid": "warning", role: "alert", title: state.warnings.map((w) => `${clockTime(w.at)}  ${w.message}`).join("\n") },
+        {
+          class: "notice notice-warning",
+          "data-testid": "warning",
+          "data-repeats": String(latest.count),
+          "data-distinct": String(state.warnings.length),
+          role: "alert",
+          title: state.warnings.map((w) => `${clockTime(w.at)}  ${w.message}${times(w)}`).join("\n"),
+        },
         svg(ICONS.warning, 15),
         h("span", { class: "notice-text", "data-testid": "warning-message", text: latest.message }),
+        latest.count > 1 ? h("span", { class: "notice-count", "data-testid": "warning-repeats", text: `${latest.count}×` }) : null,
         more > 0 ? h("span", { class: "notice-count", text: `+${more}` }) : null,
         h("button", { type: "button", class: "notice-close", "data-testid": "dismiss-warning", "aria-label": "Dismiss", onclick: () => ((state.warnings = []), render()) }, svg(ICONS.close, 13)),
       ),
