@@ -4,15 +4,19 @@
 //! for every micro frontend (MFE) webview of a Tauri v2 host. Token, session and policy logic
 //! live here and in `portico-broker`; the host keeps its windows, layout and chrome.
 //!
-//! ```ignore
-//! tauri::Builder::default()
-//!     .plugin(tauri_plugin_opener::init())
-//!     .plugin(tauri_plugin_portico::init())
-//!     .setup(|app| {
-//!         use tauri_plugin_portico::PorticoExt;
-//!         for mfe in app.portico().mfes() { /* one webview per MFE, label mfe.webview_label() */ }
-//!         Ok(())
-//!     })
+//! ```no_run
+//! fn host<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+//!     builder
+//!         .plugin(tauri_plugin_opener::init())
+//!         .plugin(tauri_plugin_portico::init())
+//!         .setup(|app| {
+//!             use tauri_plugin_portico::PorticoExt;
+//!             for mfe in app.portico().mfes() {
+//!                 let _label = mfe.webview_label(); // one webview per MFE, with this label
+//!             }
+//!             Ok(())
+//!         })
+//! }
 //! ```
 //!
 //! - Configuration: the `plugins.portico` section of `tauri.conf.json` (or the JSON file
