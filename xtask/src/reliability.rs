@@ -26,6 +26,8 @@ const SUITES: &[(&str, &[&str])] = &[
             "id_tokens",
             "login",
             "fuzz_regressions",
+            "adversarial_isolation",
+            "adversarial_fetch",
         ],
     ),
     ("portico", &["ipc_acl"]),
