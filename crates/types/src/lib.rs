@@ -4,7 +4,8 @@
 //! ([`secret`]), the loopback rule for plain-http URLs ([`net`]), the poison-tolerant lock
 //! ([`sync`]), and the configuration and protocol types with one validator per setting:
 //! [`audience`], [`scope`], [`dialect`] (and revocation), [`provider`] (issuer, client id,
-//! redirect, extra authorize parameters), all failing with one error, [`invalid::Invalid`].
+//! redirect, extra authorize parameters), all failing with one error, [`invalid::Invalid`]; and
+//! the token bucket behind Portico's local rate limits ([`rate`]).
 //! Modules are named by subject, not by the crate that first needed them.
 
 pub mod audience;
@@ -12,6 +13,7 @@ pub mod dialect;
 pub mod invalid;
 pub mod net;
 pub mod provider;
+pub mod rate;
 pub mod scope;
 pub mod secret;
 pub mod sync;
