@@ -57,3 +57,66 @@ async fn a_webview_hidden_longer_than_unload_after_is_freed_and_made_again_when_
         })
         .await;
 }
+
+/// Issue 15.4. A script in an MFE page that keeps navigating away from its origin opens the
+/// person's browser at most `BROWSER_OPENS` times (3 at once, then one every 10 s), not once per
+/// attempt; the page stays where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mfe_cannot_flood_the_system_browser_by_navigating_away() {
+    Scenario::builder("browser_flood")
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            let billing = app.mfe("billing");
+            billing.wait_for("signed-out", wait::UI).await?;
+            let before = billing.eval("return location.href", vec![]).await?;
+            let started = std::time::Instant::now();
+            // Nothing listens on port 65533 (not one of the ports WebKit never loads): the
+            // scripted browser records a failed open at once.
+            let tried = billing
+                .eval_async(
+                    "const done = arguments[arguments.length - 1];
+                     (async () => {
+                       for (let i = 0; i < 10; i++) {
+                         location.href = `http://127.0.0.1:65533/outside-${i}`;
+                         await new Promise((r) => setTimeout(r, 150));
+                       }
+                       done(10);
+                     })();",
+                    vec![],
+                )
+                .await?;
+            assert_eq!(tried, 10);
+            let opened = || {
+                s.browser_events()
+                    .into_iter()
+                    .filter(|e| {
+                        e["path"]
+                            .as_str()
+                            .is_some_and(|p| p.starts_with("/outside-"))
+                    })
+                    .count()
+            };
+            wait::until("the browser opens to be recorded", wait::UI, async || {
+                Ok(if opened() >= 3 {
+                    Check::Ready(())
+                } else {
+                    Check::NotYet(format!("{} opens", opened()))
+                })
+            })
+            .await?;
+            // Let any open that was going to happen land before counting.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let allowed = 3 + started.elapsed().as_secs() as usize / 10;
+            assert!(
+                (3..=allowed).contains(&opened()),
+                "{} browser opens for 10 attempts (allowed {allowed})",
+                opened()
+            );
+            assert_eq!(billing.eval("return location.href", vec![]).await?, before);
+            Ok(())
+        })
+        .await;
+}

@@ -10,6 +10,7 @@ use portico_shell_core::config::MfeSource;
 use portico_shell_core::embedded::Embedded;
 use portico_shell_core::mfe_host::MfeHost;
 use portico_shell_core::{AccessPolicy, MfeEntry, ShellConfig};
+use portico_types::rate::{Limits, TokenBucket};
 use portico_types::sync::lock;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime};
@@ -42,12 +43,23 @@ pub struct Portico {
     last_token_status: Mutex<Option<Vec<TokenStatus>>>,
     /// Native fetches a page may still abort.
     aborts: crate::fetch::Aborts,
+    /// Per MFE webview label: its allowance of system-browser windows, and whether the refusal
+    /// that began when it ran out was logged.
+    browser_opens: Mutex<HashMap<String, (TokenBucket, bool)>>,
     /// The step-up waiting in the browser, for the host UI.
     step_up: Mutex<Option<StepUpStatus>>,
     /// Kept alive for the app's lifetime: dropping them stops the servers.
     _embedded: Option<Embedded>,
     _hosts: Vec<MfeHost>,
 }
+
+/// System-browser windows one MFE webview may open by leaving its origins (a link, a refused
+/// navigation, a pop-up): 3 at once, then one every 10 s. A script cannot flood the person's
+/// browser; a person clicking links never notices.
+pub const BROWSER_OPENS: Limits = Limits {
+    burst: 3,
+    refill: std::time::Duration::from_secs(10),
+};
 
 /// Distinct warnings held for a host UI that is not listening yet.
 const EARLY_WARNINGS: usize = 20;
@@ -83,6 +95,7 @@ impl Portico {
             mfe_pages: Mutex::new(HashMap::new()),
             aborts: crate::fetch::Aborts::default(),
             step_up: Mutex::new(None),
+            browser_opens: Mutex::new(HashMap::new()),
             _embedded: embedded,
             _hosts: hosts,
         }
@@ -370,5 +383,30 @@ impl Portico {
     /// Open a URL in the user's browser (the configured browser command, or the desktop's).
     pub fn open_in_browser<R: Runtime>(&self, app: &AppHandle<R>, url: &str) {
         crate::login::open_in_browser(app, self, url)
+    }
+
+    /// Open a URL the MFE webview `label` tried to leave for, within its [`BROWSER_OPENS`]
+    /// allowance; returns whether it was opened. The first refusal of a run is logged.
+    pub fn open_for_mfe<R: Runtime>(&self, app: &AppHandle<R>, label: &str, url: &str) -> bool {
+        let now = std::time::Instant::now();
+        let allowed = {
+            let mut opens = lock(&self.browser_opens);
+            let (bucket, refusing) = opens
+                .entry(label.to_owned())
+                .or_insert_with(|| (TokenBucket::new(BROWSER_OPENS, now), false));
+            let allowed = bucket.take(now);
+            if !allowed && !*refusing {
+                tracing::warn!(
+                    %label,
+                    "a micro frontend tried to open the system browser too often; refused until its allowance refills"
+                );
+            }
+            *refusing = !allowed;
+            allowed
+        };
+        if allowed {
+            self.open_in_browser(app, url);
+        }
+        allowed
     }
 }

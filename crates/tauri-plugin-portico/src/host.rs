@@ -11,7 +11,7 @@ use crate::{Portico, PorticoExt};
 
 /// The webview of the MFE `id`, ready for the host to place (`Window::add_child`): labelled as
 /// the plugin's capabilities expect, loading the MFE's page, pinned to its origins (any other
-/// navigation or pop-up goes to the system browser), its page loads reported so `get_token`
+/// navigation or pop-up goes to the system browser, at most [`BROWSER_OPENS`](crate::BROWSER_OPENS)), its page loads reported so `get_token`
 /// judges the caller by the page its webview shows. `None` for an unknown id.
 pub fn mfe_webview<R: Runtime>(app: &AppHandle<R>, id: &str) -> Option<WebviewBuilder<R>> {
     let portico = app.portico();
@@ -20,6 +20,7 @@ pub fn mfe_webview<R: Runtime>(app: &AppHandle<R>, id: &str) -> Option<WebviewBu
     let label = mfe.webview_label();
     let policy = portico.policy().clone();
     let nav_label = label.clone();
+    let popup_label = label.clone();
     let opener = app.clone();
     let popup_opener = app.clone();
     Some(
@@ -30,7 +31,7 @@ pub fn mfe_webview<R: Runtime>(app: &AppHandle<R>, id: &str) -> Option<WebviewBu
                 }
                 if matches!(url.scheme(), "http" | "https") {
                     if let Some(p) = opener.try_state::<Arc<Portico>>() {
-                        p.open_in_browser(&opener, url.as_str());
+                        p.open_for_mfe(&opener, &nav_label, url.as_str());
                     }
                 }
                 tracing::info!(label = %nav_label, "navigation outside the MFE's origin refused");
@@ -39,7 +40,7 @@ pub fn mfe_webview<R: Runtime>(app: &AppHandle<R>, id: &str) -> Option<WebviewBu
             .on_new_window(move |url, _| {
                 if matches!(url.scheme(), "http" | "https") {
                     if let Some(p) = popup_opener.try_state::<Arc<Portico>>() {
-                        p.open_in_browser(&popup_opener, url.as_str());
+                        p.open_for_mfe(&popup_opener, &popup_label, url.as_str());
                     }
                 }
                 NewWindowResponse::Deny

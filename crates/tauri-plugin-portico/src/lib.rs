@@ -49,7 +49,7 @@ use tauri::ipc::{CapabilityBuilder, CommandArg, CommandItem, CommandScope, Globa
 use tauri::plugin::{PluginApi, TauriPlugin};
 use tauri::{AppHandle, Manager, Runtime};
 
-pub use desktop::Portico;
+pub use desktop::{Portico, BROWSER_OPENS};
 pub use error::{Error, Result};
 pub use models::{AudienceScope, ProviderView};
 pub use setup::{broker_options, deep_link_schemes};
