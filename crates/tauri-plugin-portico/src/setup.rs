@@ -157,6 +157,26 @@ pub fn broker_options(
             }
         }
     }
+    // How many provider requests one MFE may cause: at once, and added back per minute.
+    let count = |key: &str, target: &mut u32| {
+        if let Some(v) = env(key).filter(|v| !v.trim().is_empty()) {
+            match v.trim().parse::<u32>() {
+                Ok(n) if (1..=10_000).contains(&n) => *target = n,
+                _ => {
+                    return Err(portico_shell_core::ConfigError {
+                        field: key.to_string(),
+                        problem: format!("`{v}` is not a whole number from 1 to 10000"),
+                    })
+                }
+            }
+        }
+        Ok(())
+    };
+    count("PORTICO_MFE_TOKEN_BURST", &mut o.caller_token_rate.burst)?;
+    count(
+        "PORTICO_MFE_TOKEN_PER_MINUTE",
+        &mut o.caller_token_rate.per_minute,
+    )?;
     Ok(o)
 }
 
@@ -188,5 +208,38 @@ mod tests {
         let e = broker_options(&with(&[("PORTICO_FETCH_MAX_BYTES", "5")])).unwrap_err();
         assert_eq!(e.field, "PORTICO_FETCH_MAX_BYTES");
         assert!(e.problem.contains("`5`"), "{}", e.problem);
+    }
+
+    #[test]
+    fn the_per_mfe_token_rate_comes_from_the_environment_and_bad_values_are_named() {
+        let o = broker_options(&with(&[
+            ("PORTICO_MFE_TOKEN_BURST", "5"),
+            ("PORTICO_MFE_TOKEN_PER_MINUTE", "12"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (o.caller_token_rate.burst, o.caller_token_rate.per_minute),
+            (5, 12)
+        );
+        let d = broker_options(&with(&[])).unwrap();
+        assert_eq!(
+            d.caller_token_rate,
+            BrokerOptions::default().caller_token_rate
+        );
+        const BAD: [&[(&str, &str)]; 4] = [
+            &[("PORTICO_MFE_TOKEN_BURST", "0")],
+            &[("PORTICO_MFE_TOKEN_PER_MINUTE", "-1")],
+            &[("PORTICO_MFE_TOKEN_BURST", "many")],
+            &[("PORTICO_MFE_TOKEN_PER_MINUTE", "10001")],
+        ];
+        for pairs in BAD {
+            let e = broker_options(&with(pairs)).unwrap_err();
+            assert_eq!(e.field, pairs[0].0);
+            assert!(
+                e.problem.contains(&format!("`{}`", pairs[0].1)),
+                "{}",
+                e.problem
+            );
+        }
     }
 }
