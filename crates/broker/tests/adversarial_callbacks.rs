@@ -304,7 +304,8 @@ async fn callbacks_with_nothing_pending_do_not_read_the_keyring_each_time() {
     record(
         SUITE,
         "51 callbacks, nothing pending",
-        "keyring read twice",
+        // One locked read, then one real read.
+        "keyring read 2 times",
         &format!("keyring read {loads} times"),
         json!({"callbacks": 51, "keyring_reads": loads}),
     );
