@@ -2,6 +2,7 @@
 //! hidden longer than their `unloadAfterSecs`.
 
 use portico_testkit::e2e::prelude::*;
+use serde_json::Value;
 
 /// Dashboard is registered with `unloadAfterSecs: 2`. After every MFE was shown once, the
 /// hidden Dashboard's webview is freed while Billing's (no `unloadAfterSecs`) stays; showing
@@ -116,6 +117,61 @@ async fn an_mfe_cannot_flood_the_system_browser_by_navigating_away() {
                 opened()
             );
             assert_eq!(billing.eval("return location.href", vec![]).await?, before);
+            Ok(())
+        })
+        .await;
+}
+
+/// Issue 15.3, in part. Each bundled MFE is served on a port of its own that is the same in
+/// every run (`preferred_ports`), so its origin — and what its page stored — is its own again
+/// after a restart, and another MFE never sees it: Billing stores a value; Dashboard, on another
+/// origin, does not see it; after the app is started again, Billing has the same origin and
+/// finds its value, Dashboard still does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_mfes_keep_their_own_origin_and_storage_across_a_restart() {
+    let stamp = now_ms().to_string();
+    Scenario::builder("stable_origins")
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let origins = async |app: &App| -> Result<(Value, Value)> {
+                let billing = app.mfe("billing");
+                billing.wait_for("signed-out", wait::UI).await?;
+                let b = billing.eval("return location.origin", vec![]).await?;
+                app.select_tab("dashboard").await?;
+                let dashboard = app.mfe("dashboard");
+                dashboard.wait_for("signed-out", wait::UI).await?;
+                let d = dashboard.eval("return location.origin", vec![]).await?;
+                Ok((b, d))
+            };
+            let read = "return localStorage.getItem('portico-e2e-stable-origin')";
+            let app = s.launch().await?;
+            let (billing_origin, dashboard_origin) = origins(&app).await?;
+            assert_ne!(billing_origin, dashboard_origin);
+            app.mfe("billing")
+                .eval(
+                    "localStorage.setItem('portico-e2e-stable-origin', arguments[0]); return true",
+                    vec![Value::from(stamp.clone())],
+                )
+                .await?;
+            assert_eq!(app.mfe("dashboard").eval(read, vec![]).await?, Value::Null);
+            // WebKit writes local storage to disk shortly after a change, not at once.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            s.quit(&app).await?;
+
+            let app = s.launch().await?;
+            let again = origins(&app).await?;
+            assert_eq!(
+                again,
+                (billing_origin, dashboard_origin),
+                "same origins after a restart"
+            );
+            assert_eq!(app.mfe("dashboard").eval(read, vec![]).await?, Value::Null);
+            assert_eq!(
+                app.mfe("billing").eval(read, vec![]).await?,
+                Value::from(stamp.clone())
+            );
             Ok(())
         })
         .await;

@@ -73,6 +73,22 @@ impl ContentPolicy {
     }
 }
 
+/// The ports a bundled MFE tries, the same in every run, so its origin — and with it what the
+/// page stored (localStorage, IndexedDB) — is its own again after a restart, and no other MFE
+/// is ever handed that origin. Derived from `key` (the app's identifier and the MFE's id) into
+/// 20000–29999, below Linux's ephemeral range (32768–60999) where the OS picks ports for others;
+/// four in a row, for the rare key that lands on a port in use.
+pub fn preferred_ports(key: &str) -> [u16; 4] {
+    // FNV-1a: the same number from every build (std's hasher promises no such thing).
+    let mut h: u32 = 0x811c_9dc5;
+    for b in key.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let first = h % 10_000;
+    [0, 1, 2, 3].map(|i| 20_000 + ((first + i) % 10_000) as u16)
+}
+
 impl MfeHost {
     /// Serve `folder` (relative to `ui/web`) on `127.0.0.1:0` under the default policy (own
     /// origin and IPC only).
@@ -86,7 +102,40 @@ impl MfeHost {
         assets: AssetSource,
         policy: &ContentPolicy,
     ) -> std::io::Result<MfeHost> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        Self::start_on(folder, assets, policy, &[]).await
+    }
+
+    /// Serve `folder` under `policy` on the first of `ports` that is free on 127.0.0.1 (see
+    /// [`preferred_ports`]), else on a port the OS picks: then the origin differs from earlier
+    /// runs and so does the page's stored data.
+    pub async fn start_on(
+        folder: &str,
+        assets: AssetSource,
+        policy: &ContentPolicy,
+        ports: &[u16],
+    ) -> std::io::Result<MfeHost> {
+        let mut bound = None;
+        for port in ports {
+            if let Ok(l) =
+                tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], *port))).await
+            {
+                bound = Some(l);
+                break;
+            }
+        }
+        let listener = match bound {
+            Some(l) => l,
+            None => {
+                if !ports.is_empty() {
+                    tracing::warn!(
+                        %folder,
+                        ?ports,
+                        "the micro frontend's own ports are taken; it gets another origin this run, without the data it stored before"
+                    );
+                }
+                tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?
+            }
+        };
         let port = listener.local_addr()?.port();
         let origin = Url::parse(&format!("http://127.0.0.1:{port}/"))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
@@ -269,5 +318,44 @@ mod tests {
         let mut reply = String::new();
         conn.read_to_string(&mut reply).await.unwrap();
         assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    }
+
+    #[test]
+    fn preferred_ports_are_stable_distinct_per_key_and_below_the_ephemeral_range() {
+        let billing = preferred_ports("dev.portico.app/billing");
+        assert_eq!(billing, preferred_ports("dev.portico.app/billing"));
+        assert_ne!(billing[0], preferred_ports("dev.portico.app/dashboard")[0]);
+        assert_ne!(billing[0], preferred_ports("com.example.other/billing")[0]);
+        for key in ["a", "dev.portico.app/analytics", "\u{1F600}", ""] {
+            assert!(preferred_ports(key)
+                .iter()
+                .all(|p| (20_000..30_000).contains(p)));
+        }
+        // A fixed value: a change here would move every installed MFE to a new origin.
+        assert_eq!(billing, [21395, 21396, 21397, 21398]);
+    }
+
+    #[tokio::test]
+    async fn an_mfe_takes_its_first_free_preferred_port_else_any() {
+        let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let busy = probe.local_addr().unwrap().port();
+        let free = {
+            let p = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+            p.local_addr().unwrap().port()
+        };
+        let policy = ContentPolicy::default();
+        let a = MfeHost::start_on("mfes/billing", assets(), &policy, &[busy, free])
+            .await
+            .unwrap();
+        assert_eq!(a.url().port(), Some(free));
+        let b = MfeHost::start_on("mfes/billing", assets(), &policy, &[busy, free])
+            .await
+            .unwrap();
+        let port = b.url().port().unwrap();
+        assert!(
+            port != busy && port != free,
+            "fell back to a port of the OS's choosing"
+        );
+        drop(probe);
     }
 }

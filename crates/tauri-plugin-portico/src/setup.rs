@@ -7,7 +7,7 @@ use std::sync::Arc;
 use portico_broker::{Broker, BrokerOptions, KeyringStore, SystemClock};
 use portico_shell_core::config::{MfeSource, Origin};
 use portico_shell_core::embedded::{self, Embedded};
-use portico_shell_core::mfe_host::{AssetSource, MfeHost};
+use portico_shell_core::mfe_host::{preferred_ports, AssetSource, MfeHost};
 use portico_shell_core::ShellConfig;
 use tauri::{AppHandle, Runtime};
 
@@ -66,6 +66,7 @@ pub(crate) fn build<R: Runtime>(
         let resolver = app.asset_resolver();
         Arc::new(move |path: &str| resolver.get(path.to_string()).map(|a| a.bytes))
     };
+    let identifier = app.config().identifier.clone();
     let (embedded, hosts) = tauri::async_runtime::block_on(async {
         let embedded = if config.provider.is_none() {
             let e = Embedded::start()
@@ -81,7 +82,8 @@ pub(crate) fn build<R: Runtime>(
         let mut hosts = Vec::new();
         for mfe in &mut config.mfes {
             if let MfeSource::Bundled(folder) = &mfe.source {
-                let host = MfeHost::start_with(folder, assets.clone(), &mfe.content_policy())
+                let ports = preferred_ports(&format!("{identifier}/{}", mfe.id));
+                let host = MfeHost::start_on(folder, assets.clone(), &mfe.content_policy(), &ports)
                     .await
                     .map_err(|e| Error::Host {
                         id: mfe.id.clone(),
