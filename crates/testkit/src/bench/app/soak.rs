@@ -52,15 +52,19 @@ pub(in crate::bench) async fn soak(
     inputs: &Inputs,
     out: &Path,
 ) -> Result<Value> {
+    // The commit the app was built from and when it started: an hour later the tree may have
+    // moved on.
+    let commit = Commit::of(&inputs.root);
+    let started = utc_now("+%Y-%m-%dT%H:%M:%SZ").unwrap_or_default();
     let ttl = ACCESS_TTL_SECS.to_string();
     let (ctx, mut idp) = start_ctx(inputs, out, &["--access-ttl", &ttl]).await?;
     let result = run(&ctx, minutes).await;
     idp.stop(Duration::from_secs(3));
     let mut report = result?;
-    let (commit, machine) = (Commit::of(&inputs.root), Machine::detect());
+    let machine = Machine::detect();
     report["commit"] = commit.json();
     report["commit_line"] = json!(commit.line());
-    report["date"] = json!(utc_now("+%Y-%m-%dT%H:%M:%SZ").unwrap_or_default());
+    report["date"] = json!(started);
     report["machine"] = machine.json();
     report["machine_line"] = json!(machine.line());
     let text = serde_json::to_string_pretty(&report).map_err(json_err("soak report"))?;
@@ -302,7 +306,7 @@ fn markdown(r: &Value) -> String {
     let growth = r["pss"]["growth"].as_f64().unwrap_or(f64::NAN) * 100.0;
     let mut md = String::new();
     md.push_str(&format!(
-        "Soak run of {} s ({} min asked) on {} · commit `{}` · {}.\n\n",
+        "Soak run of {} s ({} min asked) started {} · commit `{}` · {}.\n\n",
         r["seconds_run"],
         r["minutes_asked"],
         r["date"].as_str().unwrap_or(""),
