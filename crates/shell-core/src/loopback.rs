@@ -12,6 +12,7 @@ use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use portico_types::rate::TokenBucket;
+use portico_types::sync::lock;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -168,11 +169,7 @@ async fn handle(State(shared): State<Shared>, OriginalUri(uri): OriginalUri) -> 
         )
             .into_response();
     }
-    let allowed = shared
-        .bucket
-        .lock()
-        .map(|mut b| b.take(tokio_now()))
-        .unwrap_or(false);
+    let allowed = lock(&shared.bucket).take(tokio_now());
     if !allowed {
         return (
             StatusCode::TOO_MANY_REQUESTS,
