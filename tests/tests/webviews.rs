@@ -3,6 +3,7 @@
 
 use portico_testkit::e2e::prelude::*;
 use serde_json::Value;
+use url::Url;
 
 /// Dashboard is registered with `unloadAfterSecs: 2`. After every MFE was shown once, the
 /// hidden Dashboard's webview is freed while Billing's (no `unloadAfterSecs`) stays; showing
@@ -122,11 +123,12 @@ async fn an_mfe_cannot_flood_the_system_browser_by_navigating_away() {
         .await;
 }
 
-/// Issue 15.3, in part. Each bundled MFE is served on a port of its own that is the same in
-/// every run (`preferred_ports`), so its origin — and what its page stored — is its own again
-/// after a restart, and another MFE never sees it: Billing stores a value; Dashboard, on another
-/// origin, does not see it; after the app is started again, Billing has the same origin and
-/// finds its value, Dashboard still does not.
+/// Issue 15.3. Each bundled MFE is served on a loopback host and port of its own that are the
+/// same in every run (`home_addresses`), so its origin — and what its page stored — is its own
+/// again after a restart, and another MFE never sees it: Billing and Dashboard each store a
+/// localStorage value and set a cookie; neither sees the other's (cookies ignore ports: when
+/// both were on 127.0.0.1, Dashboard read Billing's cookie); after the app is started again each
+/// has the same origin and finds its own value and cookie, and still not the other's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundled_mfes_keep_their_own_origin_and_storage_across_a_restart() {
     let stamp = now_ms().to_string();
@@ -146,16 +148,52 @@ async fn bundled_mfes_keep_their_own_origin_and_storage_across_a_restart() {
                 Ok((b, d))
             };
             let read = "return localStorage.getItem('portico-e2e-stable-origin')";
+            // A persistent cookie (Max-Age), so a restart shows what the jar kept.
+            let set = "localStorage.setItem('portico-e2e-stable-origin', arguments[0]); \
+                       document.cookie = `portico-e2e-${arguments[1]}=${arguments[0]}; Max-Age=86400; Path=/; SameSite=Lax`; \
+                       return document.cookie";
+            let cookies = "return document.cookie";
+            let billing_cookie = format!("portico-e2e-billing={stamp}");
+            let dashboard_cookie = format!("portico-e2e-dashboard={stamp}-d");
             let app = s.launch().await?;
             let (billing_origin, dashboard_origin) = origins(&app).await?;
             assert_ne!(billing_origin, dashboard_origin);
-            app.mfe("billing")
+            let own = app
+                .mfe("billing")
+                .eval(set, vec![Value::from(stamp.clone()), Value::from("billing")])
+                .await?;
+            assert!(own.as_str().is_some_and(|c| c.contains(&billing_cookie)), "{own}");
+            let theirs = app
+                .mfe("dashboard")
                 .eval(
-                    "localStorage.setItem('portico-e2e-stable-origin', arguments[0]); return true",
-                    vec![Value::from(stamp.clone())],
+                    set,
+                    vec![Value::from(format!("{stamp}-d")), Value::from("dashboard")],
                 )
                 .await?;
-            assert_eq!(app.mfe("dashboard").eval(read, vec![]).await?, Value::Null);
+            assert!(
+                theirs.as_str().is_some_and(|c| c.contains(&dashboard_cookie) && !c.contains(&billing_cookie)),
+                "Dashboard's cookies: {theirs}"
+            );
+            assert_eq!(
+                app.mfe("dashboard").eval(read, vec![]).await?,
+                Value::from(format!("{stamp}-d"))
+            );
+            let billing_sees = app.mfe("billing").eval(cookies, vec![]).await?;
+            assert!(
+                !billing_sees.as_str().unwrap_or("").contains("portico-e2e-dashboard"),
+                "Billing's cookies: {billing_sees}"
+            );
+            assert_eq!(
+                app.mfe("billing").eval(read, vec![]).await?,
+                Value::from(stamp.clone())
+            );
+            let billing_host = billing_origin.as_str().and_then(|o| Url::parse(o).ok());
+            let dashboard_host = dashboard_origin.as_str().and_then(|o| Url::parse(o).ok());
+            assert_ne!(
+                billing_host.as_ref().and_then(|u| u.host_str().map(str::to_owned)),
+                dashboard_host.as_ref().and_then(|u| u.host_str().map(str::to_owned)),
+                "bundled MFEs on distinct hosts, so distinct cookie jars"
+            );
             // WebKit writes local storage to disk shortly after a change, not at once.
             tokio::time::sleep(Duration::from_secs(3)).await;
             s.quit(&app).await?;
@@ -167,10 +205,27 @@ async fn bundled_mfes_keep_their_own_origin_and_storage_across_a_restart() {
                 (billing_origin, dashboard_origin),
                 "same origins after a restart"
             );
-            assert_eq!(app.mfe("dashboard").eval(read, vec![]).await?, Value::Null);
+            assert_eq!(
+                app.mfe("dashboard").eval(read, vec![]).await?,
+                Value::from(format!("{stamp}-d"))
+            );
             assert_eq!(
                 app.mfe("billing").eval(read, vec![]).await?,
                 Value::from(stamp.clone())
+            );
+            let billing_sees = app.mfe("billing").eval(cookies, vec![]).await?;
+            let dashboard_sees = app.mfe("dashboard").eval(cookies, vec![]).await?;
+            let (b, d) = (
+                billing_sees.as_str().unwrap_or(""),
+                dashboard_sees.as_str().unwrap_or(""),
+            );
+            assert!(
+                b.contains(&billing_cookie) && !b.contains("portico-e2e-dashboard"),
+                "Billing's cookies after a restart: {b}"
+            );
+            assert!(
+                d.contains(&dashboard_cookie) && !d.contains("portico-e2e-billing"),
+                "Dashboard's cookies after a restart: {d}"
             );
             Ok(())
         })

@@ -1,8 +1,9 @@
-//! Serves bundled micro frontends, each on a loopback origin of its own (its own port), so the
-//! browser's same-origin policy keeps them apart exactly as it would keep remote MFEs apart.
+//! Serves bundled micro frontends, each on a loopback origin of its own (its own loopback host
+//! and port), so the browser keeps them apart exactly as it would keep remote MFEs apart: the
+//! same-origin policy for storage, and the host for cookies, which ignore ports.
 //! Files come from an injected asset source (the app's embedded assets in the shell).
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{OriginalUri, State};
@@ -73,20 +74,65 @@ impl ContentPolicy {
     }
 }
 
+/// FNV-1a: the same number from every build (std's hasher promises no such thing).
+fn fnv1a(key: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in key.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
 /// The ports a bundled MFE tries, the same in every run, so its origin — and with it what the
 /// page stored (localStorage, IndexedDB) — is its own again after a restart, and no other MFE
 /// is ever handed that origin. Derived from `key` (the app's identifier and the MFE's id) into
 /// 20000–29999, below Linux's ephemeral range (32768–60999) where the OS picks ports for others;
 /// four in a row, for the rare key that lands on a port in use.
 pub fn preferred_ports(key: &str) -> [u16; 4] {
-    // FNV-1a: the same number from every build (std's hasher promises no such thing).
-    let mut h: u32 = 0x811c_9dc5;
-    for b in key.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    let first = h % 10_000;
+    let first = fnv1a(key) % 10_000;
     [0, 1, 2, 3].map(|i| 20_000 + ((first + i) % 10_000) as u16)
+}
+
+/// The loopback host a bundled MFE is served on, the same in every run: cookies are kept per
+/// host and ignore ports (RFC 6265 §8.5), so MFEs that differed only by port on 127.0.0.1 could
+/// read and overwrite each other's cookies. The whole of 127.0.0.0/8 is loopback on Linux with
+/// no setup, and browsers treat all of it as a potentially trustworthy origin. Never
+/// 127.0.0.0/16 (where 127.0.0.1 and whatever else listens on loopback usually are) and never
+/// a network or broadcast-looking last byte.
+pub fn preferred_host(key: &str) -> Ipv4Addr {
+    let h = fnv1a(&format!("{key}\u{0}host"));
+    let [a, b, c, _] = h.to_be_bytes();
+    Ipv4Addr::new(127, 1 + a % 254, b, 1 + c % 254)
+}
+
+/// Where a bundled MFE is served: its own loopback host and the ports it tries there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeAddress {
+    pub host: Ipv4Addr,
+    pub ports: [u16; 4],
+}
+
+/// The home addresses of bundled MFEs, one per key, in order: [`preferred_host`] and
+/// [`preferred_ports`] of the key, except that a host already given to an earlier key is never
+/// given again (the next candidate of the later key is taken), so no two MFEs of one app share
+/// a cookie jar. Stable as long as the keys and their order are.
+pub fn home_addresses(keys: &[String]) -> Vec<HomeAddress> {
+    let mut taken = std::collections::HashSet::new();
+    keys.iter()
+        .map(|key| {
+            let mut candidate = key.clone();
+            let mut host = preferred_host(&candidate);
+            while !taken.insert(host) {
+                candidate.push('+');
+                host = preferred_host(&candidate);
+            }
+            HomeAddress {
+                host,
+                ports: preferred_ports(key),
+            }
+        })
+        .collect()
 }
 
 impl MfeHost {
@@ -102,22 +148,25 @@ impl MfeHost {
         assets: AssetSource,
         policy: &ContentPolicy,
     ) -> std::io::Result<MfeHost> {
-        Self::start_on(folder, assets, policy, &[]).await
+        let home = HomeAddress {
+            host: Ipv4Addr::LOCALHOST,
+            ports: [0; 4],
+        };
+        Self::start_on(folder, assets, policy, &home).await
     }
 
-    /// Serve `folder` under `policy` on the first of `ports` that is free on 127.0.0.1 (see
-    /// [`preferred_ports`]), else on a port the OS picks: then the origin differs from earlier
-    /// runs and so does the page's stored data.
+    /// Serve `folder` under `policy` on `home`'s host, on the first of its ports that is free
+    /// there (see [`home_addresses`]), else on a port the OS picks on that host: then the origin
+    /// differs from earlier runs and so does the page's stored data, but its cookies stay its own.
     pub async fn start_on(
         folder: &str,
         assets: AssetSource,
         policy: &ContentPolicy,
-        ports: &[u16],
+        home: &HomeAddress,
     ) -> std::io::Result<MfeHost> {
         let mut bound = None;
-        for port in ports {
-            if let Ok(l) =
-                tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], *port))).await
+        for port in home.ports.iter().filter(|p| **p != 0) {
+            if let Ok(l) = tokio::net::TcpListener::bind(SocketAddr::from((home.host, *port))).await
             {
                 bound = Some(l);
                 break;
@@ -126,18 +175,19 @@ impl MfeHost {
         let listener = match bound {
             Some(l) => l,
             None => {
-                if !ports.is_empty() {
+                if home.ports.iter().any(|p| *p != 0) {
                     tracing::warn!(
                         %folder,
-                        ?ports,
+                        host = %home.host,
+                        ports = ?home.ports,
                         "the micro frontend's own ports are taken; it gets another origin this run, without the data it stored before"
                     );
                 }
-                tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?
+                tokio::net::TcpListener::bind(SocketAddr::from((home.host, 0))).await?
             }
         };
-        let port = listener.local_addr()?.port();
-        let origin = Url::parse(&format!("http://127.0.0.1:{port}/"))
+        let bound = listener.local_addr()?;
+        let origin = Url::parse(&format!("http://{bound}/"))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let policy = HeaderValue::from_str(&policy.header())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
@@ -162,7 +212,7 @@ impl MfeHost {
         })
     }
 
-    /// `http://127.0.0.1:PORT/`: the page to load and the origin to pin the webview to.
+    /// `http://HOST:PORT/`: the page to load and the origin to pin the webview to.
     pub fn url(&self) -> &Url {
         &self.origin
     }
@@ -335,20 +385,60 @@ mod tests {
         assert_eq!(billing, [21395, 21396, 21397, 21398]);
     }
 
+    #[test]
+    fn preferred_hosts_are_stable_loopback_and_away_from_127_0() {
+        let billing = preferred_host("dev.portico.app/billing");
+        assert_eq!(billing, preferred_host("dev.portico.app/billing"));
+        assert_ne!(billing, preferred_host("dev.portico.app/dashboard"));
+        for i in 0..2000 {
+            let h = preferred_host(&format!("k{i}"));
+            let [_, b, _, d] = h.octets();
+            assert!(h.is_loopback());
+            assert_ne!(b, 0, "{h} is in 127.0.0.0/16");
+            assert!(d != 0 && d != 255, "{h}");
+        }
+        // A fixed value: a change here would move every installed MFE to a new origin.
+        assert_eq!(billing, Ipv4Addr::new(127, 126, 126, 132));
+    }
+
+    #[test]
+    fn home_addresses_never_share_a_host_within_one_app() {
+        // Find two keys whose preferred hosts collide, as two MFE ids one day will.
+        let mut seen = std::collections::HashMap::new();
+        let (first, second) = (0..200_000)
+            .map(|i| format!("app/mfe{i}"))
+            .find_map(|k| {
+                let h = preferred_host(&k);
+                seen.insert(h, k.clone()).map(|earlier| (earlier, k))
+            })
+            .expect("a collision among 200 000 keys in 16 M hosts");
+        let homes = home_addresses(&[first.clone(), second.clone()]);
+        assert_eq!(homes[0].host, preferred_host(&first));
+        assert_ne!(homes[0].host, homes[1].host);
+        assert_eq!(homes[1].ports, preferred_ports(&second));
+        assert_eq!(homes, home_addresses(&[first, second]), "stable");
+    }
+
     #[tokio::test]
-    async fn an_mfe_takes_its_first_free_preferred_port_else_any() {
-        let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    async fn an_mfe_takes_its_first_free_preferred_port_else_any_on_its_own_host() {
+        let host = preferred_host("dev.portico.app/billing");
+        let probe = std::net::TcpListener::bind((host, 0)).unwrap();
         let busy = probe.local_addr().unwrap().port();
         let free = {
-            let p = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+            let p = std::net::TcpListener::bind((host, 0)).unwrap();
             p.local_addr().unwrap().port()
         };
         let policy = ContentPolicy::default();
-        let a = MfeHost::start_on("mfes/billing", assets(), &policy, &[busy, free])
+        let home = HomeAddress {
+            host,
+            ports: [busy, free, busy, busy],
+        };
+        let a = MfeHost::start_on("mfes/billing", assets(), &policy, &home)
             .await
             .unwrap();
+        assert_eq!(a.url().host_str(), Some(host.to_string().as_str()));
         assert_eq!(a.url().port(), Some(free));
-        let b = MfeHost::start_on("mfes/billing", assets(), &policy, &[busy, free])
+        let b = MfeHost::start_on("mfes/billing", assets(), &policy, &home)
             .await
             .unwrap();
         let port = b.url().port().unwrap();
@@ -356,6 +446,13 @@ mod tests {
             port != busy && port != free,
             "fell back to a port of the OS's choosing"
         );
+        assert_eq!(
+            b.url().host_str(),
+            Some(host.to_string().as_str()),
+            "on its own host still"
+        );
+        let page = reqwest::get(b.url().clone()).await.unwrap();
+        assert_eq!(page.status(), 200);
         drop(probe);
     }
 }

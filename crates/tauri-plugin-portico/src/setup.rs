@@ -7,7 +7,7 @@ use std::sync::Arc;
 use portico_broker::{Broker, BrokerOptions, KeyringStore, SystemClock};
 use portico_shell_core::config::{MfeSource, Origin};
 use portico_shell_core::embedded::{self, Embedded};
-use portico_shell_core::mfe_host::{preferred_ports, AssetSource, MfeHost};
+use portico_shell_core::mfe_host::{home_addresses, AssetSource, MfeHost};
 use portico_shell_core::ShellConfig;
 use tauri::{AppHandle, Runtime};
 
@@ -80,10 +80,19 @@ pub(crate) fn build<R: Runtime>(
             None
         };
         let mut hosts = Vec::new();
+        // A loopback host and ports of its own for each bundled MFE, the same in every run:
+        // its own cookies, and its own storage again after a restart.
+        let keys: Vec<String> = config
+            .mfes
+            .iter()
+            .filter(|m| matches!(m.source, MfeSource::Bundled(_)))
+            .map(|m| format!("{identifier}/{}", m.id))
+            .collect();
+        let mut homes = home_addresses(&keys).into_iter();
         for mfe in &mut config.mfes {
             if let MfeSource::Bundled(folder) = &mfe.source {
-                let ports = preferred_ports(&format!("{identifier}/{}", mfe.id));
-                let host = MfeHost::start_on(folder, assets.clone(), &mfe.content_policy(), &ports)
+                let Some(home) = homes.next() else { break };
+                let host = MfeHost::start_on(folder, assets.clone(), &mfe.content_policy(), &home)
                     .await
                     .map_err(|e| Error::Host {
                         id: mfe.id.clone(),
