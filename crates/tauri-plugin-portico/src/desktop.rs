@@ -46,6 +46,8 @@ pub struct Portico {
     /// Per MFE webview label: its allowance of system-browser windows, and whether the refusal
     /// that began when it ran out was logged.
     browser_opens: Mutex<HashMap<String, (TokenBucket, bool)>>,
+    /// MFE webviews whose navigation without a gesture was refused (logged once each).
+    refused_without_gesture: Mutex<std::collections::HashSet<String>>,
     /// The step-up waiting in the browser, for the host UI.
     step_up: Mutex<Option<StepUpStatus>>,
     /// Kept alive for the app's lifetime: dropping them stops the servers.
@@ -96,6 +98,7 @@ impl Portico {
             aborts: crate::fetch::Aborts::default(),
             step_up: Mutex::new(None),
             browser_opens: Mutex::new(HashMap::new()),
+            refused_without_gesture: Mutex::new(std::collections::HashSet::new()),
             _embedded: embedded,
             _hosts: hosts,
         }
@@ -383,6 +386,19 @@ impl Portico {
     /// Open a URL in the user's browser (the configured browser command, or the desktop's).
     pub fn open_in_browser<R: Runtime>(&self, app: &AppHandle<R>, url: &str) {
         crate::login::open_in_browser(app, self, url)
+    }
+
+    /// A navigation or pop-up of the MFE webview `label` to `url` that no click asked for (a
+    /// script, a foreign frame): refused, nothing opened; the first of each webview is logged
+    /// with the target's origin (the rest of the URL may carry what the page read).
+    pub fn refuse_for_mfe(&self, label: &str, url: &url::Url) {
+        if lock(&self.refused_without_gesture).insert(label.to_owned()) {
+            tracing::warn!(
+                %label,
+                target = %url.origin().ascii_serialization(),
+                "a micro frontend tried to leave its origin without a click (script or frame); refused, the browser is not opened (logged once per micro frontend)"
+            );
+        }
     }
 
     /// Open a URL the MFE webview `label` tried to leave for, within its [`BROWSER_OPENS`]

@@ -11,8 +11,9 @@ use crate::{Portico, PorticoExt};
 
 /// The webview of the MFE `id`, ready for the host to place (`Window::add_child`): labelled as
 /// the plugin's capabilities expect, loading the MFE's page, pinned to its origins (any other
-/// navigation or pop-up goes to the system browser, at most [`BROWSER_OPENS`](crate::BROWSER_OPENS)), its page loads reported so `get_token`
-/// judges the caller by the page its webview shows. `None` for an unknown id.
+/// navigation or pop-up is refused; one that follows a click goes to the system browser, at most
+/// [`BROWSER_OPENS`](crate::BROWSER_OPENS)), its page loads reported so `get_token` judges the
+/// caller by the page its webview shows. `None` for an unknown id.
 pub fn mfe_webview<R: Runtime>(app: &AppHandle<R>, id: &str) -> Option<WebviewBuilder<R>> {
     let portico = app.portico();
     let mfe = portico.mfes().iter().find(|m| m.id == id)?;
@@ -23,26 +24,18 @@ pub fn mfe_webview<R: Runtime>(app: &AppHandle<R>, id: &str) -> Option<WebviewBu
     let popup_label = label.clone();
     let opener = app.clone();
     let popup_opener = app.clone();
+    crate::gesture::watch();
     Some(
         WebviewBuilder::new(&label, WebviewUrl::External(url))
             .on_navigation(move |url| {
                 if policy.may_navigate(&nav_label, url) {
                     return true;
                 }
-                if matches!(url.scheme(), "http" | "https") {
-                    if let Some(p) = opener.try_state::<Arc<Portico>>() {
-                        p.open_for_mfe(&opener, &nav_label, url.as_str());
-                    }
-                }
-                tracing::info!(label = %nav_label, "navigation outside the MFE's origin refused");
+                leave_for(&opener, &nav_label, url);
                 false
             })
             .on_new_window(move |url, _| {
-                if matches!(url.scheme(), "http" | "https") {
-                    if let Some(p) = popup_opener.try_state::<Arc<Portico>>() {
-                        p.open_for_mfe(&popup_opener, &popup_label, url.as_str());
-                    }
-                }
+                leave_for(&popup_opener, &popup_label, &url);
                 NewWindowResponse::Deny
             })
             // The navigation guard above only lets pages of the MFE's origins load, so the page
@@ -55,6 +48,25 @@ pub fn mfe_webview<R: Runtime>(app: &AppHandle<R>, id: &str) -> Option<WebviewBu
                 }
             }),
     )
+}
+
+/// A refused navigation or pop-up of the MFE webview `label`: opened in the system browser
+/// when the person clicked for it (within the MFE's allowance), else only refused — a script
+/// or a frame of the page cannot send the person anywhere (issue 15.4).
+fn leave_for<R: Runtime>(app: &AppHandle<R>, label: &str, url: &url::Url) {
+    let Some(p) = app.try_state::<Arc<Portico>>() else {
+        return;
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        tracing::info!(%label, "navigation outside the MFE's origin refused");
+        return;
+    }
+    match crate::gesture::take(url) {
+        crate::gesture::Gesture::Absent => p.refuse_for_mfe(label, url),
+        crate::gesture::Gesture::Followed | crate::gesture::Gesture::Unknown => {
+            p.open_for_mfe(app, label, url.as_str());
+        }
+    }
 }
 
 /// Hands every deep link to the plugin: those a second instance forwards (single-instance with

@@ -37,6 +37,7 @@ mod commands;
 mod desktop;
 mod error;
 mod fetch;
+mod gesture;
 pub mod host;
 mod login;
 pub mod models;
