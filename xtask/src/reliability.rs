@@ -31,7 +31,7 @@ const SUITES: &[(&str, &[&str])] = &[
         ],
     ),
     ("portico", &["ipc_acl"]),
-    ("portico-e2e", &["crash_safety"]),
+    ("portico-e2e", &["crash_safety", "webviews"]),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {

@@ -122,6 +122,10 @@ const SECTIONS: &[(&str, &str)] = &[
         "Native fetch (URL rules, headers, bodies, redirects, challenges)",
     ),
     (
+        "isolation_webviews",
+        "Isolation in the real webviews (cookies, storage, the system browser)",
+    ),
+    (
         "fuzz_regressions",
         "Fuzz regressions (crash inputs kept as tests)",
     ),
@@ -162,7 +166,7 @@ fn render(
          with issue 15's isolation cases and issue 16's native-fetch cases; \
          the tests live beside the code (`crates/broker/tests/adversarial_*.rs`, `id_tokens.rs`, \
          `login.rs`, `fuzz_regressions.rs`, `src-tauri/tests/ipc_acl.rs`, \
-         `tests/tests/crash_safety.rs`) and the fuzz targets in `fuzz/`.\n",
+         `tests/tests/crash_safety.rs`, `tests/tests/webviews.rs`) and the fuzz targets in `fuzz/`.\n",
         run.command
     )?;
     writeln!(
