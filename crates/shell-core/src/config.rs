@@ -170,8 +170,32 @@ pub struct ShellConfig {
     /// A command that opens URLs instead of the desktop's default browser (`$BROWSER` style:
     /// the URL is appended as the last argument).
     pub browser: Option<String>,
+    /// How a URL that carries secrets (sign-in, step-up, sign-out) reaches the browser.
+    pub browser_handoff: BrowserHandoff,
     /// The keyring service name under which the session is stored.
     pub keyring_service: String,
+}
+
+/// How a URL that carries secrets reaches the system browser (`browserHandoff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BrowserHandoff {
+    /// Through a one-use loopback URL that forwards to it ([`crate::handoff`]): the secrets are
+    /// never on a command line.
+    #[default]
+    Loopback,
+    /// As the browser's argument, for a desktop whose URL handler fetches a link before the
+    /// browser does (the one use would be gone).
+    Direct,
+}
+
+impl BrowserHandoff {
+    fn parse(raw: &str) -> Result<BrowserHandoff, String> {
+        match raw {
+            "loopback" => Ok(BrowserHandoff::Loopback),
+            "direct" => Ok(BrowserHandoff::Direct),
+            other => Err(format!("`{other}` is not one of `loopback`, `direct`")),
+        }
+    }
 }
 
 impl ShellConfig {
@@ -208,6 +232,16 @@ impl ShellConfig {
             browser: env_nonempty(env, "PORTICO_BROWSER")
                 .or(raw.browser)
                 .or_else(|| env_nonempty(env, "BROWSER")),
+            browser_handoff: match (
+                env_nonempty(env, "PORTICO_BROWSER_HANDOFF"),
+                raw.browser_handoff,
+            ) {
+                (Some(v), _) => BrowserHandoff::parse(&v)
+                    .map_err(|e| ConfigError::new("PORTICO_BROWSER_HANDOFF", e))?,
+                (None, Some(v)) => BrowserHandoff::parse(&v)
+                    .map_err(|e| ConfigError::new("plugins.portico.browserHandoff", e))?,
+                (None, None) => BrowserHandoff::default(),
+            },
             keyring_service: env_nonempty(env, "PORTICO_KEYRING_SERVICE")
                 .or(raw.keyring_service)
                 .unwrap_or_else(|| DEFAULT_KEYRING_SERVICE.to_string()),
@@ -286,6 +320,8 @@ struct RawConfig {
     mfes: Vec<RawMfe>,
     #[serde(default)]
     browser: Option<String>,
+    #[serde(default)]
+    browser_handoff: Option<String>,
     #[serde(default)]
     keyring_service: Option<String>,
 }
@@ -1114,6 +1150,39 @@ mod tests {
         v["provider"] = json!({"issuer": "https://idp.example.com/", "clientId": "x",
             "redirect": value});
         ShellConfig::load(&v, &no_env, &schemes()).map(|c| c.provider.unwrap().redirect().clone())
+    }
+
+    #[test]
+    fn browser_handoff_is_loopback_unless_told_direct() {
+        let load = |extra: serde_json::Value, var: Option<&str>| {
+            let var = var.map(str::to_owned);
+            let mut section = sample();
+            if let (Some(s), serde_json::Value::Object(more)) = (section.as_object_mut(), extra) {
+                s.extend(more);
+            }
+            ShellConfig::load(
+                &section,
+                &move |k| {
+                    (k == "PORTICO_BROWSER_HANDOFF")
+                        .then(|| var.clone())
+                        .flatten()
+                },
+                &[],
+            )
+        };
+        assert_eq!(
+            load(json!({}), None).unwrap().browser_handoff,
+            BrowserHandoff::Loopback
+        );
+        let direct = load(json!({"browserHandoff": "direct"}), None).unwrap();
+        assert_eq!(direct.browser_handoff, BrowserHandoff::Direct);
+        let env_wins = load(json!({"browserHandoff": "direct"}), Some("loopback")).unwrap();
+        assert_eq!(env_wins.browser_handoff, BrowserHandoff::Loopback);
+        let bad = load(json!({"browserHandoff": "portal"}), None).unwrap_err();
+        assert_eq!(bad.field, "plugins.portico.browserHandoff");
+        assert!(bad.problem.contains("`portal`"), "{}", bad.problem);
+        let bad_env = load(json!({}), Some("yes")).unwrap_err();
+        assert_eq!(bad_env.field, "PORTICO_BROWSER_HANDOFF");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod config;
 pub mod embedded;
+pub mod handoff;
 pub mod loopback;
 pub mod mfe_host;
 
