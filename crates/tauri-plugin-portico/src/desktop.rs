@@ -39,6 +39,9 @@ pub struct Portico {
     /// The loopback listener of the sign-in in progress (none with a deep-link redirect): it
     /// lives exactly as long as that sign-in.
     pub(crate) loopback: Mutex<Option<crate::login::LoopbackListener>>,
+    /// The one-use loopback URL the browser was started on for the sign-in or step-up in
+    /// progress (`browserHandoff`); replaced by the next, closed when it ends.
+    pub(crate) handoff: Mutex<Option<portico_shell_core::handoff::Handoff>>,
     /// The token table last pushed to the host UI, to push only changes.
     last_token_status: Mutex<Option<Vec<TokenStatus>>>,
     /// Native fetches a page may still abort.
@@ -98,6 +101,7 @@ impl Portico {
             aborts: crate::fetch::Aborts::default(),
             step_up: Mutex::new(None),
             browser_opens: Mutex::new(HashMap::new()),
+            handoff: Mutex::new(None),
             refused_without_gesture: Mutex::new(std::collections::HashSet::new()),
             _embedded: embedded,
             _hosts: hosts,

@@ -151,7 +151,17 @@ impl Builder {
                 portico.broker().set_interaction(Arc::new(
                     move |prompt: portico_broker::StepUpPrompt| {
                         if let Some(portico) = weak.upgrade() {
-                            portico.open_in_browser(&handle, prompt.login.authorize_url.as_str());
+                            let handle = handle.clone();
+                            tauri::async_runtime::spawn(async move {
+                                crate::login::open_with_secrets(
+                                    &handle,
+                                    &portico,
+                                    &prompt.login.authorize_url,
+                                    crate::login::Secrets::SignIn,
+                                    prompt.login.expires_at,
+                                )
+                                .await;
+                            });
                         }
                     },
                 ));

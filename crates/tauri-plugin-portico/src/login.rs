@@ -3,9 +3,11 @@
 //! broker. Forged or stale callbacks are refused by the broker and shown as a warning.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use portico_broker::{AuthError, RedirectUri};
+use portico_shell_core::config::BrowserHandoff;
+use portico_shell_core::handoff::{Handoff, HandoffEvent, OnEvent};
 use portico_shell_core::loopback::LoopbackRedirect;
 use portico_types::sync::lock;
 use tauri::{AppHandle, Manager, Runtime};
@@ -38,6 +40,81 @@ pub(crate) fn open_in_browser<R: Runtime>(app: &AppHandle<R>, portico: &Portico,
     }
     if let Err(error) = app.opener().open_url(url, None::<&str>) {
         tracing::error!(%error, "could not open the system browser");
+    }
+}
+
+/// What a URL with secrets is opened for: it decides what a second taker of its handoff costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Secrets {
+    /// A sign-in or step-up (`state`, `nonce`, code challenge or PAR `request_uri`): stopped.
+    SignIn,
+    /// The provider's logout page (`id_token_hint`): the session is already gone; logged.
+    SignOut,
+}
+
+/// How long a sign-out's handoff URL answers: the browser takes it at once.
+const SIGN_OUT_HANDOFF: Duration = Duration::from_secs(120);
+
+/// Open a URL that carries secrets (issue 15.7): the browser is started on a one-use loopback
+/// URL that forwards to it (`browserHandoff: loopback`, the default), so the secrets are on no
+/// command line. If that URL is fetched a second time, someone else had it too: a sign-in or
+/// step-up in progress is stopped (what they read is then worth nothing) and the person is told.
+pub(crate) async fn open_with_secrets<R: Runtime>(
+    app: &AppHandle<R>,
+    portico: &Arc<Portico>,
+    url: &url::Url,
+    secrets: Secrets,
+    expires_at: SystemTime,
+) {
+    if portico.config().browser_handoff == BrowserHandoff::Direct {
+        open_in_browser(app, portico, url.as_str());
+        return;
+    }
+    let weak = Arc::downgrade(portico);
+    let on_event: OnEvent = Arc::new(move |event| {
+        if event != HandoffEvent::TakenAgain {
+            return;
+        }
+        let Some(portico) = weak.upgrade() else {
+            return;
+        };
+        if secrets == Secrets::SignIn && portico.broker().pending_login() {
+            tracing::warn!("the sign-in's handoff URL was fetched twice; sign-in stopped");
+            cancel(&portico);
+            portico.warn(
+                "The sign-in page was opened twice, perhaps by another program on this computer, \
+                 so Portico stopped this sign-in to keep it safe. Sign in again."
+                    .to_owned(),
+            );
+        } else {
+            tracing::warn!(
+                ?secrets,
+                "a handoff URL was fetched again after its one use"
+            );
+        }
+    });
+    let ttl = expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    match Handoff::start(url, ttl, on_event).await {
+        Ok(handoff) => {
+            open_in_browser(app, portico, handoff.url().as_str());
+            match secrets {
+                // Replacing the previous sign-in's handoff closes it.
+                Secrets::SignIn => *lock(&portico.handoff) = Some(handoff),
+                Secrets::SignOut => {
+                    tauri::async_runtime::spawn(async move {
+                        tokio::time::sleep(ttl).await;
+                        drop(handoff);
+                    });
+                }
+            }
+        }
+        Err(error) => {
+            // A sign-in the browser cannot reach is worse than the command line it avoids.
+            tracing::warn!(%error, "cannot serve the browser handoff on loopback; the browser gets the URL as its argument");
+            open_in_browser(app, portico, url.as_str());
+        }
     }
 }
 
@@ -76,7 +153,14 @@ pub(crate) async fn sign_in<R: Runtime>(
         }
     };
     portico.set_login_phase(LoginPhase::Pending);
-    open_in_browser(&app, &portico, request.authorize_url.as_str());
+    open_with_secrets(
+        &app,
+        &portico,
+        &request.authorize_url,
+        Secrets::SignIn,
+        request.expires_at,
+    )
+    .await;
     Ok(())
 }
 
@@ -141,6 +225,7 @@ async fn close_listener(portico: &Portico) {
 
 pub(crate) fn cancel(portico: &Portico) {
     portico.broker().cancel_login();
+    lock(&portico.handoff).take();
     // The listener closes on its own task; nothing here waits for it.
     if let Some(listener) = lock(&portico.loopback).take() {
         let _ = listener.stop.send(());
@@ -168,6 +253,9 @@ pub(crate) async fn handle_callback<R: Runtime>(
     match result {
         Ok(_) => {
             tracing::info!("signed in");
+            if !broker.pending_login() {
+                lock(&portico.handoff).take();
+            }
             focus_host(app);
         }
         Err(AuthError::StorageUnavailable { reason }) => {
@@ -214,8 +302,10 @@ pub(crate) async fn sign_out<R: Runtime>(
     let end_session = portico.broker().logout().await?;
     portico.push_state();
     portico.push_token_status();
+    lock(&portico.handoff).take();
     if let Some(url) = end_session {
-        open_in_browser(&app, &portico, url.as_str());
+        let until = SystemTime::now() + SIGN_OUT_HANDOFF;
+        open_with_secrets(&app, &portico, &url, Secrets::SignOut, until).await;
     }
     Ok(())
 }
