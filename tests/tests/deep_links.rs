@@ -66,6 +66,69 @@ async fn forged_deep_link_is_ignored_with_a_warning_and_the_real_one_completes()
         .await;
 }
 
+/// Issue 15.7. The browser is started on a one-use loopback URL, never on the authorization
+/// request itself (every scenario checks that no browser's command line carried its secrets).
+/// Here another program reads that URL and fetches it after the browser did: it gets nothing
+/// (410), the sign-in is stopped with a warning that says why, and a callback completed with
+/// what the program could have read is refused — nothing is exchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_fetch_of_the_browser_handoff_stops_the_sign_in() {
+    Scenario::builder("handoff_taken_twice")
+        .browser(BrowserMode::Hold)
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            app.chrome().click("sign-in").await?;
+            app.chrome().wait_for("login-pending", wait::UI).await?;
+            let authorize_url = s.authorize_url(1).await?;
+            let handoff = s
+                .wait_browser_event("the handoff", |e| e["event"] == "handoff")
+                .await?;
+            assert_eq!(handoff["status"], 303);
+            let handoff_url = handoff["url"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                !handoff_url.contains("state=") && !handoff_url.contains("request_uri"),
+                "{handoff_url}"
+            );
+
+            let page = |e: reqwest::Error| E2eError::Page {
+                what: "fetching the handoff URL again".into(),
+                detail: e.to_string(),
+            };
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(page)?;
+            let again = http.get(&handoff_url).send().await.map_err(page)?;
+            assert_eq!(again.status().as_u16(), 410);
+            assert!(again.headers().get("location").is_none());
+            let warning = app.chrome().wait_for("warning", wait::UI).await?;
+            assert_eq!(
+                warning.text,
+                "The sign-in page was opened twice, perhaps by another program on this computer, \
+                 so Portico stopped this sign-in to keep it safe. Sign in again."
+            );
+            app.chrome().wait_gone("login-pending", wait::UI).await?;
+
+            // What the other program could do with what it read: finish the sign-in itself.
+            let callback = finish_in_browser(&authorize_url).await?;
+            assert!(s.open_deep_link(&callback).await?);
+            app.chrome()
+                .wait_attr("warning", "data-distinct", wait::UI, |d| d == Some("2"))
+                .await?;
+            each_mfe_signed_out(&app).await?;
+            assert_eq!(
+                s.counters().token_authorization_code,
+                0,
+                "the code is never exchanged"
+            );
+            Ok(())
+        })
+        .await;
+}
+
 /// Scenario 9. The sign-in begins in one app process, the app is closed, the person finishes
 /// in the browser, and the deep link starts the app: the new process completes the sign-in
 /// begun by the earlier one.

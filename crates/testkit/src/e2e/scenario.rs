@@ -741,6 +741,13 @@ impl Scenario {
         };
         let _ = std::fs::write(self.artifacts.join("outcome.txt"), &verdict);
         let leaks = secret_leaks(&self.artifacts);
+        // Issue 15.7, checked in every scenario: no browser was started with an authorization
+        // request's, a PAR request's or a logout's secrets on its command line.
+        let on_command_lines: Vec<Value> = self
+            .browser_events()
+            .into_iter()
+            .filter(|e| e["event"] == "started" && e["argv_secrets"] != Value::Bool(false))
+            .collect();
         // Glewlwyd's own log may quote tokens, so it is kept (after the leak scan) only to
         // explain a failure.
         if let (RunningProvider::Glewlwyd(op), false) = (&self.idp, matches!(outcome, Ok(Ok(())))) {
@@ -756,6 +763,10 @@ impl Scenario {
         assert!(
             leaks.is_empty(),
             "secrets in logs or artifacts: {leaks:?} (artifacts: {artifacts})"
+        );
+        assert!(
+            on_command_lines.is_empty(),
+            "the browser was started with secrets on its command line: {on_command_lines:?} (artifacts: {artifacts})"
         );
     }
 }

@@ -118,6 +118,45 @@ fn is_loopback_http(url: &Url) -> bool {
         )
 }
 
+/// Where Portico's one-use loopback forwards start (`portico_shell_core::handoff`).
+const HANDOFF_PREFIX: &str = "/portico/handoff/";
+
+/// Query parameters that must never be on a command line: an authorization request's
+/// (`state`, `nonce`, `code_challenge`), a pushed one's (`request_uri`), a logout's
+/// (`id_token_hint`), and anything a callback carries (`code`).
+fn carries_secrets(url: &Url) -> bool {
+    url.query_pairs().any(|(k, _)| {
+        matches!(
+            k.as_ref(),
+            "state" | "nonce" | "code_challenge" | "request_uri" | "id_token_hint" | "code"
+        )
+    })
+}
+
+/// A browser's first step on a handoff URL: one GET, and on to where its `303` points.
+async fn follow_handoff(url: &Url) -> Result<Url, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let answer = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = answer.status().as_u16();
+    // The handoff URL is good for one GET, which this was: recorded so a test can play the
+    // other program that fetches it again.
+    record(json!({ "event": "handoff", "status": status, "url": url.as_str() }));
+    let location = answer
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .ok_or_else(|| format!("answered {status} without a Location"))?;
+    url.join(location).map_err(|e| e.to_string())
+}
+
 /// The binary's `main`: do what a person does with the URL in the last argument.
 pub async fn main() -> ExitCode {
     let Some(raw) = std::env::args().skip(1).last() else {
@@ -128,6 +167,24 @@ pub async fn main() -> ExitCode {
         record(json!({ "event": "bad_url" }));
         eprintln!("scripted browser: not a URL");
         return ExitCode::from(2);
+    };
+    // What every local user could read on this process's command line (issue 15.7): the
+    // scenario fails if it ever carried a sign-in's or a logout's secrets.
+    let handoff = is_loopback_http(&url) && url.path().starts_with(HANDOFF_PREFIX);
+    record(
+        json!({ "event": "started", "argv_secrets": carries_secrets(&url), "handoff": handoff }),
+    );
+    let url = if handoff {
+        match follow_handoff(&url).await {
+            Ok(u) => u,
+            Err(e) => {
+                record(json!({ "event": "handoff_failed", "error": e }));
+                eprintln!("scripted browser: handoff failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        url
     };
     if !is_authorize(&url) {
         return open_page(&url).await;
