@@ -102,7 +102,22 @@ async fn a_second_fetch_of_the_browser_handoff_stops_the_sign_in() {
                 .build()
                 .map_err(page)?;
             let again = http.get(&handoff_url).send().await.map_err(page)?;
-            assert_eq!(again.status().as_u16(), 410);
+            let status = again.status().as_u16();
+            portico_testkit::figures::record(
+                "isolation_webviews",
+                "another program fetches the browser handoff URL after the browser",
+                "410, no Location",
+                &format!(
+                    "{status}{}",
+                    if again.headers().contains_key("location") {
+                        ", a Location"
+                    } else {
+                        ", no Location"
+                    }
+                ),
+                serde_json::json!({}),
+            );
+            assert_eq!(status, 410);
             assert!(again.headers().get("location").is_none());
             let warning = app.chrome().wait_for("warning", wait::UI).await?;
             assert_eq!(
@@ -119,11 +134,19 @@ async fn a_second_fetch_of_the_browser_handoff_stops_the_sign_in() {
                 .wait_attr("warning", "data-distinct", wait::UI, |d| d == Some("2"))
                 .await?;
             each_mfe_signed_out(&app).await?;
-            assert_eq!(
-                s.counters().token_authorization_code,
-                0,
-                "the code is never exchanged"
+            let exchanged = s.counters().token_authorization_code;
+            portico_testkit::figures::record(
+                "isolation_webviews",
+                "then completes the sign-in with the request it read",
+                "code never exchanged",
+                if exchanged == 0 {
+                    "code never exchanged"
+                } else {
+                    "code exchanged"
+                },
+                serde_json::json!({ "code exchanges": exchanged }),
             );
+            assert_eq!(exchanged, 0, "the code is never exchanged");
             Ok(())
         })
         .await;

@@ -31,7 +31,7 @@ const SUITES: &[(&str, &[&str])] = &[
         ],
     ),
     ("portico", &["ipc_acl"]),
-    ("portico-e2e", &["crash_safety", "webviews"]),
+    ("portico-e2e", &["crash_safety", "webviews", "deep_links"]),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {

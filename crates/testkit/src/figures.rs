@@ -123,7 +123,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "isolation_webviews",
-        "Isolation in the real webviews (cookies, storage, the system browser)",
+        "Isolation in the real app (cookies, storage, the system browser, the browser handoff)",
     ),
     (
         "fuzz_regressions",
@@ -166,7 +166,7 @@ fn render(
          with issue 15's isolation cases and issue 16's native-fetch cases; \
          the tests live beside the code (`crates/broker/tests/adversarial_*.rs`, `id_tokens.rs`, \
          `login.rs`, `fuzz_regressions.rs`, `src-tauri/tests/ipc_acl.rs`, \
-         `tests/tests/crash_safety.rs`, `tests/tests/webviews.rs`) and the fuzz targets in `fuzz/`.\n",
+         `tests/tests/crash_safety.rs`, `tests/tests/webviews.rs`, `tests/tests/deep_links.rs`) and the fuzz targets in `fuzz/`.\n",
         run.command
     )?;
     writeln!(
