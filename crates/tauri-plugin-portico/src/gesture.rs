@@ -83,6 +83,20 @@ mod linux {
         LAST.with(|l| *l.borrow_mut() = uri.map(|u| (u, gesture)));
     }
 
+    /// The instance and the signal's parameters an emission hook is given, when there are at
+    /// least two (the instance and the one it reads).
+    ///
+    /// # Safety
+    /// `params` must point to `n` initialised values, alive for the returned borrow (GLib
+    /// guarantees both for the duration of a hook call).
+    unsafe fn signal_params<'a>(n: u32, params: *const GValue) -> Option<&'a [glib::Value]> {
+        if n < 2 || params.is_null() {
+            return None;
+        }
+        // SAFETY: the caller's promise; `glib::Value` is a transparent wrapper of `GValue`.
+        Some(unsafe { std::slice::from_raw_parts(params as *const glib::Value, n as usize) })
+    }
+
     /// `WebKitWebView::decide-policy (decision, type)`: navigation and new-window decisions.
     unsafe extern "C" fn on_decide_policy(
         _hint: *mut GSignalInvocationHint,
@@ -90,11 +104,8 @@ mod linux {
         params: *const GValue,
         _data: glib::ffi::gpointer,
     ) -> glib::ffi::gboolean {
-        if n >= 2 && !params.is_null() {
-            // SAFETY: GLib passes the instance and the signal's parameters, `n` values;
-            // `glib::Value` is a transparent wrapper of `GValue`.
-            let values =
-                unsafe { std::slice::from_raw_parts(params as *const glib::Value, n as usize) };
+        // SAFETY: as GLib calls an emission hook.
+        if let Some(values) = unsafe { signal_params(n, params) } {
             if let Ok(decision) = values[1].get::<PolicyDecision>() {
                 if let Ok(nav) = decision.downcast::<NavigationPolicyDecision>() {
                     if let Some(mut action) = nav.navigation_action() {
@@ -113,10 +124,8 @@ mod linux {
         params: *const GValue,
         _data: glib::ffi::gpointer,
     ) -> glib::ffi::gboolean {
-        if n >= 2 && !params.is_null() {
-            // SAFETY: as above.
-            let values =
-                unsafe { std::slice::from_raw_parts(params as *const glib::Value, n as usize) };
+        // SAFETY: as GLib calls an emission hook.
+        if let Some(values) = unsafe { signal_params(n, params) } {
             // SAFETY: the parameter is a `WebKitNavigationAction` boxed value, alive for
             // the emission; it is copied, not taken.
             let raw = unsafe {
