@@ -12,7 +12,7 @@
 //! socket's owner), so only programs of the person's own user can race the browser. The desktop portal (`org.freedesktop.portal.OpenURI`) is no
 //! cure here: it starts the browser with the URL on the browser's own command line.
 
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,10 +49,8 @@ pub struct Handoff {
 
 #[derive(Clone)]
 struct Shared {
-    /// Where we listen, to find the connecting socket in the kernel's table.
-    bound: SocketAddr,
-    /// Our user; `None` where it cannot be told (then no request is refused for its owner).
-    uid: Option<u32>,
+    /// Tells our user's programs from others'.
+    users: crate::peer::SameUser,
     path: String,
     target: HeaderValue,
     taken: Arc<AtomicBool>,
@@ -75,8 +73,7 @@ impl Handoff {
         let url = Url::parse(&format!("http://{bound}{path}"))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let shared = Shared {
-            bound,
-            uid: own_uid(),
+            users: crate::peer::SameUser::of(bound),
             path,
             target,
             taken: Arc::new(AtomicBool::new(false)),
@@ -132,10 +129,8 @@ async fn answer(
     ];
     // Another user's program: refused before it can read or use up anything. Unknown owners
     // are let through (the one use still guards them): refusing the browser would be worse.
-    if let (Some(ours), Some(theirs)) = (s.uid, peer_uid(peer, s.bound)) {
-        if ours != theirs {
-            return (StatusCode::FORBIDDEN, no_store).into_response();
-        }
+    if s.users.is_other(peer) {
+        return (StatusCode::FORBIDDEN, no_store).into_response();
     }
     // Anything but the exact path is a guess; it learns nothing and counts for nothing.
     if uri.path() != s.path || uri.query().is_some() {
@@ -170,49 +165,6 @@ async fn answer(
         [(header::LOCATION, s.target.clone())],
     )
         .into_response()
-}
-
-/// The user this process runs as: the owner of `/proc/self`.
-fn own_uid() -> Option<u32> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata("/proc/self").ok().map(|m| m.uid())
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        None
-    }
-}
-
-/// Who owns the socket that connected from `peer` to us at `ours`: Linux lists every IPv4 TCP
-/// socket in `/proc/net/tcp` (`local_address rem_address … uid`, addresses as `%08X:%04X` of
-/// the address in host byte order and the port). `None` if it is not there or not Linux.
-fn peer_uid(peer: SocketAddr, ours: SocketAddr) -> Option<u32> {
-    let (SocketAddr::V4(peer), SocketAddr::V4(ours)) = (peer, ours) else {
-        return None;
-    };
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    socket_owner(&table, peer, ours)
-}
-
-fn socket_owner(table: &str, local: SocketAddrV4, remote: SocketAddrV4) -> Option<u32> {
-    let key = |a: SocketAddrV4| {
-        format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(a.ip().octets()),
-            a.port()
-        )
-    };
-    let (local, remote) = (key(local), key(remote));
-    table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.get(1) == Some(&local.as_str()) && cols.get(2) == Some(&remote.as_str()) {
-            cols.get(7).and_then(|uid| uid.parse().ok())
-        } else {
-            None
-        }
-    })
 }
 
 #[cfg(test)]
@@ -313,49 +265,12 @@ mod tests {
         assert!(closed(h.url()).await, "closed at the deadline");
     }
 
-    #[test]
-    fn the_socket_table_names_the_owner_of_exactly_that_connection() {
-        // Two lines of a real /proc/net/tcp (x86-64, little-endian): 127.0.0.1:54321 → :8080.
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-                     \x20  0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n\
-                     \x20  1: 0100007F:D431 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 2 1 0 20 4 30 10 -1\n";
-        let a = |s: &str| s.parse::<SocketAddrV4>().unwrap();
-        assert_eq!(
-            socket_owner(table, a("127.0.0.1:54321"), a("127.0.0.1:8080")),
-            Some(1000)
-        );
-        assert_eq!(
-            socket_owner(table, a("127.0.0.1:54322"), a("127.0.0.1:8080")),
-            None
-        );
-        assert_eq!(
-            socket_owner(table, a("127.0.0.1:8080"), a("127.0.0.1:54321")),
-            None
-        );
-        assert_eq!(
-            socket_owner("garbage", a("127.0.0.1:1"), a("127.0.0.1:2")),
-            None
-        );
-    }
-
-    #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn our_own_connection_is_found_as_ours() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let ours = listener.local_addr().unwrap();
-        let client = tokio::net::TcpStream::connect(ours).await.unwrap();
-        let (_server_side, peer) = listener.accept().await.unwrap();
-        assert_eq!(peer, client.local_addr().unwrap());
-        assert!(own_uid().is_some());
-        assert_eq!(peer_uid(peer, ours), own_uid());
-    }
-
     /// Another user's program gets 403 and uses nothing up. Switching user takes root, which
     /// CI runs as (`.ci/run`); as anyone else only the lookup above is checked.
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn another_users_request_is_refused_and_uses_nothing_up() {
-        if own_uid() != Some(0) {
+        if !crate::peer::tests::is_root() {
             eprintln!(
                 "not root: cannot start a program as another user here; CI runs this as root"
             );
@@ -365,24 +280,12 @@ mod tests {
         let h = Handoff::start(&Url::parse(TARGET).unwrap(), Duration::from_secs(60), on)
             .await
             .unwrap();
-        let port = h.url().port().unwrap();
-        let request = format!(
-            "exec 3<>/dev/tcp/127.0.0.1/{port}; \
-             printf 'GET {} HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n' >&3; \
-             cat <&3",
-            h.url().path()
-        );
+        let (port, path) = (h.url().port().unwrap(), h.url().path().to_owned());
         // Blocking, on its own thread: the server answers on this test's runtime.
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("setpriv")
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-                .args(["bash", "-c", &request])
-                .output()
-        })
-        .await
-        .unwrap()
-        .expect("setpriv runs");
-        let reply = String::from_utf8_lossy(&out.stdout);
+        let reply =
+            tokio::task::spawn_blocking(move || crate::peer::tests::get_as_nobody(port, &path))
+                .await
+                .unwrap();
         assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
         assert!(!reply.contains("s3cret"));
         assert!(seen.lock().unwrap().is_empty(), "nothing used up");

@@ -13,6 +13,7 @@ pub mod embedded;
 pub mod handoff;
 pub mod loopback;
 pub mod mfe_host;
+mod peer;
 
 pub use access::{AccessDenied, AccessPolicy};
 pub use config::{ConfigError, MfeApi, MfeEntry, MfeSource, Origin, ShellConfig, TokenExposure};

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{OriginalUri, State};
+use axum::extract::{ConnectInfo, OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use portico_types::rate::TokenBucket;
@@ -53,6 +53,8 @@ pub struct LoopbackRedirect {
 
 #[derive(Clone)]
 struct Shared {
+    /// Only programs of our own user may deliver (or forge) a callback.
+    users: crate::peer::SameUser,
     path: String,
     port: u16,
     tx: mpsc::Sender<Url>,
@@ -75,11 +77,13 @@ impl LoopbackRedirect {
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))))
                 .await?;
-        let port = listener.local_addr()?.port();
+        let bound = listener.local_addr()?;
+        let port = bound.port();
         let redirect_uri = Url::parse(&format!("http://127.0.0.1:{port}{path}"))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let (tx, received) = mpsc::channel(4);
         let shared = Shared {
+            users: crate::peer::SameUser::of(bound),
             path: path.to_string(),
             port,
             tx,
@@ -89,6 +93,7 @@ impl LoopbackRedirect {
         // Aborting this task drops the listening socket at once; connections already accepted
         // run in tasks of their own and still get their answer.
         let server = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(error) = axum::serve(listener, app).await {
                 tracing::warn!(%error, "loopback redirect listener failed");
             }
@@ -161,7 +166,22 @@ impl Drop for LoopbackRedirect {
     }
 }
 
-async fn handle(State(shared): State<Shared>, OriginalUri(uri): OriginalUri) -> impl IntoResponse {
+async fn handle(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    OriginalUri(uri): OriginalUri,
+) -> impl IntoResponse {
+    // Another user's program: not counted, not handed on (the browser runs as our user).
+    if shared.users.is_other(peer) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(page(
+                "Forbidden",
+                "This sign-in listener answers only programs of the user who is signing in.",
+            )),
+        )
+            .into_response();
+    }
     if uri.path() != shared.path {
         return (
             StatusCode::NOT_FOUND,
@@ -239,6 +259,37 @@ mod tests {
         let got = lb.next().await.unwrap();
         assert_eq!(got.path(), "/callback");
         assert_eq!(got.query(), Some("code=abc&state=xyz"));
+    }
+
+    /// Another user's program is refused and counts for nothing: with a burst of one, the
+    /// browser's callback after it still gets through. Switching user takes root (CI).
+    #[tokio::test]
+    async fn another_users_request_is_refused_uncounted() {
+        if !crate::peer::tests::is_root() {
+            eprintln!(
+                "not root: cannot start a program as another user here; CI runs this as root"
+            );
+            return;
+        }
+        let one = Limits {
+            burst: 1,
+            refill: Duration::from_secs(3600),
+        };
+        let mut lb = LoopbackRedirect::bind_with("/callback", None, one)
+            .await
+            .unwrap();
+        let port = lb.redirect_uri().port().unwrap();
+        let reply = tokio::task::spawn_blocking(move || {
+            crate::peer::tests::get_as_nobody(port, "/callback?code=forged&state=forged")
+        })
+        .await
+        .unwrap();
+        assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
+        let hit = reqwest::get(format!("{}?code=c&state=s", lb.redirect_uri()))
+            .await
+            .unwrap();
+        assert_eq!(hit.status(), 200);
+        assert_eq!(lb.next().await.unwrap().query(), Some("code=c&state=s"));
     }
 
     #[tokio::test]
