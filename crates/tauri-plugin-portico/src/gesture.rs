@@ -59,7 +59,7 @@ mod linux {
 
     use glib::gobject_ffi::{self, GSignalInvocationHint, GValue};
     use glib::prelude::*;
-    use glib::translate::{FromGlibPtrNone, IntoGlib, ToGlibPtr};
+    use glib::translate::IntoGlib;
     use webkit2gtk::{
         NavigationAction, NavigationPolicyDecision, NavigationPolicyDecisionExt, PolicyDecision,
     };
@@ -97,8 +97,10 @@ mod linux {
         Some(unsafe { std::slice::from_raw_parts(params as *const glib::Value, n as usize) })
     }
 
-    /// `WebKitWebView::decide-policy (decision, type)`: navigation and new-window decisions.
-    unsafe extern "C" fn on_decide_policy(
+    /// `WebKitWebView::decide-policy (decision, type)` — navigation and new-window decisions —
+    /// and `WebKitWebView::create (navigation_action)` — a pop-up (`window.open`,
+    /// `target=_blank`): the second value is a policy decision or the navigation action itself.
+    unsafe extern "C" fn on_navigation_signal(
         _hint: *mut GSignalInvocationHint,
         n: u32,
         params: *const GValue,
@@ -106,39 +108,18 @@ mod linux {
     ) -> glib::ffi::gboolean {
         // SAFETY: as GLib calls an emission hook.
         if let Some(values) = unsafe { signal_params(n, params) } {
-            if let Ok(decision) = values[1].get::<PolicyDecision>() {
-                if let Ok(nav) = decision.downcast::<NavigationPolicyDecision>() {
-                    if let Some(mut action) = nav.navigation_action() {
-                        record(&mut action);
-                    }
-                }
-            }
-        }
-        glib::ffi::GTRUE // keep the hook
-    }
-
-    /// `WebKitWebView::create (navigation_action)`: a pop-up (`window.open`, `target=_blank`).
-    unsafe extern "C" fn on_create(
-        _hint: *mut GSignalInvocationHint,
-        n: u32,
-        params: *const GValue,
-        _data: glib::ffi::gpointer,
-    ) -> glib::ffi::gboolean {
-        // SAFETY: as GLib calls an emission hook.
-        if let Some(values) = unsafe { signal_params(n, params) } {
-            // SAFETY: the parameter is a `WebKitNavigationAction` boxed value, alive for
-            // the emission; it is copied, not taken.
-            let raw = unsafe {
-                gobject_ffi::g_value_get_boxed(
-                    ToGlibPtr::<*const GValue>::to_glib_none(&values[1]).0,
-                ) as *mut webkit2gtk::ffi::WebKitNavigationAction
+            let action = match values[1].get::<PolicyDecision>() {
+                Ok(decision) => decision
+                    .downcast::<NavigationPolicyDecision>()
+                    .ok()
+                    .and_then(|nav| nav.navigation_action()),
+                Err(_) => values[1].get::<NavigationAction>().ok(),
             };
-            if !raw.is_null() {
-                let mut action = unsafe { NavigationAction::from_glib_none(raw) };
+            if let Some(mut action) = action {
                 record(&mut action);
             }
         }
-        glib::ffi::GTRUE
+        glib::ffi::GTRUE // keep the hook
     }
 
     pub(super) fn install() {
@@ -149,10 +130,7 @@ mod linux {
             // the life of the process (the hooks are too).
             unsafe {
                 gobject_ffi::g_type_class_ref(ty.into_glib());
-                for (name, hook) in [
-                    (c"decide-policy", Some(on_decide_policy as unsafe extern "C" fn(_, _, _, _) -> _)),
-                    (c"create", Some(on_create as unsafe extern "C" fn(_, _, _, _) -> _)),
-                ] {
+                for name in [c"decide-policy", c"create"] {
                     let id = gobject_ffi::g_signal_lookup(name.as_ptr(), ty.into_glib());
                     if id == 0 {
                         tracing::warn!(signal = ?name, "WebKit signal not found; MFE navigations open the browser only within their rate limit");
@@ -161,7 +139,7 @@ mod linux {
                     gobject_ffi::g_signal_add_emission_hook(
                         id,
                         0,
-                        hook,
+                        Some(on_navigation_signal),
                         std::ptr::null_mut(),
                         None,
                     );
