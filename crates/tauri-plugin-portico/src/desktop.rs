@@ -39,18 +39,15 @@ pub struct Portico {
     /// The loopback listener of the sign-in in progress (none with a deep-link redirect): it
     /// lives exactly as long as that sign-in.
     pub(crate) loopback: Mutex<Option<crate::login::LoopbackListener>>,
-    /// The one-use loopback URL the browser was started on for the sign-in or step-up in
-    /// progress (`browserHandoff`); replaced by the next, closed when it ends.
+    /// The one-use loopback URL the browser was last started on (`browserHandoff`: a sign-in,
+    /// step-up or sign-out); replaced by the next, closed when its sign-in ends.
     pub(crate) handoff: Mutex<Option<portico_shell_core::handoff::Handoff>>,
     /// The token table last pushed to the host UI, to push only changes.
     last_token_status: Mutex<Option<Vec<TokenStatus>>>,
     /// Native fetches a page may still abort.
     aborts: crate::fetch::Aborts,
-    /// Per MFE webview label: its allowance of system-browser windows, and whether the refusal
-    /// that began when it ran out was logged.
-    browser_opens: Mutex<HashMap<String, (TokenBucket, bool)>>,
-    /// MFE webviews whose navigation without a gesture was refused (logged once each).
-    refused_without_gesture: Mutex<std::collections::HashSet<String>>,
+    /// Per MFE webview label: how it has tried to leave its origins.
+    leaving: Mutex<HashMap<String, Leaving>>,
     /// The step-up waiting in the browser, for the host UI.
     step_up: Mutex<Option<StepUpStatus>>,
     /// Kept alive for the app's lifetime: dropping them stops the servers.
@@ -65,6 +62,16 @@ pub const BROWSER_OPENS: Limits = Limits {
     burst: 3,
     refill: std::time::Duration::from_secs(10),
 };
+
+/// One MFE webview's attempts to leave its origins.
+struct Leaving {
+    /// Its allowance of system-browser windows ([`BROWSER_OPENS`]).
+    opens: TokenBucket,
+    /// Whether the refusal that began when the allowance ran out was logged.
+    refusing_logged: bool,
+    /// Whether a refusal without a click was logged (once per webview).
+    unclicked_logged: bool,
+}
 
 /// Distinct warnings held for a host UI that is not listening yet.
 const EARLY_WARNINGS: usize = 20;
@@ -100,9 +107,8 @@ impl Portico {
             mfe_pages: Mutex::new(HashMap::new()),
             aborts: crate::fetch::Aborts::default(),
             step_up: Mutex::new(None),
-            browser_opens: Mutex::new(HashMap::new()),
+            leaving: Mutex::new(HashMap::new()),
             handoff: Mutex::new(None),
-            refused_without_gesture: Mutex::new(std::collections::HashSet::new()),
             _embedded: embedded,
             _hosts: hosts,
         }
@@ -396,7 +402,8 @@ impl Portico {
     /// script, a foreign frame): refused, nothing opened; the first of each webview is logged
     /// with the target's origin (the rest of the URL may carry what the page read).
     pub fn refuse_for_mfe(&self, label: &str, url: &url::Url) {
-        if lock(&self.refused_without_gesture).insert(label.to_owned()) {
+        let first = self.leaving(label, |l| !std::mem::replace(&mut l.unclicked_logged, true));
+        if first {
             tracing::warn!(
                 %label,
                 target = %url.origin().ascii_serialization(),
@@ -408,25 +415,31 @@ impl Portico {
     /// Open a URL the MFE webview `label` tried to leave for, within its [`BROWSER_OPENS`]
     /// allowance; returns whether it was opened. The first refusal of a run is logged.
     pub fn open_for_mfe<R: Runtime>(&self, app: &AppHandle<R>, label: &str, url: &str) -> bool {
-        let now = std::time::Instant::now();
-        let allowed = {
-            let mut opens = lock(&self.browser_opens);
-            let (bucket, refusing) = opens
-                .entry(label.to_owned())
-                .or_insert_with(|| (TokenBucket::new(BROWSER_OPENS, now), false));
-            let allowed = bucket.take(now);
-            if !allowed && !*refusing {
+        let allowed = self.leaving(label, |l| {
+            let allowed = l.opens.take(std::time::Instant::now());
+            if !allowed && !l.refusing_logged {
                 tracing::warn!(
                     %label,
                     "a micro frontend tried to open the system browser too often; refused until its allowance refills"
                 );
             }
-            *refusing = !allowed;
+            l.refusing_logged = !allowed;
             allowed
-        };
+        });
         if allowed {
             self.open_in_browser(app, url);
         }
         allowed
+    }
+
+    /// `f` on the webview `label`'s record of leaving, made on first use.
+    fn leaving<T>(&self, label: &str, f: impl FnOnce(&mut Leaving) -> T) -> T {
+        let mut all = lock(&self.leaving);
+        let record = all.entry(label.to_owned()).or_insert_with(|| Leaving {
+            opens: TokenBucket::new(BROWSER_OPENS, std::time::Instant::now()),
+            refusing_logged: false,
+            unclicked_logged: false,
+        });
+        f(record)
     }
 }
