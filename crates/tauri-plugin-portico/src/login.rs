@@ -99,16 +99,9 @@ pub(crate) async fn open_with_secrets<R: Runtime>(
     match Handoff::start(url, ttl, on_event).await {
         Ok(handoff) => {
             open_in_browser(app, portico, handoff.url().as_str());
-            match secrets {
-                // Replacing the previous sign-in's handoff closes it.
-                Secrets::SignIn => *lock(&portico.handoff) = Some(handoff),
-                Secrets::SignOut => {
-                    tauri::async_runtime::spawn(async move {
-                        tokio::time::sleep(ttl).await;
-                        drop(handoff);
-                    });
-                }
-            }
+            // Kept until the next one replaces (and so closes) it, its own deadline closes it,
+            // or the sign-in it serves ends.
+            *lock(&portico.handoff) = Some(handoff);
         }
         Err(error) => {
             // A sign-in the browser cannot reach is worse than the command line it avoids.
