@@ -232,15 +232,17 @@ impl ShellConfig {
             browser: env_nonempty(env, "PORTICO_BROWSER")
                 .or(raw.browser)
                 .or_else(|| env_nonempty(env, "BROWSER")),
-            browser_handoff: match (
-                env_nonempty(env, "PORTICO_BROWSER_HANDOFF"),
-                raw.browser_handoff,
-            ) {
-                (Some(v), _) => BrowserHandoff::parse(&v)
-                    .map_err(|e| ConfigError::new("PORTICO_BROWSER_HANDOFF", e))?,
-                (None, Some(v)) => BrowserHandoff::parse(&v)
-                    .map_err(|e| ConfigError::new("plugins.portico.browserHandoff", e))?,
-                (None, None) => BrowserHandoff::default(),
+            // The error names where the value came from.
+            browser_handoff: match env_nonempty(env, "PORTICO_BROWSER_HANDOFF")
+                .map(|v| (v, "PORTICO_BROWSER_HANDOFF"))
+                .or(raw
+                    .browser_handoff
+                    .map(|v| (v, "plugins.portico.browserHandoff")))
+            {
+                Some((v, field)) => {
+                    BrowserHandoff::parse(&v).map_err(|e| ConfigError::new(field, e))?
+                }
+                None => BrowserHandoff::default(),
             },
             keyring_service: env_nonempty(env, "PORTICO_KEYRING_SERVICE")
                 .or(raw.keyring_service)
