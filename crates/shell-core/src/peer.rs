@@ -76,12 +76,9 @@ fn socket_owner(table: &str, local: SocketAddrV4, remote: SocketAddrV4) -> Optio
 pub(crate) mod tests {
     use super::*;
 
-    /// Switching to another user (`setpriv`) takes root, which CI runs as.
-    pub(crate) fn is_root() -> bool {
-        own_uid() == Some(0)
-    }
-
     /// A raw HTTP GET of `path` on 127.0.0.1:`port` made by user `nobody` (65534); its answer.
+    /// Switching user takes root: the tests that use it are `#[ignore]`d for a plain
+    /// `cargo test` and run by `cargo xtask test`, which CI runs as root.
     pub(crate) fn get_as_nobody(port: u16, path: &str) -> String {
         let request = format!(
             "exec 3<>/dev/tcp/127.0.0.1/{port}; \
