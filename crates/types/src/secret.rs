@@ -85,6 +85,36 @@ crate::secret_newtype!(
     pub Secret
 );
 
+/// Whether `text` holds something shaped like a JWT (compact JWS or JWE): a base64url JSON
+/// header (`{"` encodes as `eyJ`), a dot, a payload, a dot. For the leak checks of tests and
+/// tools. The dots matter: a random base64url value (a `state`, a key thumbprint) contains
+/// `eyJ` about once in 6,000 and would otherwise count as a leaked token.
+///
+/// ```
+/// use portico_types::secret::contains_jwt;
+/// assert!(contains_jwt("id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.&x=1"));
+/// assert!(!contains_jwt("state=Q2xeyJ0bG9naW4tc3RhdGUtdmFsdWU"));
+/// ```
+pub fn contains_jwt(text: &str) -> bool {
+    fn base64url_run(s: &str) -> usize {
+        s.bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+            .count()
+    }
+    text.match_indices("eyJ").any(|(i, _)| {
+        let rest = &text[i..];
+        // The shortest header is `{"a":1}` (10 characters). The second part may be empty (a
+        // JWE's encrypted key under `dir`).
+        let header = base64url_run(rest);
+        if header < 10 || !rest[header..].starts_with('.') {
+            return false;
+        }
+        let rest = &rest[header + 1..];
+        let payload = base64url_run(rest);
+        rest[payload..].starts_with('.')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +153,31 @@ mod tests {
         assert!(seen.insert(Secret::new("a")));
         assert!(!seen.insert(Secret::new(String::from("a"))));
         assert!(seen.contains(&Secret::new("a")));
+    }
+
+    #[test]
+    fn a_jwt_is_found_by_its_shape_not_by_three_letters() {
+        let jws = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
+        for text in [
+            jws.to_owned(),
+            format!("Bearer {jws}"),
+            format!("{{\"url\":\"https://op/logout?id_token_hint={jws}&x=1\"}}"),
+            // alg "none" has an empty signature; a JWE has five parts.
+            "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".to_owned(),
+            "eyJhbGciOiJkaXIifQ..aXY.Y2lwaGVy.dGFn".to_owned(),
+        ] {
+            assert!(contains_jwt(&text), "{text}");
+        }
+        for text in [
+            // Random base64url values that happen to hold `eyJ`.
+            "state=abceyJxYzdefghijklmnopqrstuvwxyz0123456789&nonce=x",
+            "/portico/handoff/gU9zZxjIjeyJzWPs0JAFyIq7qqj1ndFTgOzLBGCeAwU",
+            // A token cut short, a header alone, a word.
+            "eyJhbGciOiJSUzI1NiIs",
+            "eyJhbGciOiJSUzI1NiJ9.",
+            "eyJ",
+        ] {
+            assert!(!contains_jwt(text), "{text}");
+        }
     }
 }

@@ -778,7 +778,7 @@ fn panic_text(p: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "non-text panic".into())
 }
 
-/// Access/ID tokens (JWTs start with `eyJ`) or authorization codes in any text artifact.
+/// Access/ID tokens (anything shaped like a JWT) or authorization codes in any text artifact.
 fn secret_leaks(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -797,7 +797,7 @@ fn secret_leaks(dir: &Path) -> Vec<String> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        if text.contains("eyJ") {
+        if portico_types::secret::contains_jwt(&text) {
             out.push(format!("{name}: a JWT"));
         }
         for marker in ["?code=", "&code="] {

@@ -87,6 +87,41 @@ fn record(event: Value) {
     }
 }
 
+/// An error's text as the browser log may keep it: the query and fragment of every URL it
+/// quotes are withheld (a reqwest error names its URL, and a logout URL carries
+/// `id_token_hint`), and a text that still holds a token is withheld whole.
+fn loggable(error: &str) -> String {
+    let is_separator =
+        |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '(' | ')' | '<' | '>');
+    let mut out = String::with_capacity(error.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        match Url::parse(word) {
+            Ok(mut url) if url.query().is_some() || url.fragment().is_some() => {
+                url.set_query(None);
+                url.set_fragment(None);
+                out.push_str(url.as_str());
+                out.push_str("?<withheld>");
+            }
+            _ => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in error.chars() {
+        if is_separator(c) {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    if portico_types::secret::contains_jwt(&out) {
+        return "<withheld: the error quoted a token>".into();
+    }
+    out
+}
+
 /// An OAuth authorization request, whatever the provider calls its endpoint (`/authorize`,
 /// Glewlwyd's `/api/oidc/auth`), classic or pushed (RFC 9126: `client_id` and `request_uri`).
 fn is_authorize(url: &Url) -> bool {
@@ -178,6 +213,7 @@ pub async fn main() -> ExitCode {
         match follow_handoff(&url).await {
             Ok(u) => u,
             Err(e) => {
+                let e = loggable(&e);
                 record(json!({ "event": "handoff_failed", "error": e }));
                 eprintln!("scripted browser: handoff failed: {e}");
                 return ExitCode::FAILURE;
@@ -198,6 +234,7 @@ pub async fn main() -> ExitCode {
     let callback = match sign_in(&url, &user).await {
         Ok(c) => c,
         Err(e) => {
+            let e = loggable(&e);
             record(json!({ "event": "sign_in_failed", "error": e }));
             eprintln!("scripted browser: sign-in failed: {e}");
             return ExitCode::FAILURE;
@@ -231,7 +268,8 @@ async fn open_page(url: &Url) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            record(json!({ "event": "open_failed", "path": url.path(), "error": e.to_string() }));
+            let error = loggable(&e.to_string());
+            record(json!({ "event": "open_failed", "path": url.path(), "error": error }));
             ExitCode::FAILURE
         }
     }
@@ -318,5 +356,30 @@ async fn deliver_deep_link(callback: &Url) -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_error_keeps_no_query_and_no_token() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
+        let reqwest_like = format!(
+            "http: error sending request for url (http://127.0.0.1:4/v2/logout?id_token_hint={jwt}&returnTo=x)"
+        );
+        let logged = loggable(&reqwest_like);
+        assert_eq!(
+            logged,
+            "http: error sending request for url (http://127.0.0.1:4/v2/logout?<withheld>)"
+        );
+        assert_eq!(
+            loggable(&format!("status 500: body {jwt}")),
+            "<withheld: the error quoted a token>"
+        );
+        // Nothing to withhold: the text is kept as it was.
+        let plain = "no sign-in form on the page (status 200)";
+        assert_eq!(loggable(plain), plain);
     }
 }
