@@ -25,6 +25,17 @@ pub fn builder<R: Runtime>() -> tauri::Builder<R> {
     with_host(builder, tauri_plugin_portico::Builder::new())
 }
 
+/// The opener plugin without its link script. That script, injected into every webview, takes
+/// a click on a `target=_blank` link (or a Ctrl/Shift-click) away from WebKit and invokes
+/// `plugin:opener|open_url`, which an MFE webview may not call: the link did nothing. Without
+/// it WebKit asks for a new window, and the Portico plugin opens the system browser for the
+/// click (within the MFE's allowance).
+fn opener<R: Runtime>() -> impl tauri::plugin::Plugin<R> {
+    tauri_plugin_opener::Builder::new()
+        .open_js_links_on_click(false)
+        .build()
+}
+
 /// The opener (the plugin opens the system browser through it), the Portico plugin and the
 /// shell's own commands (the IPC tests use this on a mock runtime with a prepared plugin).
 pub fn with_host<R: Runtime>(
@@ -32,7 +43,7 @@ pub fn with_host<R: Runtime>(
     portico: tauri_plugin_portico::Builder,
 ) -> tauri::Builder<R> {
     builder
-        .plugin(tauri_plugin_opener::init())
+        .plugin(opener())
         .plugin(portico.build())
         .invoke_handler(tauri::generate_handler![
             commands::shell_select_mfe,

@@ -87,6 +87,16 @@ async fn an_mfe_cannot_flood_the_system_browser_by_navigating_away() {
                          await new Promise((r) => setTimeout(r, 150));
                        }
                        window.open('http://127.0.0.1:65533/scripted-popup');
+                       // A script's click on a new-window link is no person's click.
+                       const blank = document.createElement('a');
+                       blank.href = 'http://127.0.0.1:65533/scripted-blank';
+                       blank.target = '_blank';
+                       document.body.append(blank);
+                       blank.click();
+                       // The opener plugin's command, asked directly: MFEs are not granted it.
+                       await window.__TAURI_INTERNALS__
+                         .invoke('plugin:opener|open_url', { url: 'http://127.0.0.1:65533/scripted-opener' })
+                         .catch(() => {});
                        const frame = document.createElement('iframe');
                        frame.src = 'http://127.0.0.1:65533/scripted-frame';
                        document.body.append(frame);
@@ -147,7 +157,7 @@ async fn an_mfe_cannot_flood_the_system_browser_by_navigating_away() {
             let allowed = 3 + started.elapsed().as_secs() as usize / 10;
             let (clicked, scripted, logged) = (opened("/clicked"), opened("/scripted"), refusals());
             record(
-                "10 script navigations, a window.open and a foreign iframe",
+                "10 script navigations, a window.open, a scripted click on a target=_blank link, the opener's command and a foreign iframe",
                 "nothing opened",
                 if scripted == 0 {
                     "nothing opened"
@@ -184,6 +194,78 @@ async fn an_mfe_cannot_flood_the_system_browser_by_navigating_away() {
             assert_eq!(opened("/scripted"), 0, "a script opened the browser");
             assert_eq!(refusals(), 1, "refusals without a click are logged once");
             assert_eq!(billing.eval("return location.href", vec![]).await?, before);
+            Ok(())
+        })
+        .await;
+}
+
+/// Issue 15.4, the other half: a link the person clicks that opens a new window
+/// (`target=_blank`, the usual "open in a new tab") opens the system browser. Before, the opener
+/// plugin's link script took such clicks to `plugin:opener|open_url`, which an MFE may not call,
+/// and the link did nothing; the shell now registers the opener without that script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clicked_link_to_a_new_window_opens_the_system_browser() {
+    Scenario::builder("browser_new_window")
+        .start()
+        .await
+        .expect("scenario setup")
+        .run(async |s: &mut Scenario| {
+            let app = s.launch().await?;
+            let billing = app.mfe("billing");
+            billing.wait_for("signed-out", wait::UI).await?;
+            let before = billing.eval("return location.href", vec![]).await?;
+            let webviews = app.webview_count().await?;
+            billing
+                .eval(
+                    "const a = document.createElement('a');
+                     a.href = 'http://127.0.0.1:65533/new-window';
+                     a.target = '_blank';
+                     a.textContent = 'open in a new window';
+                     a.dataset.testid = 'new-window';
+                     document.body.prepend(a);
+                     return true",
+                    vec![],
+                )
+                .await?;
+            billing.click("new-window").await?;
+            let opens = wait::until("the system browser to open", wait::UI, async || {
+                let opens = s
+                    .browser_events()
+                    .into_iter()
+                    .filter(|e| e["path"] == "/new-window")
+                    .count();
+                Ok(if opens > 0 {
+                    Check::Ready(opens)
+                } else {
+                    Check::NotYet("no browser opened".into())
+                })
+            })
+            .await;
+            let opens = opens.unwrap_or(0);
+            record(
+                "a click on a target=_blank link in an MFE",
+                "opened in the system browser",
+                if opens == 1 {
+                    "opened in the system browser"
+                } else {
+                    "did not open"
+                },
+                serde_json::json!({ "browser opens": opens }),
+            );
+            assert_eq!(
+                opens, 1,
+                "browser opens for one click on a target=_blank link"
+            );
+            assert_eq!(
+                billing.eval("return location.href", vec![]).await?,
+                before,
+                "the MFE's page stays where it was"
+            );
+            assert_eq!(
+                app.webview_count().await?,
+                webviews,
+                "no webview was made for it"
+            );
             Ok(())
         })
         .await;

@@ -7,7 +7,8 @@
 //! ```no_run
 //! fn host<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 //!     builder
-//!         .plugin(tauri_plugin_opener::init())
+//!         // Without the opener's link script (see "The system browser" below).
+//!         .plugin(tauri_plugin_opener::Builder::new().open_js_links_on_click(false).build())
 //!         .plugin(tauri_plugin_portico::init())
 //!         .setup(|app| {
 //!             use tauri_plugin_portico::PorticoExt;
@@ -32,6 +33,11 @@
 //! - The host places each MFE's webview, built by [`host::mfe_webview`] (its label, its page,
 //!   pinned to its origins, page loads reported), and hands deep links to the plugin with
 //!   [`host::forward_deep_links`]. The opener and deep-link plugins must be registered.
+//! - The system browser: an MFE's navigation or pop-up off its origins opens the person's
+//!   browser only when a click caused it, within a small allowance per MFE. Register the opener
+//!   plugin with `open_js_links_on_click(false)`: its default script, injected into every
+//!   webview, turns a click on a `target=_blank` link into a `plugin:opener|open_url` call,
+//!   which MFE webviews are not allowed, so such links would do nothing.
 
 mod commands;
 mod desktop;

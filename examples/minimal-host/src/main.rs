@@ -14,7 +14,13 @@ fn main() {
         // First: a deep link on Linux starts a second instance, which forwards it here and exits.
         .plugin(tauri_plugin_single_instance::init(|_, _, _| {}))
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_opener::init())
+        // Without its link script: it would take an MFE's `target=_blank` link clicks to a
+        // command MFEs may not call, so they did nothing (see tauri-plugin-portico's docs).
+        .plugin(
+            tauri_plugin_opener::Builder::new()
+                .open_js_links_on_click(false)
+                .build(),
+        )
         .plugin(tauri_plugin_portico::init())
         .setup(|app| {
             let handle = app.handle();
