@@ -106,12 +106,7 @@ async fn an_mfe_cannot_flood_the_system_browser_by_navigating_away() {
                 )
                 .await?;
             assert_eq!(tried, 10);
-            let opened = |prefix: &'static str| {
-                s.browser_events()
-                    .into_iter()
-                    .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with(prefix)))
-                    .count()
-            };
+            let opened = |prefix: &'static str| browser_opens(s, prefix);
             let log = s.artifacts().join("launch1-app.log");
             let refusals = || {
                 std::fs::read_to_string(&log)
@@ -129,17 +124,7 @@ async fn an_mfe_cannot_flood_the_system_browser_by_navigating_away() {
             assert_eq!(billing.eval("return location.href", vec![]).await?, before);
 
             // The person clicks a link out of the page, ten times.
-            billing
-                .eval(
-                    "const a = document.createElement('a');
-                     a.href = 'http://127.0.0.1:65533/clicked';
-                     a.textContent = 'leave';
-                     a.dataset.testid = 'leave';
-                     document.body.prepend(a);
-                     return true",
-                    vec![],
-                )
-                .await?;
+            add_link(&billing, "leave", "/clicked", None).await?;
             let started = std::time::Instant::now();
             for _ in 0..10 {
                 billing.click("leave").await?;
@@ -215,25 +200,10 @@ async fn a_clicked_link_to_a_new_window_opens_the_system_browser() {
             billing.wait_for("signed-out", wait::UI).await?;
             let before = billing.eval("return location.href", vec![]).await?;
             let webviews = app.webview_count().await?;
-            billing
-                .eval(
-                    "const a = document.createElement('a');
-                     a.href = 'http://127.0.0.1:65533/new-window';
-                     a.target = '_blank';
-                     a.textContent = 'open in a new window';
-                     a.dataset.testid = 'new-window';
-                     document.body.prepend(a);
-                     return true",
-                    vec![],
-                )
-                .await?;
+            add_link(&billing, "new-window", "/new-window", Some("_blank")).await?;
             billing.click("new-window").await?;
             let opens = wait::until("the system browser to open", wait::UI, async || {
-                let opens = s
-                    .browser_events()
-                    .into_iter()
-                    .filter(|e| e["path"] == "/new-window")
-                    .count();
+                let opens = browser_opens(s, "/new-window");
                 Ok(if opens > 0 {
                     Check::Ready(opens)
                 } else {
@@ -398,6 +368,39 @@ async fn bundled_mfes_keep_their_own_origin_and_storage_across_a_restart() {
 }
 
 /// A figure for `cargo xtask reliability` (same format as the broker's suites).
+/// Where nothing listens (port 65533, not one WebKit refuses to load), so the scripted browser
+/// records a failed open at once.
+const NOWHERE: &str = "http://127.0.0.1:65533";
+
+/// A link to `NOWHERE` + `path` at the top of the page, for a person to click.
+async fn add_link(page: &View<'_>, testid: &str, path: &str, target: Option<&str>) -> Result<()> {
+    page.eval(
+        "const [testid, href, target] = arguments;
+         const a = document.createElement('a');
+         a.href = href;
+         if (target) a.target = target;
+         a.textContent = testid;
+         a.dataset.testid = testid;
+         document.body.prepend(a);
+         return true",
+        vec![
+            testid.into(),
+            format!("{NOWHERE}{path}").into(),
+            target.map_or(Value::Null, Value::from),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// How often the system browser was started on a URL whose path starts with `prefix`.
+fn browser_opens(s: &Scenario, prefix: &str) -> usize {
+    s.browser_events()
+        .into_iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with(prefix)))
+        .count()
+}
+
 fn record(case: &str, expected: &str, outcome: &str, extra: Value) {
     portico_testkit::figures::record("isolation_webviews", case, expected, outcome, extra);
 }
