@@ -268,7 +268,6 @@ mod tests {
     /// Another user's program gets 403 and uses nothing up (as user `nobody`, through `setpriv`).
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    #[ignore = "acts as another user through setpriv, which needs root; cargo xtask test (CI) runs it"]
     async fn another_users_request_is_refused_and_uses_nothing_up() {
         let (on, seen) = recorder();
         let h = Handoff::start(&Url::parse(TARGET).unwrap(), Duration::from_secs(60), on)

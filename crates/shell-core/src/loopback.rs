@@ -264,7 +264,6 @@ mod tests {
     /// Another user's program is refused and counts for nothing: with a burst of one, the
     /// browser's callback after it still gets through (as user `nobody`, through `setpriv`).
     #[tokio::test]
-    #[ignore = "acts as another user through setpriv, which needs root; cargo xtask test (CI) runs it"]
     async fn another_users_request_is_refused_uncounted() {
         let one = Limits {
             burst: 1,

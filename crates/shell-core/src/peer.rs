@@ -62,7 +62,8 @@ fn socket_owner(table: &str, local: SocketAddrV4, remote: SocketAddrV4) -> Optio
         )
     };
     let (local, remote) = (key(local), key(remote));
-    table.lines().skip(1).find_map(|line| {
+    // The header line never matches: its columns are names, not addresses.
+    table.lines().find_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.get(1) == Some(&local.as_str()) && cols.get(2) == Some(&remote.as_str()) {
             cols.get(7).and_then(|uid| uid.parse().ok())
@@ -77,19 +78,39 @@ pub(crate) mod tests {
     use super::*;
 
     /// A raw HTTP GET of `path` on 127.0.0.1:`port` made by user `nobody` (65534); its answer.
-    /// Switching user takes root: the tests that use it are `#[ignore]`d for a plain
-    /// `cargo test` and run by `cargo xtask test`, which CI runs as root.
+    /// Switching user takes root: `setpriv` as root (CI), else through `sudo -n` (no prompt).
+    /// Without either the test fails, saying so: it cannot check anything as our own user.
     pub(crate) fn get_as_nobody(port: u16, path: &str) -> String {
         let request = format!(
             "exec 3<>/dev/tcp/127.0.0.1/{port}; \
              printf 'GET {path} HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n' >&3; \
              cat <&3"
         );
-        let out = std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        let as_nobody = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ];
+        let mut cmd = if own_uid() == Some(0) {
+            std::process::Command::new(as_nobody[0])
+        } else {
+            let mut sudo = std::process::Command::new("sudo");
+            sudo.args(["-n", as_nobody[0]]);
+            sudo
+        };
+        let needs = "this test acts as user nobody, which needs root or sudo without a password \
+                     (CI runs as root)";
+        let out = cmd
+            .args(&as_nobody[1..])
             .args(["bash", "-c", &request])
             .output()
-            .expect("setpriv runs");
+            .unwrap_or_else(|e| panic!("{needs}: {e}"));
+        assert!(
+            out.status.success(),
+            "{needs}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
