@@ -68,6 +68,8 @@ pub use ipc::{
     typescript_declarations, AudienceStatus, BrokerEvent, SessionInfo, TokenGrant, TS_OUTPUT,
 };
 pub use keyring_store::KeyringStore;
+/// Unguessable values (`state`, `nonce`, one-use URL paths): OS random bytes, base64url.
+pub use pkce::random_urlsafe;
 pub use portico_types::Mode;
 /// The rule every configuration value is checked by, and its error (`portico_types`).
 pub use portico_types::{invalid::Invalid, scope::MAX_SCOPE_TOKEN_LEN};

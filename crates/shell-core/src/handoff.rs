@@ -20,10 +20,9 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, OriginalUri, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use rand::RngCore;
-use tokio::sync::oneshot;
 use url::Url;
+
+use crate::served::Served;
 
 /// Where every handoff path starts (the scripted browser of the tests recognises it).
 pub const PATH_PREFIX: &str = "/portico/handoff/";
@@ -44,7 +43,7 @@ pub type OnEvent = Arc<dyn Fn(HandoffEvent) + Send + Sync>;
 /// its deadline, whichever is first).
 pub struct Handoff {
     url: Url,
-    stop: Option<oneshot::Sender<()>>,
+    _served: Served,
 }
 
 #[derive(Clone)]
@@ -60,12 +59,7 @@ struct Shared {
 impl Handoff {
     /// Serve a one-use forward to `target` on 127.0.0.1 for at most `ttl`.
     pub async fn start(target: &Url, ttl: Duration, on_event: OnEvent) -> std::io::Result<Handoff> {
-        let mut secret = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let path = format!(
-            "{PATH_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-        );
+        let path = format!("{PATH_PREFIX}{}", portico_broker::random_urlsafe(32));
         let target = HeaderValue::from_str(target.as_str())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -80,37 +74,15 @@ impl Handoff {
             on_event,
         };
         let app = axum::Router::new().fallback(answer).with_state(shared);
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let serve = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            // Past the deadline the port closes: the URL is dead, whoever holds it.
-            if let Ok(Err(error)) = tokio::time::timeout(ttl, serve).await {
-                tracing::warn!(%error, "browser handoff failed");
-            }
-        });
         Ok(Handoff {
             url,
-            stop: Some(stop),
+            _served: Served::spawn(listener, app, Some(ttl), "browser handoff"),
         })
     }
 
     /// The URL to start the browser with: `http://127.0.0.1:PORT/portico/handoff/<secret>`.
     pub fn url(&self) -> &Url {
         &self.url
-    }
-}
-
-impl Drop for Handoff {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

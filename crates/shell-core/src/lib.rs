@@ -14,6 +14,7 @@ pub mod handoff;
 pub mod loopback;
 pub mod mfe_host;
 mod peer;
+mod served;
 
 pub use access::{AccessDenied, AccessPolicy};
 pub use config::{ConfigError, MfeApi, MfeEntry, MfeSource, Origin, ShellConfig, TokenExposure};

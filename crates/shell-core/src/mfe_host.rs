@@ -9,8 +9,9 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::oneshot;
 use url::Url;
+
+use crate::served::Served;
 
 /// Looks up an embedded file by its path below `ui/web` (e.g. `mfes/billing/index.html`).
 pub type AssetSource = Arc<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
@@ -23,7 +24,7 @@ pub const CLIENT_ASSET: &str = "_portico/client.js";
 /// One MFE's origin, running until dropped.
 pub struct MfeHost {
     origin: Url,
-    stop: Option<oneshot::Sender<()>>,
+    _served: Served,
 }
 
 #[derive(Clone)]
@@ -197,32 +198,15 @@ impl MfeHost {
             policy,
         };
         let app = axum::Router::new().fallback(serve_file).with_state(site);
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(error) = serve.await {
-                tracing::warn!(%error, "micro frontend host failed");
-            }
-        });
         Ok(MfeHost {
             origin,
-            stop: Some(stop),
+            _served: Served::spawn(listener, app, None, "micro frontend host"),
         })
     }
 
     /// `http://HOST:PORT/`: the page to load and the origin to pin the webview to.
     pub fn url(&self) -> &Url {
         &self.origin
-    }
-}
-
-impl Drop for MfeHost {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
