@@ -63,10 +63,12 @@ fn socket_owner(table: &str, local: SocketAddrV4, remote: SocketAddrV4) -> Optio
     };
     let (local, remote) = (key(local), key(remote));
     // The header line never matches: its columns are names, not addresses.
+    // Read on every request to a sign-in listener: walk each line's columns without collecting
+    // them (`sl local rem st tx:rx tr:when retrnsmt uid`).
     table.lines().find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.get(1) == Some(&local.as_str()) && cols.get(2) == Some(&remote.as_str()) {
-            cols.get(7).and_then(|uid| uid.parse().ok())
+        let mut cols = line.split_whitespace();
+        if cols.nth(1) == Some(local.as_str()) && cols.next() == Some(remote.as_str()) {
+            cols.nth(4).and_then(|uid| uid.parse().ok())
         } else {
             None
         }
