@@ -131,7 +131,7 @@ pub(crate) async fn sign_in<R: Runtime>(
     let broker = portico.broker();
     // A new sign-in replaces the one in progress: its listener closes first, so a fixed port is
     // free to bind again.
-    close_listener(&portico).await;
+    close_sign_in_servers(&portico).await;
     let request = match &redirect(&portico) {
         RedirectUri::PrivateScheme(_) => broker.begin_login(None).await?,
         RedirectUri::Loopback { path, port } => {
@@ -206,9 +206,11 @@ fn serve<R: Runtime>(
     *lock(&portico.loopback) = Some(LoopbackListener { stop, served });
 }
 
-/// Closes the loopback listener of the sign-in in progress, if any, and waits until its port is
-/// free. Never called from the listener's own task (it would wait for itself).
-async fn close_listener(portico: &Portico) {
+/// Closes what the sign-in in progress serves: its browser handoff, and its loopback listener,
+/// if any, waiting until that port is free. Never called from the listener's own task (it
+/// would wait for itself).
+async fn close_sign_in_servers(portico: &Portico) {
+    lock(&portico.handoff).take();
     let taken = lock(&portico.loopback).take();
     if let Some(LoopbackListener { stop, served }) = taken {
         let _ = stop.send(());
@@ -291,11 +293,10 @@ pub(crate) async fn sign_out<R: Runtime>(
     app: AppHandle<R>,
     portico: Arc<Portico>,
 ) -> Result<(), AuthError> {
-    close_listener(&portico).await;
+    close_sign_in_servers(&portico).await;
     let end_session = portico.broker().logout().await?;
     portico.push_state();
     portico.push_token_status();
-    lock(&portico.handoff).take();
     if let Some(url) = end_session {
         let until = SystemTime::now() + SIGN_OUT_HANDOFF;
         open_with_secrets(&app, &portico, &url, Secrets::SignOut, until).await;
