@@ -2,15 +2,16 @@
 //! challenge, a PAR `request_uri`, a logout's `id_token_hint`) to the system browser without
 //! putting it on a command line, where every local user can read it (`ps`, `/proc/*/cmdline`).
 //!
-//! The browser is started on a loopback URL with an unguessable path instead; that URL answers
-//! one `GET` with `303 See Other` to the real one, so the secrets travel only inside the browser's
-//! own HTTP exchange. The loopback URL is itself on a command line, so it is good for one use:
-//! a second `GET` gets `410 Gone` and the owner is told ([`HandoffEvent::TakenAgain`]), since
-//! whoever came first may not have been the browser — the sign-in is then stopped, and what the
-//! other party read is worth nothing. On Linux a request from a program of another user is
-//! refused before it sees or uses up anything (the kernel's socket table names the connecting
-//! socket's owner), so only programs of the person's own user can race the browser. The desktop portal (`org.freedesktop.portal.OpenURI`) is no
-//! cure here: it starts the browser with the URL on the browser's own command line.
+//! The browser is started on a loopback URL with an unguessable path instead; that URL answers one
+//! `GET` with `303 See Other` to the real one, so the secrets travel only inside the browser's own
+//! HTTP exchange. The loopback URL is itself on a command line, so it is good for one use: a second
+//! `GET` gets `410 Gone` and the owner is told ([`HandoffEvent::TakenAgain`]), since whoever came
+//! first may not have been the browser — the sign-in is then stopped, and what the other party read
+//! is worth nothing. On Linux a request from a program of another user is refused before it sees or
+//! uses up anything (the kernel's socket table names the connecting socket's owner), so only
+//! programs of the person's own user can race the browser. The desktop portal
+//! (`org.freedesktop.portal.OpenURI`) is no cure here: it starts the browser with the URL on the
+//! browser's own command line.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
